@@ -1,0 +1,99 @@
+"""What every backend provides: device-resident copies of the model and state, and the operations
+the solvers call. Solvers never branch on the backend; backends never know the case file."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..model import Model
+
+
+class Backend:
+    """Owns the working arrays of one run. Subclasses implement the upload/download and the
+    operations; this base class lays the arrays out (structure-of-arrays, run precision)."""
+
+    name = "base"
+
+    def __init__(self, model: Model):
+        self.model = model
+        dtype = model.dtype
+        n = model.particle_count
+        dim = model.dimension
+        # Static arrays may share memory with the model; state arrays are always fresh copies, so
+        # that two backends of one model (compare, tests) never write into each other's state.
+        real = lambda a: self._upload(np.asarray(a, dtype=dtype))  # noqa: E731
+        state = lambda a: self._upload(np.array(a, dtype=dtype, copy=True))  # noqa: E731
+        self.micromodulus = dtype.type(model.micromodulus)
+        self.critical_stretch = dtype.type(model.critical_stretch)
+        self.horizon = dtype.type(model.horizon)
+        self.spacing = dtype.type(model.spacing)
+        self.density = dtype.type(model.density)
+        self.load_ramps = [g.ramp_time for g in model.load_groups]
+        load_forces = (np.stack([g.body_force for g in model.load_groups]) if model.load_groups
+                       else np.zeros((0, dim, n)))
+        # ADR fictitious density, lambda_i = 1/4 dt^2 * 4 sum_j c w_ij / |xi_ij| with dt = 1: at least
+        # the Gershgorin bound of the stiffness row (<= 2 * 1.37 * sum_j c w_ij / |xi_ij|), as the
+        # stability of the relaxation requires (Underwood 1983; Kilic and Madenci 2010, eq. 12).
+        fictitious_density = model.particle_stiffness
+        self.arrays = SimpleNamespace(
+            reference=real(model.reference), volume=real(model.volume),
+            offsets=self._upload(model.offsets), neighbors=self._upload(model.neighbors),
+            bond_weight=real(model.bond_weight), initial_bond_volume=real(model.initial_bond_volume),
+            constrained=self._upload(model.constrained),
+            constraint_particle=self._upload(model.constraint_particle),
+            constraint_component=self._upload(model.constraint_component),
+            constraint_kind=self._upload(model.constraint_kind),
+            constraint_value=real(model.constraint_value), constraint_ramp=real(model.constraint_ramp),
+            load_ramps=self._upload(np.asarray(self.load_ramps, dtype=np.float64)),
+            load_forces=real(load_forces), fictitious_density=real(fictitious_density),
+            displacement=state(np.zeros((dim, n))), velocity=state(model.initial_velocity),
+            bond_state=self._upload(model.initial_bond_state.copy()),
+            force=state(np.zeros((dim, n))), damage=state(np.zeros(n)),
+            body_force=state(np.zeros((dim, n))), old_residual=state(np.zeros((dim, n))),
+            residual=state(np.zeros((dim, n))), sums=state(np.zeros((4, n))),
+        )
+
+    # Transfers ----------------------------------------------------------------------------------
+    def _upload(self, array: np.ndarray):
+        raise NotImplementedError
+
+    def download(self, array) -> np.ndarray:
+        raise NotImplementedError
+
+    def fields(self) -> dict[str, np.ndarray]:
+        """Snapshot fields in output layout: displacement and velocity (N, dim), damage (N,)."""
+        a = self.arrays
+        return {
+            "displacement": self.download(a.displacement).T,
+            "velocity": self.download(a.velocity).T,
+            "damage": self.download(a.damage),
+        }
+
+    def bond_state(self) -> np.ndarray:
+        return self.download(self.arrays.bond_state)
+
+    # Operations (solvers call these) ------------------------------------------------------------
+    def compute_forces(self) -> None:
+        """Internal force density and damage at the current displacement; breaks bonds."""
+        raise NotImplementedError
+
+    def apply_constraints(self, time: float, dt: float, phase: int) -> None:
+        raise NotImplementedError
+
+    def set_body_force(self, time: float) -> None:
+        """body_force = sum over load groups of ramp(time) * group force."""
+        raise NotImplementedError
+
+    def advance(self, first_step: int, n_steps: int, dt: float) -> None:
+        """n_steps explicit velocity-Verlet steps starting at step first_step."""
+        raise NotImplementedError
+
+    def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
+        """Adaptive dynamic relaxation at a load factor; returns (iterations, relative residual)."""
+        raise NotImplementedError
+
+    def warm_up(self, solver: str) -> None:
+        """Compile what the solver will call (so that timings of the stepping exclude compilation),
+        without changing the state."""
+        raise NotImplementedError

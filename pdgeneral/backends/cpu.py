@@ -1,0 +1,224 @@
+"""CPU backends: ``serial`` (one thread) and ``parallel`` (numba prange).
+
+Both compile the same loop sources below; with ``parallel=False`` numba runs ``prange`` as ``range``.
+Each parallel loop iteration writes only its own particle (or constraint entry), and every
+reduction is a sequential sum outside the parallel loops, so the two give identical bits.
+"""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+from numba import njit, prange
+
+from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, kick, kick_drift, particle_force, ramp,
+                           relaxation_residual, relaxation_update)
+from .base import Backend
+
+
+# Each parallel loop is its own compiled function around one shared body: ``range`` in the serial
+# build, ``prange`` in the parallel one. The step loops below call them in sequence, so a loop never
+# starts before the previous one has finished on every thread.
+
+def _forces_source(reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
+                   initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force, damage):
+    for i in prange(displacement.shape[1]):
+        particle_force(i, reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
+                       initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force,
+                       damage)
+
+
+def _constrain_source(time, dt, phase, particle, component, kind, value, ramp_time, displacement,
+                      velocity):
+    for m in prange(particle.shape[0]):
+        constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement,
+                  velocity)
+
+
+def _kick_drift_source(dt, density, constrained, displacement, velocity, force, body_force):
+    for i in prange(displacement.shape[1]):
+        kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
+
+
+def _kick_source(dt, density, constrained, velocity, force, body_force):
+    for i in prange(velocity.shape[1]):
+        kick(i, dt, density, constrained, velocity, force, body_force)
+
+
+def _body_force_source(time, load_ramps, load_forces, body_force):
+    for i in prange(body_force.shape[1]):
+        for d in range(body_force.shape[0]):
+            b = 0.0
+            for g in range(load_ramps.shape[0]):
+                b += ramp(time, load_ramps[g]) * load_forces[g, d, i]
+            body_force[d, i] = b
+
+
+def _residual_source(load_factor, dt, constrained, volume, force, body_force, fictitious_density,
+                     velocity, displacement, old_residual, residual, sums):
+    for i in prange(displacement.shape[1]):
+        relaxation_residual(i, load_factor, dt, constrained, volume, force, body_force,
+                            fictitious_density, velocity, displacement, old_residual, residual, sums)
+
+
+def _relaxation_update_source(first, damping, dt, constrained, fictitious_density, residual, velocity,
+                              displacement, old_residual):
+    for i in prange(displacement.shape[1]):
+        relaxation_update(i, first, damping, dt, constrained, fictitious_density, residual, velocity,
+                          displacement, old_residual)
+
+
+def _compile_loops(parallel: bool) -> SimpleNamespace:
+    jit = njit(parallel=True) if parallel else njit
+    return SimpleNamespace(
+        forces=jit(_forces_source), constrain=jit(_constrain_source),
+        kick_drift=jit(_kick_drift_source), kick=jit(_kick_source),
+        body_force=jit(_body_force_source), residual=jit(_residual_source),
+        relaxation_update=jit(_relaxation_update_source))
+
+
+def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
+    """The explicit and relaxation loops, calling one backend's compiled loops."""
+    forces = loops.forces
+    constrain_all = loops.constrain
+    kick_drift_all = loops.kick_drift
+    kick_all = loops.kick
+    body_force_all = loops.body_force
+    residual_all = loops.residual
+    update_all = loops.relaxation_update
+
+    @njit
+    def advance(first_step, n_steps, dt, density, reference, volume, offsets, neighbors, bond_weight,
+                initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, constrained,
+                particle, component, kind, value, ramp_time, load_ramps, load_forces, displacement,
+                velocity, bond_state, force, damage, body_force):
+        """``n_steps`` velocity-Verlet steps from step ``first_step`` (time = step * dt)."""
+        last_ramp = 0.0
+        for g in range(load_ramps.shape[0]):
+            last_ramp = max(last_ramp, load_ramps[g])
+        for s in range(n_steps):
+            time = (first_step + s + 1) * dt
+            kick_drift_all(dt, density, constrained, displacement, velocity, force, body_force)
+            constrain_all(time, dt, AFTER_DRIFT, particle, component, kind, value, ramp_time,
+                          displacement, velocity)
+            forces(reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
+                   initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force, damage)
+            if time - dt < last_ramp:
+                body_force_all(time, load_ramps, load_forces, body_force)
+            kick_all(dt, density, constrained, velocity, force, body_force)
+            constrain_all(time, dt, AFTER_KICK, particle, component, kind, value, ramp_time,
+                          displacement, velocity)
+
+    @njit
+    def relax(max_iterations, tolerance, load_factor, dt, reference, volume, offsets, neighbors,
+              bond_weight, initial_bond_volume, micromodulus, critical_stretch, horizon, spacing,
+              constrained, fictitious_density, displacement, velocity, bond_state, force, damage,
+              body_force, old_residual, residual, sums):
+        """Adaptive dynamic relaxation at one load factor until |r| <= tolerance * scale.
+        Returns (iterations, relative residual)."""
+        n = displacement.shape[1]
+        ratio = math.inf
+        for iteration in range(max_iterations + 1):
+            forces(reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
+                   initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force, damage)
+            residual_all(load_factor, dt, constrained, volume, force, body_force, fictitious_density,
+                         velocity, displacement, old_residual, residual, sums)
+            stiffness = 0.0
+            norm_u = 0.0
+            residual_sq = 0.0
+            reference_sq = 0.0
+            for i in range(n):  # sequential: same order, same bits, on every backend
+                stiffness += sums[0, i]
+                norm_u += sums[1, i]
+                residual_sq += sums[2, i]
+                reference_sq += sums[3, i]
+            if reference_sq > 0.0:
+                ratio = math.sqrt(residual_sq / reference_sq)
+            else:
+                ratio = 0.0 if residual_sq == 0.0 else math.inf
+            if ratio <= tolerance or iteration == max_iterations:
+                return iteration, ratio
+            damping = 0.0
+            if norm_u > 0.0 and stiffness > 0.0:
+                damping = 2.0 * math.sqrt(stiffness / norm_u)
+            damping = min(damping, 1.9 / dt)
+            update_all(iteration == 0, damping, dt, constrained, fictitious_density, residual, velocity,
+                       displacement, old_residual)
+        return max_iterations, ratio
+
+    return SimpleNamespace(advance=advance, relax=relax)
+
+
+_LOOPS = {}
+
+
+def _kernels(parallel: bool) -> SimpleNamespace:
+    """Compiled loops and drivers for one CPU backend (built once per process)."""
+    if parallel not in _LOOPS:
+        loops = _compile_loops(parallel)
+        drivers = _compile_drivers(loops)
+        _LOOPS[parallel] = SimpleNamespace(**vars(loops), **vars(drivers))
+    return _LOOPS[parallel]
+
+
+class CpuBackend(Backend):
+    """Arrays live in host memory; loops are numba-compiled, serial or prange-parallel."""
+
+    def __init__(self, model, parallel: bool):
+        self.parallel = parallel
+        self.name = "parallel" if parallel else "serial"
+        self.kernels = _kernels(parallel)
+        super().__init__(model)
+
+    # Backend API --------------------------------------------------------------------------------
+    def _upload(self, array):
+        return np.ascontiguousarray(array)
+
+    def download(self, array):
+        return np.array(array, copy=True)
+
+    def compute_forces(self) -> None:
+        a = self.arrays
+        self.kernels.forces(a.reference, a.displacement, a.volume, a.offsets, a.neighbors,
+                               a.bond_weight, a.bond_state, a.initial_bond_volume, self.micromodulus,
+                               self.critical_stretch, self.horizon, self.spacing, a.force, a.damage)
+
+    def apply_constraints(self, time: float, dt: float, phase: int) -> None:
+        a = self.arrays
+        self.kernels.constrain(time, dt, phase, a.constraint_particle, a.constraint_component,
+                                  a.constraint_kind, a.constraint_value, a.constraint_ramp,
+                                  a.displacement, a.velocity)
+
+    def set_body_force(self, time: float) -> None:
+        a = self.arrays
+        a.body_force[...] = 0.0
+        for g, ramp_time in enumerate(self.load_ramps):
+            a.body_force += ramp(time, ramp_time) * a.load_forces[g]
+
+    def advance(self, first_step: int, n_steps: int, dt: float) -> None:
+        a = self.arrays
+        self.kernels.advance(
+            first_step, n_steps, dt, self.density, a.reference, a.volume, a.offsets, a.neighbors,
+            a.bond_weight, a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
+            self.spacing, a.constrained, a.constraint_particle, a.constraint_component,
+            a.constraint_kind, a.constraint_value, a.constraint_ramp, a.load_ramps, a.load_forces,
+            a.displacement, a.velocity, a.bond_state, a.force, a.damage, a.body_force)
+
+    def warm_up(self, solver: str) -> None:
+        if solver == "explicit":
+            self.advance(0, 0, 1.0)   # zero steps: compiles the driver and every loop it calls
+        else:
+            self.relax(0.0, 1.0, 0)   # one force evaluation at zero load, before any load step
+
+    def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
+        a = self.arrays
+        a.velocity[...] = 0.0
+        a.old_residual[...] = 0.0
+        iterations, ratio = self.kernels.relax(
+            max_iterations, tolerance, load_factor, 1.0, a.reference, a.volume, a.offsets, a.neighbors,
+            a.bond_weight, a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
+            self.spacing, a.constrained, a.fictitious_density, a.displacement, a.velocity, a.bond_state,
+            a.force, a.damage, a.body_force, a.old_residual, a.residual, a.sums)
+        return int(iterations), float(ratio)
+

@@ -1,0 +1,196 @@
+"""Schema of a case file. Every model is closed: an unknown key is an error, not a silent default.
+
+Structural rules (types, signs, one-of choices) live here; rules that need the whole case (vector
+lengths against ``dimension``, region names, solver combinations) live in ``loading.py``.
+docs/case-reference.md documents every key; keep the two in step.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Vector = list[float]
+OptionalVector = list[Optional[float]]
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _exactly_one(model: BaseModel, names: tuple[str, ...], where: str) -> None:
+    given = [n for n in names if getattr(model, n) is not None]
+    if len(given) != 1:
+        listed = ", ".join(names)
+        found = ", ".join(given) if given else "none"
+        raise ValueError(f"{where} needs exactly one of {listed} (found: {found})")
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+class Material(Closed):
+    model: Literal["pmb"] = Field(description="Material model: the prototype microelastic brittle bond.")
+    youngs_modulus: float = Field(gt=0, description="Young's modulus E, Pa.")
+    density: float = Field(gt=0, description="Mass density rho, kg/m^3.")
+    fracture_energy: Optional[float] = Field(None, gt=0, description="Critical energy release rate G0, J/m^2.")
+    critical_stretch: Optional[float] = Field(
+        None, gt=0, description="Critical bond stretch s0 (dimensionless); .inf for an unbreakable material.")
+
+    @model_validator(mode="after")
+    def _one_failure_law(self):
+        _exactly_one(self, ("fracture_energy", "critical_stretch"), "material")
+        return self
+
+
+class Discretization(Closed):
+    spacing: float = Field(gt=0, allow_inf_nan=False, description="Lattice spacing dx, m.")
+    horizon_factor: Optional[float] = Field(None, gt=0, allow_inf_nan=False,
+                                            description="Horizon as a multiple of the spacing.")
+    horizon: Optional[float] = Field(None, gt=0, allow_inf_nan=False, description="Horizon delta, m.")
+    surface_correction: Literal["none", "energy"] = Field(
+        "energy", description="Surface correction of bond stiffness near free surfaces.")
+
+    @model_validator(mode="after")
+    def _one_horizon(self):
+        _exactly_one(self, ("horizon_factor", "horizon"), "discretization")
+        return self
+
+
+class Box(Closed):
+    min: Vector = Field(description="Lower corner, m.")
+    max: Vector = Field(description="Upper corner, m.")
+
+
+class Circle(Closed):
+    center: Vector
+    radius: float = Field(gt=0, allow_inf_nan=False)
+
+
+class Sphere(Closed):
+    center: Vector
+    radius: float = Field(gt=0, allow_inf_nan=False)
+
+
+class Cylinder(Closed):
+    start: Vector = Field(description="Centre of one end face, m.")
+    end: Vector = Field(description="Centre of the other end face, m.")
+    radius: float = Field(gt=0, allow_inf_nan=False)
+
+
+SHAPE_KINDS = ("box", "circle", "sphere", "cylinder")
+
+
+class Shape(Closed):
+    """Exactly one of the keys: ``box`` (2D/3D), ``circle`` (2D), ``sphere`` and ``cylinder`` (3D)."""
+    box: Optional[Box] = None
+    circle: Optional[Circle] = None
+    sphere: Optional[Sphere] = None
+    cylinder: Optional[Cylinder] = None
+
+    @model_validator(mode="after")
+    def _one_shape(self):
+        _exactly_one(self, SHAPE_KINDS, "shape")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in SHAPE_KINDS if getattr(self, k) is not None)
+
+    @property
+    def spec(self) -> BaseModel:
+        return getattr(self, self.kind)
+
+
+class Geometry(Closed):
+    box: Box
+    holes: list[Shape] = Field(default_factory=list, description="Shapes cut out of the box.")
+
+
+class Segment(Closed):
+    start: Vector
+    end: Vector
+
+
+class Rectangle(Closed):
+    corner: Vector = Field(description="One corner of the planar quad, m.")
+    edge1: Vector = Field(description="First edge vector from the corner, m.")
+    edge2: Vector = Field(description="Second edge vector from the corner, m.")
+
+
+class Precrack(Closed):
+    """Exactly one of ``segment`` (2D) or ``rectangle`` (3D)."""
+    segment: Optional[Segment] = None
+    rectangle: Optional[Rectangle] = None
+
+    @model_validator(mode="after")
+    def _one_crack(self):
+        _exactly_one(self, ("segment", "rectangle"), "precrack")
+        return self
+
+
+BoundaryType = Literal["velocity", "displacement", "body_force", "traction", "initial_velocity"]
+
+
+class BoundaryCondition(Closed):
+    region: str
+    type: BoundaryType
+    value: OptionalVector = Field(description="Vector value; null leaves a component free "
+                                              "(velocity and displacement only).")
+    ramp_time: float = Field(0.0, ge=0, allow_inf_nan=False,
+                             description="Linear ramp from 0 to value over this time, s (explicit only).")
+
+
+class Solver(Closed):
+    type: Literal["explicit", "quasi_static"]
+    end_time: Optional[float] = Field(None, gt=0, allow_inf_nan=False)
+    steps: Optional[int] = Field(None, gt=0)
+    safety_factor: Optional[float] = Field(None, gt=0, le=1)
+    time_step: Optional[float] = Field(None, gt=0, allow_inf_nan=False)
+    load_steps: Optional[int] = Field(None, gt=0)
+    tolerance: Optional[float] = Field(None, gt=0, lt=1)
+    max_iterations: Optional[int] = Field(None, gt=0)
+
+
+class Output(Closed):
+    path: Optional[str] = Field(None, description="HDF5 file; default results/<name>.h5.")
+    every: int = Field(100, gt=0, description="Steps between snapshots (explicit).")
+
+
+class Case(Closed):
+    name: str = Field(min_length=1)
+    dimension: Literal[2, 3]
+    plane: Optional[Literal["stress", "strain"]] = None
+    thickness: Optional[float] = Field(None, gt=0, allow_inf_nan=False)
+    material: Material
+    discretization: Discretization
+    geometry: Geometry
+    precracks: list[Precrack] = Field(default_factory=list)
+    regions: dict[str, Shape] = Field(default_factory=dict)
+    boundary_conditions: list[BoundaryCondition] = Field(default_factory=list)
+    no_fail: list[str] = Field(default_factory=list)
+    solver: Solver
+    output: Output = Field(default_factory=Output)
+    backend: Literal["auto", "serial", "parallel", "cuda", "gpu"] = "auto"
+    precision: Literal["float64", "float32"] = "float64"
+
+    # Values that defaults and choices resolve to; loading.py has checked consistency.
+    @property
+    def horizon(self) -> float:
+        d = self.discretization
+        return d.horizon if d.horizon is not None else d.horizon_factor * d.spacing
+
+    @property
+    def plane_kind(self) -> str:
+        """'3d', or the 2D plane assumption ('stress' by default)."""
+        return "3d" if self.dimension == 3 else (self.plane or "stress")
+
+    @property
+    def thickness_value(self) -> float:
+        return 1.0 if self.dimension == 3 else (self.thickness if self.thickness is not None else 1.0)
+
+    @property
+    def output_path(self) -> str:
+        return self.output.path if self.output.path is not None else f"results/{self.name}.h5"

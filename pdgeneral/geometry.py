@@ -1,0 +1,119 @@
+"""Particles on a lattice, shapes that select or remove them, and pre-cracks that cut bonds.
+
+Positions are (N, dim) float64 arrays here; the model turns them into structure-of-arrays form.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .case.schema import Box, Precrack, Shape
+
+# Points within this fraction of the spacing of a shape's boundary count as inside, so that a region
+# box drawn on cell faces selects the cells whose centres lie on its edge (e.g. max = 1.5 dx).
+_BOUNDARY_TOLERANCE = 1e-9
+
+
+def lattice(box: Box, spacing: float) -> np.ndarray:
+    """Cell centres of a regular lattice filling ``box``: first particle at min + spacing/2.
+
+    Whole cells only: along each axis n = floor(extent / spacing) cells (an extent within 1e-6
+    spacings of a whole number counts as that number). Order is lexicographic with x fastest, which
+    keeps neighbours close in memory. Returns (N, dim) float64.
+    """
+    lo = np.asarray(box.min, dtype=np.float64)
+    hi = np.asarray(box.max, dtype=np.float64)
+    counts = np.floor((hi - lo) / spacing + 1e-6).astype(np.int64)
+    axes = [lo[d] + spacing * (0.5 + np.arange(counts[d])) for d in range(len(lo))]
+    grids = np.meshgrid(*axes[::-1], indexing="ij")  # last axis slowest -> x fastest
+    return np.stack([g.ravel() for g in grids[::-1]], axis=1)
+
+
+def inside(shape: Shape, points: np.ndarray, spacing: float) -> np.ndarray:
+    """Boolean mask of the points inside a shape (boundary included, within a tiny tolerance)."""
+    tol = _BOUNDARY_TOLERANCE * spacing
+    spec = shape.spec
+    kind = shape.kind
+    if kind == "box":
+        lo = np.asarray(spec.min) - tol
+        hi = np.asarray(spec.max) + tol
+        return np.all((points >= lo) & (points <= hi), axis=1)
+    if kind in ("circle", "sphere"):
+        distance = np.linalg.norm(points - np.asarray(spec.center), axis=1)
+        return distance <= spec.radius + tol
+    if kind == "cylinder":
+        start = np.asarray(spec.start)
+        axis = np.asarray(spec.end) - start
+        length = np.linalg.norm(axis)
+        axis = axis / length
+        rel = points - start
+        along = rel @ axis
+        radial = np.linalg.norm(rel - np.outer(along, axis), axis=1)
+        return (along >= -tol) & (along <= length + tol) & (radial <= spec.radius + tol)
+    raise ValueError(kind)
+
+
+def _orientation(ax, ay, bx, by, px, py):
+    """Twice the signed area of triangle (a, b, p): > 0 when p is left of a->b."""
+    return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+
+
+def bonds_cut_by_segment(xi: np.ndarray, xj: np.ndarray, start, end) -> np.ndarray:
+    """Mask of bonds (xi -> xj, arrays (M, 2)) that cross the crack segment start -> end.
+
+    A bond is cut when its end points lie strictly on opposite sides of the crack line and the crack
+    end points lie on opposite sides of (or on) the bond's line. A particle lying exactly on the crack
+    line is therefore never detached, and a bond that touches the crack tip counts as cut.
+    """
+    ax, ay = start
+    bx, by = end
+    o1 = _orientation(ax, ay, bx, by, xi[:, 0], xi[:, 1])
+    o2 = _orientation(ax, ay, bx, by, xj[:, 0], xj[:, 1])
+    o3 = _orientation(xi[:, 0], xi[:, 1], xj[:, 0], xj[:, 1], ax, ay)
+    o4 = _orientation(xi[:, 0], xi[:, 1], xj[:, 0], xj[:, 1], bx, by)
+    return (o1 * o2 < 0) & (o3 * o4 <= 0)
+
+
+def bonds_cut_by_rectangle(xi: np.ndarray, xj: np.ndarray, corner, edge1, edge2) -> np.ndarray:
+    """Mask of bonds (arrays (M, 3)) that cross the planar parallelogram corner + a edge1 + b edge2,
+    a and b in [0, 1]. End points strictly on opposite sides of the plane, as for segments."""
+    corner = np.asarray(corner, dtype=np.float64)
+    e1 = np.asarray(edge1, dtype=np.float64)
+    e2 = np.asarray(edge2, dtype=np.float64)
+    normal = np.cross(e1, e2)
+    di = (xi - corner) @ normal
+    dj = (xj - corner) @ normal
+    crossing = di * dj < 0
+    out = np.zeros(len(xi), dtype=bool)
+    if not np.any(crossing):
+        return out
+    idx = np.nonzero(crossing)[0]
+    t = di[idx] / (di[idx] - dj[idx])
+    point = xi[idx] + t[:, None] * (xj[idx] - xi[idx]) - corner
+    # Solve point = a e1 + b e2 in the plane through the 2x2 Gram system.
+    g11, g12, g22 = e1 @ e1, e1 @ e2, e2 @ e2
+    r1, r2 = point @ e1, point @ e2
+    det = g11 * g22 - g12 * g12
+    a = (r1 * g22 - r2 * g12) / det
+    b = (r2 * g11 - r1 * g12) / det
+    out[idx] = (a >= 0) & (a <= 1) & (b >= 0) & (b <= 1)
+    return out
+
+
+def precrack_bounds(crack: Precrack) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned bounding box of a pre-crack, to test only the bonds near it."""
+    if crack.segment is not None:
+        pts = np.array([crack.segment.start, crack.segment.end], dtype=np.float64)
+    else:
+        r = crack.rectangle
+        c = np.asarray(r.corner, dtype=np.float64)
+        e1 = np.asarray(r.edge1, dtype=np.float64)
+        e2 = np.asarray(r.edge2, dtype=np.float64)
+        pts = np.array([c, c + e1, c + e2, c + e1 + e2])
+    return pts.min(axis=0), pts.max(axis=0)
+
+
+def bonds_cut_by(crack: Precrack, xi: np.ndarray, xj: np.ndarray) -> np.ndarray:
+    if crack.segment is not None:
+        return bonds_cut_by_segment(xi, xj, crack.segment.start, crack.segment.end)
+    r = crack.rectangle
+    return bonds_cut_by_rectangle(xi, xj, r.corner, r.edge1, r.edge2)

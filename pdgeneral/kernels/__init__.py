@@ -1,0 +1,1 @@
+"""Per-particle loop bodies, shared by every backend (njit loops on the CPU, cuda.jit kernels)."""

@@ -1,0 +1,200 @@
+"""Loop bodies of one PMB time step, written once for every backend.
+
+Each body updates particle ``i`` (or constraint entry ``m``) and writes only that particle's data, so
+the loops around them need no atomics and give the same bits whatever the thread count or order.
+Arrays are structure-of-arrays: vectors are (dim, N), per-bond arrays are CSR rows (``offsets``).
+
+Bond state is one byte per bond: bit 0 = intact, bit 1 = never breaks (no_fail). A bond is stored
+from both ends; both compute the identical stretch (the formula is odd-symmetric in xi and eta), so
+both copies break in the same step.
+"""
+from __future__ import annotations
+
+from numba.extending import register_jitable
+
+from ..physics.pmb import bond_stretch, partial_volume_factor
+
+INTACT = 1
+NO_FAIL = 2
+
+# Constraint kinds (the ``kind`` column of the constraint table).
+PRESCRIBED_VELOCITY = 0
+PRESCRIBED_DISPLACEMENT = 1
+
+# Phases of constraint application.
+AFTER_DRIFT = 0      # explicit: after u_{n+1} = u_n + dt v_{n+1/2}
+AFTER_KICK = 1       # explicit: after v_{n+1} = v_{n+1/2} + dt/2 a_{n+1}
+QUASI_STATIC = 2     # relaxation: u = value * load factor, v = 0
+INITIAL = 3          # t = 0: prescribed u and v before the first step
+
+
+@register_jitable
+def particle_force(i, reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
+                   initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force, damage):
+    """Internal force density (N/m^3) on particle i, its damage, and breaking of its bonds.
+
+    f_i = sum_j c * w_ij * s_ij * (xi + eta) / |xi + eta| over intact bonds, w_ij = beta_ij V_j G_ij
+    (partial volume, neighbour volume, surface correction). Damage = 1 - sum_intact beta V_j /
+    sum_all beta V_j (Silling and Askari 2005, eq. 21, with partial volumes).
+    """
+    dim = reference.shape[0]
+    xi_i = reference[0, i]
+    yi_i = reference[1, i]
+    zi_i = reference[2, i] if dim == 3 else 0.0
+    ux_i = displacement[0, i]
+    uy_i = displacement[1, i]
+    uz_i = displacement[2, i] if dim == 3 else 0.0
+    fx = 0.0
+    fy = 0.0
+    fz = 0.0
+    intact_volume = 0.0
+    for k in range(offsets[i], offsets[i + 1]):
+        state = bond_state[k]
+        if (state & INTACT) == 0:
+            continue
+        j = neighbors[k]
+        xi_x = reference[0, j] - xi_i
+        xi_y = reference[1, j] - yi_i
+        eta_x = displacement[0, j] - ux_i
+        eta_y = displacement[1, j] - uy_i
+        if dim == 3:
+            xi_z = reference[2, j] - zi_i
+            eta_z = displacement[2, j] - uz_i
+        else:
+            xi_z = 0.0
+            eta_z = 0.0
+        stretch, deformed_length, reference_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z)
+        if stretch > critical_stretch and (state & NO_FAIL) == 0:
+            bond_state[k] = state & ~INTACT
+            continue
+        scale = micromodulus * bond_weight[k] * stretch / deformed_length
+        fx += scale * (xi_x + eta_x)
+        fy += scale * (xi_y + eta_y)
+        fz += scale * (xi_z + eta_z)
+        intact_volume += partial_volume_factor(reference_length, horizon, spacing) * volume[j]
+    force[0, i] = fx
+    force[1, i] = fy
+    if dim == 3:
+        force[2, i] = fz
+    damage[i] = 1.0 - intact_volume / initial_bond_volume[i]
+
+
+@register_jitable
+def ramp(time, ramp_time):
+    """Load factor of a linear ramp from 0 at t = 0 to 1 at t = ramp_time (1 throughout if 0)."""
+    if ramp_time <= 0.0 or time >= ramp_time:
+        return 1.0
+    return time / ramp_time
+
+
+@register_jitable
+def ramp_rate(time, ramp_time):
+    """Time derivative of ``ramp``."""
+    if ramp_time <= 0.0 or time >= ramp_time:
+        return 0.0
+    return 1.0 / ramp_time
+
+
+@register_jitable
+def kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force):
+    """Velocity Verlet, first half: v += dt/2 a_n; u += dt v (free components only)."""
+    dim = displacement.shape[0]
+    for d in range(dim):
+        if (constrained[i] >> d) & 1:
+            continue
+        v = velocity[d, i] + 0.5 * dt * (force[d, i] + body_force[d, i]) / density
+        velocity[d, i] = v
+        displacement[d, i] += dt * v
+
+
+@register_jitable
+def kick(i, dt, density, constrained, velocity, force, body_force):
+    """Velocity Verlet, second half: v += dt/2 a_{n+1} (free components only)."""
+    dim = velocity.shape[0]
+    for d in range(dim):
+        if (constrained[i] >> d) & 1:
+            continue
+        velocity[d, i] += 0.5 * dt * (force[d, i] + body_force[d, i]) / density
+
+
+@register_jitable
+def constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement, velocity):
+    """Apply constraint entry m at ``time`` (t_{n+1} in explicit phases, the load factor in
+    quasi-static ones). Prescribed velocity: v(t_{n+1/2}) drives the drift, v(t_{n+1}) ends the step.
+    Prescribed displacement: u = value * ramp(t), v = value * ramp'(t)."""
+    i = particle[m]
+    d = component[m]
+    if phase == QUASI_STATIC:
+        displacement[d, i] = value[m] * ramp(time, ramp_time[m])
+        velocity[d, i] = 0.0
+    elif kind[m] == PRESCRIBED_VELOCITY:
+        if phase == AFTER_DRIFT:
+            v = value[m] * ramp(time - 0.5 * dt, ramp_time[m])
+            velocity[d, i] = v
+            displacement[d, i] += dt * v
+        else:
+            velocity[d, i] = value[m] * ramp(time, ramp_time[m])
+    else:
+        if phase != AFTER_KICK:
+            displacement[d, i] = value[m] * ramp(time, ramp_time[m])
+        velocity[d, i] = value[m] * ramp_rate(time, ramp_time[m])
+
+
+@register_jitable
+def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_force,
+                        fictitious_density, velocity, displacement, old_residual, residual, sums):
+    """Adaptive dynamic relaxation (Kilic and Madenci 2010): residual force density of particle i and
+    its share of the damping estimate.
+
+    r = f_int + load_factor * b on free components. sums[0, i] = u^T K_local u with the diagonal
+    local stiffness K_dd = -(r_n - r_{n-1}) / (lambda dt v_{n-1/2}); sums[1, i] = u^T u;
+    sums[2, i] = |r V_i|^2 (free); sums[3, i] = |load_factor b V_i|^2 (free) + |f_int V_i|^2
+    (constrained: the reactions), the scale of the residual.
+    """
+    dim = displacement.shape[0]
+    stiffness = 0.0
+    norm_u = 0.0
+    residual_sq = 0.0
+    reference_sq = 0.0
+    vol = volume[i]
+    for d in range(dim):
+        if (constrained[i] >> d) & 1:
+            reaction = force[d, i] * vol
+            reference_sq += reaction * reaction
+            residual[d, i] = 0.0
+            continue
+        external = load_factor * body_force[d, i]
+        r = force[d, i] + external
+        residual[d, i] = r
+        u = displacement[d, i]
+        v = velocity[d, i]
+        if v != 0.0:
+            k_local = -(r - old_residual[d, i]) / (fictitious_density[i] * dt * v)
+            stiffness += u * k_local * u
+        norm_u += u * u
+        residual_sq += (r * vol) * (r * vol)
+        reference_sq += (external * vol) * (external * vol)
+    sums[0, i] = stiffness
+    sums[1, i] = norm_u
+    sums[2, i] = residual_sq
+    sums[3, i] = reference_sq
+
+
+@register_jitable
+def relaxation_update(i, first, damping, dt, constrained, fictitious_density, residual, velocity,
+                      displacement, old_residual):
+    """ADR update (Kilic and Madenci 2010, eqs. 9-11): v_{n+1/2} = ((2 - c dt) v_{n-1/2}
+    + 2 dt r / lambda) / (2 + c dt), with v_{1/2} = dt r_0 / (2 lambda); u += dt v."""
+    dim = displacement.shape[0]
+    lam = fictitious_density[i]
+    for d in range(dim):
+        if (constrained[i] >> d) & 1:
+            continue
+        r = residual[d, i]
+        if first:
+            v = 0.5 * dt * r / lam
+        else:
+            v = ((2.0 - damping * dt) * velocity[d, i] + 2.0 * dt * r / lam) / (2.0 + damping * dt)
+        velocity[d, i] = v
+        displacement[d, i] += dt * v
+        old_residual[d, i] = r

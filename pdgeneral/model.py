@@ -1,0 +1,335 @@
+"""Static model (particles, bonds, constants, loads) built from a validated case, and the evolving state.
+
+Data flows one way: ``Case`` -> ``build_model`` -> ``Model`` (frozen, backend-independent numpy
+arrays) -> a backend that owns working copies and steps time. Vectors are stored structure-of-arrays,
+shape (dim, N); bonds in CSR rows, each bond stored from both ends (owner-writes, no atomics).
+Particles keep the lattice's lexicographic order (x fastest), which is also the output order.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit, prange
+
+from . import geometry
+from .case.schema import Case
+from .errors import CaseError
+from .kernels.pmb import INTACT, NO_FAIL, PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY
+from .neighbors import find_neighbors
+from .physics import pmb
+
+DEFAULT_SAFETY_FACTOR = 0.8
+DEFAULT_TOLERANCE = 1e-4
+DEFAULT_MAX_ITERATIONS = 100_000
+DEFAULT_LOAD_STEPS = 1
+
+
+@dataclass(frozen=True)
+class LoadGroup:
+    """External body-force density (dim, N) in N/m^3 that follows one ramp."""
+    ramp_time: float
+    body_force: np.ndarray
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything about a case that does not change while it runs."""
+    case: Case
+    dimension: int
+    dtype: np.dtype
+    positions: np.ndarray            # (N, dim) float64, reference coordinates (output layout)
+    reference: np.ndarray            # (dim, N) float64, the same, structure-of-arrays
+    volume: np.ndarray               # (N,) m^3 (m^2 * thickness in 2D)
+    offsets: np.ndarray              # (N + 1,) int64, CSR row starts
+    neighbors: np.ndarray            # (M,) int32, neighbour j of each bond
+    bond_weight: np.ndarray          # (M,) beta_ij * V_j * G_ij, m^3
+    initial_bond_state: np.ndarray   # (M,) uint8, INTACT | NO_FAIL bits, pre-cracks applied
+    initial_bond_volume: np.ndarray  # (N,) sum_j beta_ij V_j over all bonds, m^3
+    particle_stiffness: np.ndarray   # (N,) sum_j c w_ij / |xi_ij|, N/m^5: time step and ADR mass
+    micromodulus: float
+    critical_stretch: float
+    horizon: float
+    spacing: float
+    density: float
+    stable_time_step: float
+    # Constraint table: one row per prescribed (particle, component), later conditions win.
+    constraint_particle: np.ndarray  # (C,) int32
+    constraint_component: np.ndarray  # (C,) int32
+    constraint_kind: np.ndarray      # (C,) int32, PRESCRIBED_VELOCITY or PRESCRIBED_DISPLACEMENT
+    constraint_value: np.ndarray     # (C,) m/s or m
+    constraint_ramp: np.ndarray      # (C,) s
+    constrained: np.ndarray          # (N,) uint8, bit d set when component d is prescribed
+    load_groups: tuple[LoadGroup, ...]
+    initial_velocity: np.ndarray     # (dim, N) m/s
+    region_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def particle_count(self) -> int:
+        return self.volume.shape[0]
+
+    @property
+    def bond_count(self) -> int:
+        return self.neighbors.shape[0]
+
+    @property
+    def precracked_bond_count(self) -> int:
+        return int(np.count_nonzero((self.initial_bond_state & INTACT) == 0))
+
+
+def time_stepping(model: Model) -> tuple[float, int]:
+    """(time step, number of steps) of an explicit case.
+
+    dt = safety_factor * stable time step (default 0.8) or solver.time_step, which must not exceed
+    the stable one. With end_time, steps = ceil(end_time / dt) and dt shrinks to end_time / steps so
+    the run ends exactly at end_time.
+    """
+    solver = model.case.solver
+    if solver.time_step is not None:
+        if solver.time_step > model.stable_time_step:
+            raise CaseError("solver.time_step", f"{solver.time_step:g} s exceeds the stable time step "
+                            f"{model.stable_time_step:g} s (Silling and Askari 2005); use a smaller "
+                            "value or safety_factor")
+        dt = solver.time_step
+    else:
+        factor = solver.safety_factor if solver.safety_factor is not None else DEFAULT_SAFETY_FACTOR
+        dt = factor * model.stable_time_step
+    if solver.end_time is not None:
+        steps = max(1, math.ceil(solver.end_time / dt * (1 - 1e-12)))
+        dt = solver.end_time / steps
+    else:
+        steps = solver.steps
+    return dt, steps
+
+
+@njit(parallel=True, cache=True)
+def _bond_geometry(points, offsets, neighbors, horizon, spacing, volume):
+    """Per bond: reference length and partial-volume factor; per particle: sum beta V_j and the
+    directional moments sum_j n_d^4 |xi| beta V_j used by the energy surface correction."""
+    n, dim = points.shape
+    length = np.empty(neighbors.shape[0])
+    beta = np.empty(neighbors.shape[0])
+    bond_volume = np.zeros(n)
+    moments = np.zeros((dim, n))
+    for i in prange(n):
+        for k in range(offsets[i], offsets[i + 1]):
+            j = neighbors[k]
+            r2 = 0.0
+            for d in range(dim):
+                delta = points[j, d] - points[i, d]
+                r2 += delta * delta
+            r = math.sqrt(r2)
+            b = pmb.partial_volume_factor(r, horizon, spacing)
+            length[k] = r
+            beta[k] = b
+            bond_volume[i] += b * volume[j]
+            for d in range(dim):
+                nd = (points[j, d] - points[i, d]) / r
+                moments[d, i] += nd ** 4 * r * b * volume[j]
+    return length, beta, bond_volume, moments
+
+
+@njit(parallel=True, cache=True)
+def _bond_correction(points, offsets, neighbors, length, factors):
+    """Madenci and Oterkus (2014), sec. 4.2: G_ij = [sum_d (n_d / Gbar_d)^2]^(-1/2),
+    Gbar_d = (g_d(i) + g_d(j)) / 2."""
+    n, dim = points.shape
+    out = np.empty(neighbors.shape[0])
+    for i in prange(n):
+        for k in range(offsets[i], offsets[i + 1]):
+            j = neighbors[k]
+            acc = 0.0
+            for d in range(dim):
+                nd = (points[j, d] - points[i, d]) / length[k]
+                g = 0.5 * (factors[d, i] + factors[d, j])
+                acc += (nd / g) ** 2
+            out[k] = 1.0 / math.sqrt(acc)
+    return out
+
+
+def _region_masks(case: Case, points: np.ndarray) -> dict[str, np.ndarray]:
+    masks = {}
+    for name, shape in case.regions.items():
+        mask = geometry.inside(shape, points, case.discretization.spacing)
+        if not mask.any():
+            raise CaseError(f"regions.{name}", "the region selects no particle (check its coordinates "
+                                               "against geometry.box and the spacing)")
+        masks[name] = mask
+    return masks
+
+
+def build_model(case: Case) -> Model:
+    """Particles, bonds, constants and loads of a validated case. Raises CaseError for problems that
+    only the particles reveal (empty regions, pre-cracks that cut nothing, an unstable time step)."""
+    dim = case.dimension
+    spacing = case.discretization.spacing
+    horizon = case.horizon
+    thickness = case.thickness_value
+    plane = case.plane_kind
+
+    points = geometry.lattice(case.geometry.box, spacing)
+    keep = np.ones(len(points), dtype=bool)
+    for hole in case.geometry.holes:
+        keep &= ~geometry.inside(hole, points, spacing)
+    points = np.ascontiguousarray(points[keep])
+    if len(points) == 0:
+        raise CaseError("geometry.holes", "the holes remove every particle")
+    n = len(points)
+    cell_volume = spacing**dim * (thickness if dim == 2 else 1.0)
+    volume = np.full(n, cell_volume)
+
+    offsets, neighbors = find_neighbors(points, horizon)
+    if neighbors.size == 0:
+        raise CaseError("discretization", "no particle has a neighbour within the horizon")
+    length, beta, initial_bond_volume, moments = _bond_geometry(points, offsets, neighbors, horizon,
+                                                                 spacing, volume)
+
+    material = case.material
+    c = pmb.micromodulus(material.youngs_modulus, horizon, dim, plane, thickness)
+    if material.critical_stretch is not None:
+        s0 = material.critical_stretch
+    else:
+        s0 = pmb.critical_stretch(material.youngs_modulus, material.fracture_energy, horizon, dim, plane)
+
+    bond_weight = beta * volume[neighbors]
+    if case.discretization.surface_correction == "energy":
+        # Ratio of the continuum energy density of a uniaxial strain to the particle's lattice sum
+        # (both for unit strain; the common factor c/4 cancels).
+        continuum = pmb.uniaxial_strain_energy_density(1.0, horizon, dim, 1.0, thickness) * 4.0
+        factors = continuum / moments
+        bond_weight *= _bond_correction(points, offsets, neighbors, length, factors)
+
+    particle_stiffness = np.add.reduceat(c * bond_weight / length, offsets[:-1]) if n else np.zeros(0)
+    empty_rows = offsets[1:] == offsets[:-1]
+    particle_stiffness[empty_rows] = 0.0
+    if np.any(empty_rows):
+        raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
+                                          "the horizon (isolated by holes?)")
+    stable = pmb.stable_time_step_of(material.density, float(particle_stiffness.max()))
+
+    masks = _region_masks(case, points)
+    bond_state = np.full(neighbors.size, INTACT, dtype=np.uint8)
+    if case.no_fail:
+        no_fail = np.zeros(n, dtype=bool)
+        for name in case.no_fail:
+            no_fail |= masks[name]
+        owner = np.repeat(np.arange(n), np.diff(offsets))
+        protected = no_fail[owner] | no_fail[neighbors]
+        bond_state[protected] |= NO_FAIL
+    _apply_precracks(case, points, offsets, neighbors, horizon, bond_state)
+
+    constraints = _constraint_table(case, masks, n)
+    groups, initial_velocity = _loads(case, masks, points, spacing, n)
+
+    return Model(
+        case=case, dimension=dim, dtype=np.dtype(case.precision), positions=points,
+        reference=np.ascontiguousarray(points.T), volume=volume, offsets=offsets, neighbors=neighbors,
+        bond_weight=bond_weight, initial_bond_state=bond_state,
+        initial_bond_volume=initial_bond_volume, particle_stiffness=particle_stiffness,
+        micromodulus=c, critical_stretch=s0, horizon=horizon, spacing=spacing,
+        density=material.density, stable_time_step=stable, **constraints, load_groups=groups,
+        initial_velocity=initial_velocity,
+        region_counts={name: int(mask.sum()) for name, mask in masks.items()})
+
+
+def _apply_precracks(case, points, offsets, neighbors, horizon, bond_state) -> None:
+    for index, crack in enumerate(case.precracks):
+        lo, hi = geometry.precrack_bounds(crack)
+        near = np.all((points >= lo - horizon) & (points <= hi + horizon), axis=1)
+        rows = np.nonzero(near)[0]
+        cut_any = False
+        for start in range(0, len(rows), 65536):
+            chunk = rows[start:start + 65536]
+            counts = offsets[chunk + 1] - offsets[chunk]
+            bond_index = np.repeat(offsets[chunk], counts) + _ranges(counts)
+            owner = np.repeat(chunk, counts)
+            cut = geometry.bonds_cut_by(crack, points[owner], points[neighbors[bond_index]])
+            if cut.any():
+                cut_any = True
+                bond_state[bond_index[cut]] &= np.uint8(~INTACT & 0xFF)
+        if not cut_any:
+            raise CaseError(f"precracks[{index}]", "the pre-crack cuts no bond (is it outside the body?)")
+
+
+def _ranges(counts: np.ndarray) -> np.ndarray:
+    """Concatenated aranges: counts [2, 3] -> [0, 1, 0, 1, 2]."""
+    total = int(counts.sum())
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total) - starts
+
+
+def _constraint_table(case: Case, masks, n: int) -> dict:
+    dim = case.dimension
+    keys: list[np.ndarray] = []
+    kinds, values, ramps = [], [], []
+    for bc in case.boundary_conditions:
+        if bc.type not in ("velocity", "displacement"):
+            continue
+        kind = PRESCRIBED_VELOCITY if bc.type == "velocity" else PRESCRIBED_DISPLACEMENT
+        ramp = bc.ramp_time if case.solver.type == "explicit" else 1.0  # quasi-static: time = load factor
+        particles = np.nonzero(masks[bc.region])[0]
+        for d, value in enumerate(bc.value):
+            if value is None:
+                continue
+            keys.append(particles * dim + d)
+            kinds.append(np.full(len(particles), kind))
+            values.append(np.full(len(particles), value, dtype=np.float64))
+            ramps.append(np.full(len(particles), ramp, dtype=np.float64))
+    if keys:
+        key = np.concatenate(keys)
+        # Later conditions win: keep the last occurrence of each (particle, component).
+        reversed_key = key[::-1]
+        _, first_in_reversed = np.unique(reversed_key, return_index=True)
+        pick = len(key) - 1 - first_in_reversed          # sorted by key, i.e. by particle
+        key = key[pick]
+        kind = np.concatenate(kinds)[pick]
+        value = np.concatenate(values)[pick]
+        ramp = np.concatenate(ramps)[pick]
+    else:
+        key = np.zeros(0, dtype=np.int64)
+        kind = np.zeros(0, dtype=np.int64)
+        value = np.zeros(0)
+        ramp = np.zeros(0)
+    particle = (key // dim).astype(np.int32)
+    component = (key % dim).astype(np.int32)
+    constrained = np.zeros(n, dtype=np.uint8)
+    np.bitwise_or.at(constrained, particle, (1 << component).astype(np.uint8))
+    return dict(constraint_particle=particle, constraint_component=component,
+                constraint_kind=kind.astype(np.int32), constraint_value=value, constraint_ramp=ramp,
+                constrained=constrained)
+
+
+def traction_layer_depth(points: np.ndarray, spacing: float) -> float:
+    """Depth h of the particle layer that carries a traction: the region's thinnest extent, counted
+    in whole cells ((max - min) / spacing + 1 layers along the axis where that is smallest)."""
+    extent = points.max(axis=0) - points.min(axis=0)
+    layers = np.rint(extent / spacing) + 1
+    return float(layers.min() * spacing)
+
+
+def _loads(case: Case, masks, points, spacing, n):
+    """External body-force groups (one per ramp time) and the initial velocity field.
+
+    A traction t (Pa) on a region becomes the body force density t / h on its particles, h being the
+    layer depth (``traction_layer_depth``), so that the layer carries the total force t * area.
+    """
+    dim = case.dimension
+    groups: dict[float, np.ndarray] = {}
+    initial_velocity = np.zeros((dim, n))
+    for bc in case.boundary_conditions:
+        mask = masks[bc.region]
+        vector = np.asarray(bc.value, dtype=np.float64)
+        if bc.type == "initial_velocity":
+            initial_velocity[:, mask] = vector[:, None]
+            continue
+        if bc.type == "body_force":
+            density = vector
+        elif bc.type == "traction":
+            density = vector / traction_layer_depth(points[mask], spacing)
+        else:
+            continue
+        ramp = bc.ramp_time if case.solver.type == "explicit" else 0.0
+        target = groups.setdefault(ramp, np.zeros((dim, n)))
+        target[:, mask] += density[:, None]
+    return tuple(LoadGroup(r, b) for r, b in sorted(groups.items())), initial_velocity

@@ -1,0 +1,1 @@
+"""Pointwise physics: material constants and per-bond laws, written once for every backend."""

@@ -1,0 +1,117 @@
+"""Prototype microelastic brittle (PMB) material of bond-based peridynamics.
+
+Pairwise force density between particles i and j (Silling 2000, eq. 34; Silling and Askari 2005):
+
+    f_ij = c * s_ij * mu_ij * (xi + eta) / |xi + eta|,    s_ij = (|xi + eta| - |xi|) / |xi|
+
+with micromodulus ``c``, bond stretch ``s`` and ``mu`` = 1 while the bond is intact, 0 once ``s`` has
+exceeded the critical stretch ``s0`` (irreversible). The constants ``c`` and ``s0`` follow from the
+Young's modulus E and the fracture energy G0 by matching the strain energy density and the energy to
+break all bonds across a unit crack area; docs/theory.md derives them and lists the sources:
+
+    3D            c = 18 K / (pi delta^4) = 12 E / (pi delta^4)     s0 = sqrt(5 G0 / (9 K delta)), K = 2E/3
+                  (Silling and Askari 2005, eqs. 15 and 24)
+    plane stress  c = 9 E / (pi t delta^3)                          s0 = sqrt(4 pi G0 / (9 E delta))
+                  (Ha and Bobaru 2010, eqs. 5 and 7)
+    plane strain  c = 48 E / (5 pi t delta^3)                       s0 = sqrt(5 pi G0 / (12 E delta))
+                  (as quoted in the plane-strain PMB literature, e.g. Bobaru et al. 2016, Handbook of Peridynamic
+                  Modeling; re-derived in docs/theory.md and checked by tests/test_physics.py)
+
+Functions decorated with ``register_jitable`` are plain Python functions of scalars (``math`` only, no
+allocation) that numba compiles inline into the CPU kernels and the CUDA kernels alike.
+"""
+from __future__ import annotations
+
+import math
+
+from numba.extending import register_jitable
+
+#: Poisson's ratio that bond-based peridynamics imposes (Silling 2000): 1/4 in 3D and plane strain,
+#: 1/3 in plane stress.
+POISSON_RATIO = {"3d": 0.25, "stress": 1.0 / 3.0, "strain": 0.25}
+
+
+def micromodulus(youngs_modulus: float, horizon: float, dimension: int, plane: str = "stress",
+                 thickness: float = 1.0) -> float:
+    """Micromodulus c of the PMB bond (N/m^6 in 3D; N/m^6 per unit thickness in 2D).
+
+    3D: c = 12 E / (pi delta^4) (Silling and Askari 2005, with K = E / (3 (1 - 2 nu)), nu = 1/4).
+    2D plane stress: c = 9 E / (pi t delta^3) (Ha and Bobaru 2010, eq. 5).
+    2D plane strain: c = 48 E / (5 pi t delta^3) (re-derived in docs/theory.md).
+    """
+    if dimension == 3:
+        return 12.0 * youngs_modulus / (math.pi * horizon**4)
+    if plane == "stress":
+        return 9.0 * youngs_modulus / (math.pi * thickness * horizon**3)
+    if plane == "strain":
+        return 48.0 * youngs_modulus / (5.0 * math.pi * thickness * horizon**3)
+    raise ValueError(f"unknown plane {plane!r}")
+
+
+def critical_stretch(youngs_modulus: float, fracture_energy: float, horizon: float, dimension: int,
+                     plane: str = "stress") -> float:
+    """Critical stretch s0 from the fracture energy G0 (J/m^2).
+
+    3D: s0 = sqrt(5 G0 / (9 K delta)), K = 2E/3 (Silling and Askari 2005, eq. 24).
+    2D plane stress: s0 = sqrt(4 pi G0 / (9 E delta)) (Ha and Bobaru 2010, eq. 7).
+    2D plane strain: s0 = sqrt(5 pi G0 / (12 E delta)) (re-derived in docs/theory.md).
+    """
+    if dimension == 3:
+        bulk_modulus = 2.0 * youngs_modulus / 3.0
+        return math.sqrt(5.0 * fracture_energy / (9.0 * bulk_modulus * horizon))
+    if plane == "stress":
+        return math.sqrt(4.0 * math.pi * fracture_energy / (9.0 * youngs_modulus * horizon))
+    if plane == "strain":
+        return math.sqrt(5.0 * math.pi * fracture_energy / (12.0 * youngs_modulus * horizon))
+    raise ValueError(f"unknown plane {plane!r}")
+
+
+def uniaxial_strain_energy_density(micromodulus_: float, horizon: float, dimension: int,
+                                   strain: float, thickness: float = 1.0) -> float:
+    """Continuum PMB strain energy density (J/m^3) of a uniaxial strain, a full horizon assumed.
+
+    Every bond stretches by s = strain * cos^2(theta), so W = 1/4 * c * strain^2 * I with
+    I = integral of |xi| cos^4(theta) over the horizon: pi delta^4 / 5 in 3D, t pi delta^3 / 4 in 2D.
+    Equals (1/2) C11 strain^2 of the classical solid with the PMB Poisson's ratio; the energy surface
+    correction (Madenci and Oterkus 2014, sec. 4.2) scales each particle's bonds to reach it.
+    """
+    if dimension == 3:
+        integral = math.pi * horizon**4 / 5.0
+    else:
+        integral = thickness * math.pi * horizon**3 / 4.0
+    return 0.25 * micromodulus_ * strain * strain * integral
+
+
+def stable_time_step_of(density: float, stiffness_sum: float) -> float:
+    """Silling and Askari (2005), eq. 16: dt < sqrt(2 rho / sum_j V_j c / |xi_ij|) for one particle."""
+    return math.sqrt(2.0 * density / stiffness_sum)
+
+
+@register_jitable
+def partial_volume_factor(bond_length: float, horizon: float, spacing: float) -> float:
+    """Fraction of neighbour j's cell inside the horizon of i (Madenci and Oterkus 2014, sec. 2.4.1).
+
+    A linear ramp: 1 for |xi| <= delta - dx/2, then (delta + dx/2 - |xi|) / dx up to |xi| = delta.
+    """
+    half = 0.5 * spacing
+    if bond_length <= horizon - half:
+        return 1.0
+    return (horizon + half - bond_length) / spacing
+
+
+@register_jitable
+def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: float, eta_z: float):
+    """Stretch s = (|xi + eta| - |xi|) / |xi| and deformed length |xi + eta| of one bond.
+
+    Written as s = (2 xi.eta + eta.eta) / (|xi| (|xi + eta| + |xi|)), which is the same quantity
+    without the cancellation of |xi + eta| - |xi| (matters in float32, where |eta| << |xi|).
+    """
+    reference_length = math.sqrt(xi_x * xi_x + xi_y * xi_y + xi_z * xi_z)
+    yx = xi_x + eta_x
+    yy = xi_y + eta_y
+    yz = xi_z + eta_z
+    deformed_length = math.sqrt(yx * yx + yy * yy + yz * yz)
+    numerator = 2.0 * (xi_x * eta_x + xi_y * eta_y + xi_z * eta_z) + (
+        eta_x * eta_x + eta_y * eta_y + eta_z * eta_z)
+    stretch = numerator / (reference_length * (deformed_length + reference_length))
+    return stretch, deformed_length, reference_length
