@@ -1,0 +1,45 @@
+"""Shared helpers: small cases built from dictionaries, so that each test states what it varies."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from pdgeneral.case import load_case_text
+from pdgeneral.model import build_model
+
+BASE_2D = {
+    "name": "test-2d",
+    "dimension": 2,
+    "plane": "stress",
+    "thickness": 1.0e-3,
+    "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0, "fracture_energy": 3.8},
+    "discretization": {"spacing": 1.0e-3, "horizon_factor": 3.015, "surface_correction": "energy"},
+    "geometry": {"box": {"min": [0.0, 0.0], "max": [0.04, 0.02]}},
+    "solver": {"type": "explicit", "steps": 20},
+    "output": {"every": 10},
+}
+
+
+def merge(base: dict, changes: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def case_from(raw: dict):
+    return load_case_text(yaml.safe_dump(raw), source="test.yaml")
+
+
+def model_from(raw: dict):
+    return build_model(case_from(raw))
+
+
+@pytest.fixture
+def base_2d() -> dict:
+    return copy.deepcopy(BASE_2D)
