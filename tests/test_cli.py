@@ -1,0 +1,114 @@
+"""The command line, through click's runner and through a real subprocess; the output layout."""
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import h5py
+import numpy as np
+import yaml
+from click.testing import CliRunner
+
+from pdgeneral.cli import main
+
+from conftest import BASE_2D, merge
+
+
+def write_case(tmp_path, changes=None, name="case.yaml"):
+    raw = merge(BASE_2D, changes or {})
+    raw["output"] = {"every": 10, "path": str(tmp_path / "out.h5")}
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_run_writes_the_documented_layout(tmp_path):
+    case = write_case(tmp_path)
+    result = CliRunner().invoke(main, ["run", str(case), "--backend", "serial", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "particle-steps/s" in result.output and "out.h5" in result.output
+    with h5py.File(tmp_path / "out.h5") as f:
+        assert f.attrs["backend"] == "serial" and f.attrs["precision"] == "float64"
+        assert f.attrs["dimension"] == 2 and f.attrs["pdgeneral_version"]
+        assert yaml.safe_load(f.attrs["case"])["name"] == "test-2d"
+        n = f["particles/position"].shape[0]
+        assert f["particles/position"].shape == (n, 2) and f["particles/volume"].shape == (n,)
+        assert sorted(f["steps"]) == ["00000000", "00000010", "00000020"]
+        last = f["steps/00000020"]
+        assert last.attrs["step"] == 20 and last.attrs["time"] > 0
+        assert last["displacement"].shape == (n, 2) and last["velocity"].shape == (n, 2)
+        assert last["damage"].shape == (n,)
+    # The XDMF index lists every step and points at datasets that exist.
+    tree = ET.parse(tmp_path / "out.xdmf")
+    grids = tree.findall(".//Grid[@GridType='Uniform']")
+    assert len(grids) == 3
+    with h5py.File(tmp_path / "out.h5") as f:
+        for item in tree.iter("DataItem"):
+            file_name, dataset = item.text.split(":")
+            assert file_name == "out.h5" and dataset in f
+
+
+def test_run_refuses_to_overwrite(tmp_path):
+    case = write_case(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(case), "-b", "serial", "-q", "--steps", "2"]).exit_code == 0
+    result = runner.invoke(main, ["run", str(case), "-b", "serial", "-q", "--steps", "2"])
+    assert result.exit_code == 2 and "--overwrite" in result.output
+    result = runner.invoke(main, ["run", str(case), "-b", "serial", "-q", "--steps", "2", "--overwrite"])
+    assert result.exit_code == 0
+
+
+def test_steps_and_set_override(tmp_path):
+    case = write_case(tmp_path)
+    out = tmp_path / "other.h5"
+    result = CliRunner().invoke(main, ["run", str(case), "-b", "parallel", "-q", "--steps", "3",
+                                       "--set", f"output.path={out}"])
+    assert result.exit_code == 0, result.output
+    with h5py.File(out) as f:
+        assert sorted(f["steps"]) == ["00000000", "00000003"]
+
+
+def test_check_prints_the_plan(tmp_path):
+    result = CliRunner().invoke(main, ["check", str(write_case(tmp_path))])
+    assert result.exit_code == 0, result.output
+    for word in ("particles   800", "bonds", "stable dt", "memory", "explicit"):
+        assert word in result.output
+
+
+def test_info_lists_backends():
+    result = CliRunner().invoke(main, ["info"])
+    assert result.exit_code == 0 and "serial, parallel" in result.output
+
+
+def test_bad_input_in_a_real_process_is_one_line_and_exit_2(tmp_path):
+    case = write_case(tmp_path, {"discretization": {"spacing": -1.0}})
+    proc = subprocess.run([sys.executable, "-m", "pdgeneral", "run", str(case)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (f"error: {case}: discretization.spacing: Input should be greater "
+                                   "than 0 (got -1.0)")
+
+
+def test_unknown_backend_on_the_command_line(tmp_path):
+    result = CliRunner().invoke(main, ["run", str(write_case(tmp_path)), "--backend", "tpu"])
+    assert result.exit_code == 2 and "unknown backend 'tpu'" in result.output
+
+
+def test_cuda_without_gpu_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(main, ["run", str(write_case(tmp_path)), "--backend", "cuda"])
+    assert result.exit_code == 2 and "cuda" in result.output and "Traceback" not in result.output
+
+
+def test_quasi_static_run_from_the_cli(tmp_path):
+    changes = {"solver": {"type": "quasi_static", "steps": None, "load_steps": 2},
+               "regions": {"r": {"box": {"min": [0.039, 0], "max": [0.04, 0.02]}},
+                           "l": {"box": {"min": [0, 0], "max": [0.001, 0.02]}}},
+               "boundary_conditions": [{"region": "r", "type": "traction", "value": [1e6, 0]},
+                                       {"region": "l", "type": "displacement", "value": [0, 0]}]}
+    result = CliRunner().invoke(main, ["run", str(write_case(tmp_path, changes)), "-b", "serial", "-q"])
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "out.h5") as f:
+        assert sorted(f["steps"]) == ["00000000", "00000001", "00000002"]
+        assert f["steps/00000002"].attrs["converged"]
+        u = f["steps/00000002/displacement"][...]
+        assert np.all(u[:, 0] >= -1e-15)
