@@ -8,8 +8,8 @@ import numpy as np
 
 from .case.schema import Box, Precrack, Shape
 
-# Points within this fraction of the spacing of a shape's boundary count as inside, so that a region
-# box drawn on cell faces selects the cells whose centres lie on its edge (e.g. max = 1.5 dx).
+# Points within this fraction of the spacing of a shape's boundary count as inside, so that a shape
+# whose edge passes exactly through a row of particle centres selects that row whatever the rounding.
 _BOUNDARY_TOLERANCE = 1e-9
 
 

@@ -47,7 +47,7 @@ class Model:
     bond_weight: np.ndarray          # (M,) beta_ij * V_j * G_ij, m^3
     initial_bond_state: np.ndarray   # (M,) uint8, INTACT | NO_FAIL bits, pre-cracks applied
     initial_bond_volume: np.ndarray  # (N,) sum_j beta_ij V_j over all bonds, m^3
-    particle_stiffness: np.ndarray   # (N,) sum_j c w_ij / |xi_ij|, N/m^5: time step and ADR mass
+    particle_stiffness: np.ndarray   # (N,) sum_j c w_ij / |xi_ij|, N/m^4: time step and ADR mass
     micromodulus: float
     critical_stretch: float
     horizon: float
@@ -192,6 +192,10 @@ def build_model(case: Case) -> Model:
     else:
         s0 = pmb.critical_stretch(material.youngs_modulus, material.fracture_energy, horizon, dim, plane)
 
+    empty_rows = offsets[1:] == offsets[:-1]
+    if np.any(empty_rows):
+        raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
+                                          "the horizon (isolated by holes?)")
     bond_weight = beta * volume[neighbors]
     if case.discretization.surface_correction == "energy":
         # Ratio of the continuum energy density of a uniaxial strain to the particle's lattice sum
@@ -200,12 +204,7 @@ def build_model(case: Case) -> Model:
         factors = continuum / moments
         bond_weight *= _bond_correction(points, offsets, neighbors, length, factors)
 
-    particle_stiffness = np.add.reduceat(c * bond_weight / length, offsets[:-1]) if n else np.zeros(0)
-    empty_rows = offsets[1:] == offsets[:-1]
-    particle_stiffness[empty_rows] = 0.0
-    if np.any(empty_rows):
-        raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
-                                          "the horizon (isolated by holes?)")
+    particle_stiffness = np.add.reduceat(c * bond_weight / length, offsets[:-1])
     stable = pmb.stable_time_step_of(material.density, float(particle_stiffness.max()))
 
     masks = _region_masks(case, points)

@@ -1,10 +1,14 @@
 """HDF5 output layout (scripts, the validation suite and ParaView via XDMF read it):
 
-    /                        attrs: pdgeneral_version, case (YAML text), case_normalized (JSON),
-                                    backend, precision, dimension, and the derived constants
+    /                        attrs: pdgeneral_version, case (YAML text as read, before --set
+                                    overrides), case_normalized (JSON, overrides and defaults
+                                    applied), name, backend, precision, dimension, and the derived
+                                    constants (micromodulus, critical_stretch, horizon, spacing,
+                                    stable_time_step)
     /particles/position      (N, dim) float64 reference coordinates, m
     /particles/volume        (N,) m^3
-    /steps/<step:08d>/       attrs: step (int), time (s), complete (True once every field is written)
+    /steps/<step:08d>/       attrs: step (int), time (s), complete (True once every field is written);
+                             quasi-static runs add load_factor, iterations, residual, converged
         displacement (N, dim) m, velocity (N, dim) m/s, damage (N,)
 
 Rows keep one particle order for the whole file. Every snapshot is flushed to disk before the run

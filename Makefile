@@ -1,0 +1,26 @@
+# Two commands on a fresh machine: `make demo` and `make test` (CI runs .ci/run, which runs `make test`).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pdgeneral run cases/uniaxial_tension_2d.yaml --overwrite
+	@echo "Output: results/uniaxial-tension-2d.h5 (open results/uniaxial-tension-2d.xdmf in ParaView)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/cpu_throughput.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache
