@@ -16,7 +16,7 @@ from numba import njit, prange
 from . import geometry
 from .case.schema import Case
 from .errors import CaseError
-from .kernels.pmb import INTACT, NO_FAIL, PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY
+from .kernels.pmb import PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY, bond_correction, bond_weight
 from .neighbors import find_neighbors
 from .physics import pmb
 
@@ -44,8 +44,10 @@ class Model:
     volume: np.ndarray               # (N,) m^3 (m^2 * thickness in 2D)
     offsets: np.ndarray              # (N + 1,) int64, CSR row starts
     neighbors: np.ndarray            # (M,) int32, neighbour j of each bond
-    bond_weight: np.ndarray          # (M,) beta_ij * V_j * G_ij, m^3
-    initial_bond_state: np.ndarray   # (M,) uint8, INTACT | NO_FAIL bits, pre-cracks applied
+    correction: np.ndarray           # (dim, N) surface-correction factors g_d (ones without it)
+    surface_correction: bool
+    initial_intact: np.ndarray       # (M,) bool, False for bonds cut by pre-cracks
+    no_fail: np.ndarray              # (N,) uint8, 1 where bonds never break (either end suffices)
     initial_bond_volume: np.ndarray  # (N,) sum_j beta_ij V_j over all bonds, m^3
     particle_stiffness: np.ndarray   # (N,) sum_j c w_ij / |xi_ij|, N/m^4: time step and ADR mass
     micromodulus: float
@@ -75,7 +77,27 @@ class Model:
 
     @property
     def precracked_bond_count(self) -> int:
-        return int(np.count_nonzero((self.initial_bond_state & INTACT) == 0))
+        return int(np.count_nonzero(~self.initial_intact))
+
+    @property
+    def max_bonds(self) -> int:
+        return int(np.diff(self.offsets).max())
+
+    def bond_weights(self) -> np.ndarray:
+        """(M,) beta_ij V_j G_ij of every bond (m^3), as the kernels compute them on the fly."""
+        weights = np.empty(self.bond_count)
+        _weights_and_stiffness(self.reference, self.volume, self.correction, self.surface_correction,
+                               self.offsets, self.neighbors, self.horizon, self.spacing,
+                               self.micromodulus, weights, np.empty(0))
+        return weights
+
+    def bond_factors(self) -> np.ndarray:
+        """(M,) surface-correction factor G_ij of every bond (ones without the correction)."""
+        factors = np.empty(self.bond_count)
+        _weights_and_stiffness(self.reference, self.volume, self.correction, self.surface_correction,
+                               self.offsets, self.neighbors, self.horizon, self.spacing,
+                               self.micromodulus, np.empty(0), factors)
+        return factors
 
 
 def time_stepping(model: Model) -> tuple[float, int]:
@@ -104,12 +126,10 @@ def time_stepping(model: Model) -> tuple[float, int]:
 
 
 @njit(parallel=True, cache=True)
-def _bond_geometry(points, offsets, neighbors, horizon, spacing, volume):
-    """Per bond: reference length and partial-volume factor; per particle: sum beta V_j and the
-    directional moments sum_j n_d^4 |xi| beta V_j used by the energy surface correction."""
+def _family_moments(points, offsets, neighbors, horizon, spacing, volume):
+    """Per particle: sum_j beta_ij V_j (the damage denominator) and the directional moments
+    sum_j n_d^4 |xi| beta_ij V_j that the energy surface correction matches to the continuum."""
     n, dim = points.shape
-    length = np.empty(neighbors.shape[0])
-    beta = np.empty(neighbors.shape[0])
     bond_volume = np.zeros(n)
     moments = np.zeros((dim, n))
     for i in prange(n):
@@ -120,32 +140,44 @@ def _bond_geometry(points, offsets, neighbors, horizon, spacing, volume):
                 delta = points[j, d] - points[i, d]
                 r2 += delta * delta
             r = math.sqrt(r2)
-            b = pmb.partial_volume_factor(r, horizon, spacing)
-            length[k] = r
-            beta[k] = b
-            bond_volume[i] += b * volume[j]
+            partial = pmb.partial_volume_factor(r, horizon, spacing) * volume[j]
+            bond_volume[i] += partial
             for d in range(dim):
                 nd = (points[j, d] - points[i, d]) / r
-                moments[d, i] += nd ** 4 * r * b * volume[j]
-    return length, beta, bond_volume, moments
+                moments[d, i] += nd ** 4 * r * partial
+    return bond_volume, moments
 
 
-@njit(parallel=True, cache=True)
-def _bond_correction(points, offsets, neighbors, length, factors):
-    """Madenci and Oterkus (2014), sec. 4.2: G_ij = [sum_d (n_d / Gbar_d)^2]^(-1/2),
-    Gbar_d = (g_d(i) + g_d(j)) / 2."""
-    n, dim = points.shape
-    out = np.empty(neighbors.shape[0])
+@njit(parallel=True)
+def _weights_and_stiffness(reference, volume, correction, corrected, offsets, neighbors, horizon,
+                           spacing, micromodulus, weights, factors):
+    """Per particle sum_j c w_ij / |xi_ij| (N/m^4), with the kernels' own bond weight; also stores
+    each w_ij into ``weights`` and each surface factor G_ij into ``factors`` when they have one entry
+    per bond."""
+    n = volume.shape[0]
+    dim = reference.shape[0]
+    stiffness = np.zeros(n)
+    store = weights.shape[0] == neighbors.shape[0]
+    store_factors = factors.shape[0] == neighbors.shape[0]
+    none = np.empty(0, dtype=correction.dtype)
     for i in prange(n):
+        total = 0.0
         for k in range(offsets[i], offsets[i + 1]):
             j = neighbors[k]
-            acc = 0.0
-            for d in range(dim):
-                nd = (points[j, d] - points[i, d]) / length[k]
-                g = 0.5 * (factors[d, i] + factors[d, j])
-                acc += (nd / g) ** 2
-            out[k] = 1.0 / math.sqrt(acc)
-    return out
+            xi_x = reference[0, j] - reference[0, i]
+            xi_y = reference[1, j] - reference[1, i]
+            xi_z = reference[2, j] - reference[2, i] if dim == 3 else 0.0
+            length = math.sqrt(xi_x * xi_x + xi_y * xi_y + xi_z * xi_z)
+            weight, _ = bond_weight(i, j, k, length, xi_x, xi_y, xi_z, volume, correction, corrected,
+                                    none, horizon, spacing)
+            if store:
+                weights[k] = weight
+            if store_factors:
+                factors[k] = bond_correction(i, j, k, length, xi_x, xi_y, xi_z, correction, corrected,
+                                             none)
+            total += micromodulus * weight / length
+        stiffness[i] = total
+    return stiffness
 
 
 def _region_masks(case: Case, points: np.ndarray) -> dict[str, np.ndarray]:
@@ -182,8 +214,8 @@ def build_model(case: Case) -> Model:
     offsets, neighbors = find_neighbors(points, horizon)
     if neighbors.size == 0:
         raise CaseError("discretization", "no particle has a neighbour within the horizon")
-    length, beta, initial_bond_volume, moments = _bond_geometry(points, offsets, neighbors, horizon,
-                                                                 spacing, volume)
+    initial_bond_volume, moments = _family_moments(points, offsets, neighbors, horizon, spacing,
+                                                   volume)
 
     material = case.material
     c = pmb.micromodulus(material.youngs_modulus, horizon, dim, plane, thickness)
@@ -196,35 +228,35 @@ def build_model(case: Case) -> Model:
     if np.any(empty_rows):
         raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
                                           "the horizon (isolated by holes?)")
-    bond_weight = beta * volume[neighbors]
-    if case.discretization.surface_correction == "energy":
+    corrected = case.discretization.surface_correction == "energy"
+    if corrected:
         # Ratio of the continuum energy density of a uniaxial strain to the particle's lattice sum
         # (both for unit strain; the common factor c/4 cancels).
         continuum = pmb.uniaxial_strain_energy_density(1.0, horizon, dim, 1.0, thickness) * 4.0
-        factors = continuum / moments
-        bond_weight *= _bond_correction(points, offsets, neighbors, length, factors)
-
-    particle_stiffness = np.add.reduceat(c * bond_weight / length, offsets[:-1])
+        correction = continuum / moments
+    else:
+        correction = np.ones((dim, n))
+    reference = np.ascontiguousarray(points.T)
+    particle_stiffness = _weights_and_stiffness(reference, volume, correction, corrected, offsets,
+                                                neighbors, horizon, spacing, c, np.empty(0),
+                                                np.empty(0))
     stable = pmb.stable_time_step_of(material.density, float(particle_stiffness.max()))
 
     masks = _region_masks(case, points)
-    bond_state = np.full(neighbors.size, INTACT, dtype=np.uint8)
-    if case.no_fail:
-        no_fail = np.zeros(n, dtype=bool)
-        for name in case.no_fail:
-            no_fail |= masks[name]
-        owner = np.repeat(np.arange(n), np.diff(offsets))
-        protected = no_fail[owner] | no_fail[neighbors]
-        bond_state[protected] |= NO_FAIL
-    _apply_precracks(case, points, offsets, neighbors, horizon, bond_state)
+    no_fail = np.zeros(n, dtype=np.uint8)
+    for name in case.no_fail:
+        no_fail[masks[name]] = 1
+    intact = np.ones(neighbors.size, dtype=bool)
+    _apply_precracks(case, points, offsets, neighbors, horizon, intact)
 
     constraints = _constraint_table(case, masks, n)
     groups, initial_velocity = _loads(case, masks, points, spacing, n)
 
     return Model(
         case=case, dimension=dim, dtype=np.dtype(case.precision), positions=points,
-        reference=np.ascontiguousarray(points.T), volume=volume, offsets=offsets, neighbors=neighbors,
-        bond_weight=bond_weight, initial_bond_state=bond_state,
+        reference=reference, volume=volume, offsets=offsets, neighbors=neighbors,
+        correction=np.ascontiguousarray(correction), surface_correction=corrected,
+        initial_intact=intact, no_fail=no_fail,
         initial_bond_volume=initial_bond_volume, particle_stiffness=particle_stiffness,
         micromodulus=c, critical_stretch=s0, horizon=horizon, spacing=spacing,
         density=material.density, stable_time_step=stable, **constraints, load_groups=groups,
@@ -232,7 +264,7 @@ def build_model(case: Case) -> Model:
         region_counts={name: int(mask.sum()) for name, mask in masks.items()})
 
 
-def _apply_precracks(case, points, offsets, neighbors, horizon, bond_state) -> None:
+def _apply_precracks(case, points, offsets, neighbors, horizon, intact) -> None:
     for index, crack in enumerate(case.precracks):
         lo, hi = geometry.precrack_bounds(crack)
         near = np.all((points >= lo - horizon) & (points <= hi + horizon), axis=1)
@@ -246,7 +278,7 @@ def _apply_precracks(case, points, offsets, neighbors, horizon, bond_state) -> N
             cut = geometry.bonds_cut_by(crack, points[owner], points[neighbors[bond_index]])
             if cut.any():
                 cut_any = True
-                bond_state[bond_index[cut]] &= np.uint8(~INTACT & 0xFF)
+                intact[bond_index[cut]] = False
         if not cut_any:
             raise CaseError(f"precracks[{index}]", "the pre-crack cuts no bond (is it outside the body?)")
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from pdgeneral.errors import CaseError
-from pdgeneral.kernels.pmb import INTACT, NO_FAIL
 from pdgeneral.model import build_model, time_stepping, traction_layer_depth
 from pdgeneral.physics import pmb
 
@@ -15,12 +14,13 @@ from conftest import case_from, merge, model_from
 def test_stable_time_step_against_bond_by_bond_sum(base_2d):
     model = model_from(base_2d)
     x = model.positions
+    weights = model.bond_weights()
     worst = 0.0
     for i in range(model.particle_count):
         total = 0.0
         for k in range(model.offsets[i], model.offsets[i + 1]):
             j = model.neighbors[k]
-            total += model.micromodulus * model.bond_weight[k] / np.linalg.norm(x[j] - x[i])
+            total += model.micromodulus * weights[k] / np.linalg.norm(x[j] - x[i])
         worst = max(worst, total)
     assert model.stable_time_step == pytest.approx(math.sqrt(2 * 2440.0 / worst), rel=1e-12)
 
@@ -71,7 +71,7 @@ def test_precrack_breaks_exactly_the_crossing_bonds(base_2d):
         for k in range(model.offsets[i], model.offsets[i + 1]):
             j = model.neighbors[k]
             cut = segment_crosses(x[i], x[j], crack["start"], crack["end"])
-            assert ((model.initial_bond_state[k] & INTACT) == 0) == cut
+            assert (not model.initial_intact[k]) == cut
             broken += cut
     assert broken > 0 and broken == model.precracked_bond_count
 
@@ -104,30 +104,27 @@ def test_precrack_rectangle_in_3d():
                 t = (4.0 - x[i, 0]) / (x[j, 0] - x[i, 0])
                 y = x[i, 1] + t * (x[j, 1] - x[i, 1])
                 inside = -1.0 <= y <= 3.0
-            assert ((model.initial_bond_state[k] & INTACT) == 0) == (crosses and inside)
+            assert (not model.initial_intact[k]) == (crosses and inside)
 
 
-def test_no_fail_marks_bonds_touching_the_region(base_2d):
+def test_no_fail_marks_the_region_particles(base_2d):
     raw = merge(base_2d, {"regions": {"left": {"box": {"min": [0, 0], "max": [0.003, 0.02]}}},
                           "no_fail": ["left"]})
     model = model_from(raw)
-    x = model.positions
-    owner = np.repeat(np.arange(model.particle_count), np.diff(model.offsets))
-    in_left = x[:, 0] <= 0.003
-    expected = in_left[owner] | in_left[model.neighbors]
-    assert np.array_equal((model.initial_bond_state & NO_FAIL) != 0, expected)
+    assert np.array_equal(model.no_fail == 1, model.positions[:, 0] <= 0.003)
 
 
 def uniaxial_energy(model, axis):
     """PD strain energy density of every particle under a unit uniaxial strain along ``axis``."""
     x = model.positions
+    weights = model.bond_weights()
     w = np.zeros(model.particle_count)
     for i in range(model.particle_count):
         rows = slice(model.offsets[i], model.offsets[i + 1])
         xi = x[model.neighbors[rows]] - x[i]
         r = np.linalg.norm(xi, axis=1)
         s = (xi[:, axis] / r) ** 2
-        w[i] = 0.25 * model.micromodulus * np.sum(s * s * r * model.bond_weight[rows])
+        w[i] = 0.25 * model.micromodulus * np.sum(s * s * r * weights[rows])
     return w
 
 

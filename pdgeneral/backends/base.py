@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .. import bondstate
 from ..model import Model
 
 
@@ -14,6 +15,8 @@ class Backend:
     operations; this base class lays the arrays out (structure-of-arrays, run precision)."""
 
     name = "base"
+    #: Keep the surface-correction factor per bond (memory) or recompute it per use (arithmetic).
+    store_bond_factors = True
 
     def __init__(self, model: Model):
         self.model = model
@@ -36,10 +39,16 @@ class Backend:
         # the Gershgorin bound of the stiffness row (<= 2 * 1.37 * sum_j c w_ij / |xi_ij|), as the
         # stability of the relaxation requires (Underwood 1983; Kilic and Madenci 2010, eq. 12).
         fictitious_density = model.particle_stiffness
+        bond_first, bond_count, self.bond_stride, neighbors = self._bond_layout(model)
+        self.corrected = bool(model.surface_correction)
+        bond_factor = (self._bond_factor_layout(model) if self.corrected and self.store_bond_factors
+                       else np.zeros(0))
         self.arrays = SimpleNamespace(
             reference=real(model.reference), volume=real(model.volume),
-            offsets=self._upload(model.offsets), neighbors=self._upload(model.neighbors),
-            bond_weight=real(model.bond_weight), initial_bond_volume=real(model.initial_bond_volume),
+            correction=real(model.correction), bond_factor=real(bond_factor),
+            no_fail=self._upload(model.no_fail),
+            bond_first=self._upload(bond_first), bond_count=self._upload(bond_count),
+            neighbors=self._upload(neighbors), initial_bond_volume=real(model.initial_bond_volume),
             constrained=self._upload(model.constrained),
             constraint_particle=self._upload(model.constraint_particle),
             constraint_component=self._upload(model.constraint_component),
@@ -48,15 +57,26 @@ class Backend:
             load_ramps=self._upload(np.asarray(self.load_ramps, dtype=np.float64)),
             load_forces=real(load_forces), fictitious_density=real(fictitious_density),
             displacement=state(np.zeros((dim, n))), velocity=state(model.initial_velocity),
-            bond_state=self._upload(model.initial_bond_state.copy()),
+            intact=self._upload(bondstate.pack(model.offsets, model.initial_intact, model.max_bonds)),
             force=state(np.zeros((dim, n))), damage=state(np.zeros(n)),
             body_force=state(np.zeros((dim, n))), old_residual=state(np.zeros((dim, n))),
             residual=state(np.zeros((dim, n))), sums=state(np.zeros((4, n))),
         )
 
-    # Transfers ----------------------------------------------------------------------------------
+    # Layout and transfers -----------------------------------------------------------------------
+    def _bond_layout(self, model: Model):
+        """(bond_first (N,), bond_count (N,) int32, bond_stride, neighbors): bond n of particle i is
+        neighbors[bond_first[i] + n * bond_stride]. Default: the model's CSR rows."""
+        offsets = model.offsets
+        return (np.ascontiguousarray(offsets[:-1]), np.diff(offsets).astype(np.int32), 1,
+                model.neighbors)
+
     def _upload(self, array: np.ndarray):
         raise NotImplementedError
+
+    def _bond_factor_layout(self, model: Model) -> np.ndarray:
+        """Per-bond surface factors in this backend's bond layout (default: CSR order)."""
+        return model.bond_factors()
 
     def download(self, array) -> np.ndarray:
         raise NotImplementedError
@@ -70,8 +90,9 @@ class Backend:
             "damage": self.download(a.damage),
         }
 
-    def bond_state(self) -> np.ndarray:
-        return self.download(self.arrays.bond_state)
+    def intact_bonds(self) -> np.ndarray:
+        """(M,) bool, True for intact bonds, in the model's CSR order."""
+        return bondstate.unpack(self.model.offsets, self.download(self.arrays.intact))
 
     # Operations (solvers call these) ------------------------------------------------------------
     def compute_forces(self) -> None:

@@ -21,10 +21,12 @@ from .base import Backend
 # build, ``prange`` in the parallel one. The step loops below call them in sequence, so a loop never
 # starts before the previous one has finished on every thread.
 
-def _forces_source(reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
-                   initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force, damage):
+def _forces_source(reference, displacement, volume, correction, corrected, bond_factor, no_fail,
+                   bond_first, bond_count, bond_stride, neighbors, intact, initial_bond_volume,
+                   micromodulus, critical_stretch, horizon, spacing, force, damage):
     for i in prange(displacement.shape[1]):
-        particle_force(i, reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
+        particle_force(i, reference, displacement, volume, correction, corrected, bond_factor,
+                       no_fail, bond_first, bond_count, bond_stride, neighbors, intact,
                        initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force,
                        damage)
 
@@ -69,8 +71,13 @@ def _relaxation_update_source(first, damping, dt, constrained, fictitious_densit
                           displacement, old_residual)
 
 
+# error_model="numpy": division by zero gives inf/nan as on a GPU instead of a Python exception
+# check per division (numba's default), which costs the serial build a factor of two.
+_OPTIONS = {"error_model": "numpy"}
+
+
 def _compile_loops(parallel: bool) -> SimpleNamespace:
-    jit = njit(parallel=True) if parallel else njit
+    jit = njit(parallel=True, **_OPTIONS) if parallel else njit(**_OPTIONS)
     return SimpleNamespace(
         forces=jit(_forces_source), constrain=jit(_constrain_source),
         kick_drift=jit(_kick_drift_source), kick=jit(_kick_source),
@@ -88,40 +95,35 @@ def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
     residual_all = loops.residual
     update_all = loops.relaxation_update
 
-    @njit
-    def advance(first_step, n_steps, dt, density, reference, volume, offsets, neighbors, bond_weight,
-                initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, constrained,
-                particle, component, kind, value, ramp_time, load_ramps, load_forces, displacement,
-                velocity, bond_state, force, damage, body_force):
-        """``n_steps`` velocity-Verlet steps from step ``first_step`` (time = step * dt)."""
+    @njit(**_OPTIONS)
+    def advance(first_step, n_steps, dt, density, force_args, constraint_args, load_ramps,
+                load_forces, constrained, displacement, velocity, force, body_force):
+        """``n_steps`` velocity-Verlet steps from step ``first_step`` (time = step * dt).
+        ``force_args`` and ``constraint_args`` are the argument tuples of the force and constraint
+        loops (CpuBackend._force_args, _constraint_args)."""
         last_ramp = 0.0
         for g in range(load_ramps.shape[0]):
             last_ramp = max(last_ramp, load_ramps[g])
         for s in range(n_steps):
             time = (first_step + s + 1) * dt
             kick_drift_all(dt, density, constrained, displacement, velocity, force, body_force)
-            constrain_all(time, dt, AFTER_DRIFT, particle, component, kind, value, ramp_time,
-                          displacement, velocity)
-            forces(reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
-                   initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force, damage)
+            constrain_all(time, dt, AFTER_DRIFT, *constraint_args)
+            forces(*force_args)
             if time - dt < last_ramp:
                 body_force_all(time, load_ramps, load_forces, body_force)
             kick_all(dt, density, constrained, velocity, force, body_force)
-            constrain_all(time, dt, AFTER_KICK, particle, component, kind, value, ramp_time,
-                          displacement, velocity)
+            constrain_all(time, dt, AFTER_KICK, *constraint_args)
 
-    @njit
-    def relax(max_iterations, tolerance, load_factor, dt, reference, volume, offsets, neighbors,
-              bond_weight, initial_bond_volume, micromodulus, critical_stretch, horizon, spacing,
-              constrained, fictitious_density, displacement, velocity, bond_state, force, damage,
-              body_force, old_residual, residual, sums):
+    @njit(**_OPTIONS)
+    def relax(max_iterations, tolerance, load_factor, dt, force_args, constrained, volume,
+              fictitious_density, displacement, velocity, force, body_force, old_residual, residual,
+              sums):
         """Adaptive dynamic relaxation at one load factor until |r| <= tolerance * scale.
         Returns (iterations, relative residual)."""
         n = displacement.shape[1]
         ratio = math.inf
         for iteration in range(max_iterations + 1):
-            forces(reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
-                   initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force, damage)
+            forces(*force_args)
             residual_all(load_factor, dt, constrained, volume, force, body_force, fictitious_density,
                          velocity, displacement, old_residual, residual, sums)
             stiffness = 0.0
@@ -178,17 +180,23 @@ class CpuBackend(Backend):
     def download(self, array):
         return np.array(array, copy=True)
 
-    def compute_forces(self) -> None:
+    def _force_args(self) -> tuple:
         a = self.arrays
-        self.kernels.forces(a.reference, a.displacement, a.volume, a.offsets, a.neighbors,
-                               a.bond_weight, a.bond_state, a.initial_bond_volume, self.micromodulus,
-                               self.critical_stretch, self.horizon, self.spacing, a.force, a.damage)
+        return (a.reference, a.displacement, a.volume, a.correction, self.corrected, a.bond_factor,
+                a.no_fail, a.bond_first, a.bond_count, self.bond_stride, a.neighbors, a.intact,
+                a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
+                self.spacing, a.force, a.damage)
+
+    def _constraint_args(self) -> tuple:
+        a = self.arrays
+        return (a.constraint_particle, a.constraint_component, a.constraint_kind, a.constraint_value,
+                a.constraint_ramp, a.displacement, a.velocity)
+
+    def compute_forces(self) -> None:
+        self.kernels.forces(*self._force_args())
 
     def apply_constraints(self, time: float, dt: float, phase: int) -> None:
-        a = self.arrays
-        self.kernels.constrain(time, dt, phase, a.constraint_particle, a.constraint_component,
-                                  a.constraint_kind, a.constraint_value, a.constraint_ramp,
-                                  a.displacement, a.velocity)
+        self.kernels.constrain(time, dt, phase, *self._constraint_args())
 
     def set_body_force(self, time: float) -> None:
         a = self.arrays
@@ -198,12 +206,9 @@ class CpuBackend(Backend):
 
     def advance(self, first_step: int, n_steps: int, dt: float) -> None:
         a = self.arrays
-        self.kernels.advance(
-            first_step, n_steps, dt, self.density, a.reference, a.volume, a.offsets, a.neighbors,
-            a.bond_weight, a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
-            self.spacing, a.constrained, a.constraint_particle, a.constraint_component,
-            a.constraint_kind, a.constraint_value, a.constraint_ramp, a.load_ramps, a.load_forces,
-            a.displacement, a.velocity, a.bond_state, a.force, a.damage, a.body_force)
+        self.kernels.advance(first_step, n_steps, dt, self.density, self._force_args(),
+                             self._constraint_args(), a.load_ramps, a.load_forces, a.constrained,
+                             a.displacement, a.velocity, a.force, a.body_force)
 
     def warm_up(self, solver: str) -> None:
         if solver == "explicit":
@@ -216,9 +221,8 @@ class CpuBackend(Backend):
         a.velocity[...] = 0.0
         a.old_residual[...] = 0.0
         iterations, ratio = self.kernels.relax(
-            max_iterations, tolerance, load_factor, 1.0, a.reference, a.volume, a.offsets, a.neighbors,
-            a.bond_weight, a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
-            self.spacing, a.constrained, a.fictitious_density, a.displacement, a.velocity, a.bond_state,
-            a.force, a.damage, a.body_force, a.old_residual, a.residual, a.sums)
+            max_iterations, tolerance, load_factor, 1.0, self._force_args(), a.constrained, a.volume,
+            a.fictitious_density, a.displacement, a.velocity, a.force, a.body_force, a.old_residual,
+            a.residual, a.sums)
         return int(iterations), float(ratio)
 

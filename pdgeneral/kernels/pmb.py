@@ -4,18 +4,15 @@ Each body updates particle ``i`` (or constraint entry ``m``) and writes only tha
 the loops around them need no atomics and give the same bits whatever the thread count or order.
 Arrays are structure-of-arrays: vectors are (dim, N), per-bond arrays are CSR rows (``offsets``).
 
-Bond state is one byte per bond: bit 0 = intact, bit 1 = never breaks (no_fail). A bond is stored
-from both ends; both compute the identical stretch (the formula is odd-symmetric in xi and eta), so
-both copies break in the same step.
+Bond state is one bit per bond (intact or not), 32 bonds to a word, owned by the particle; no_fail is
+a per-particle flag. A bond is stored from both ends; both compute the identical stretch (the
+formula is odd-symmetric in xi and eta), so both copies break in the same step.
 """
 from __future__ import annotations
 
 from numba.extending import register_jitable
 
-from ..physics.pmb import bond_stretch, partial_volume_factor
-
-INTACT = 1
-NO_FAIL = 2
+from ..physics.pmb import bond_stretch, partial_volume_factor, surface_factor
 
 # Constraint kinds (the ``kind`` column of the constraint table).
 PRESCRIBED_VELOCITY = 0
@@ -28,14 +25,48 @@ QUASI_STATIC = 2     # relaxation: u = value * load factor, v = 0
 INITIAL = 3          # t = 0: prescribed u and v before the first step
 
 
-@register_jitable
-def particle_force(i, reference, displacement, volume, offsets, neighbors, bond_weight, bond_state,
-                   initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force, damage):
+@register_jitable(inline="always")
+def bond_correction(i, j, k, reference_length, xi_x, xi_y, xi_z, correction, corrected, bond_factor):
+    """Surface-correction factor G_ij of bond k (i -> j); 1 without the correction.
+
+    A backend either stores G per bond (``bond_factor[k]``, computed once by this same function) or
+    passes an empty ``bond_factor`` and computes it here from the per-particle factors g_d in
+    ``correction`` (dim, N): memory traffic against arithmetic, the same bits either way.
+    """
+    if not corrected:
+        return 1.0
+    if bond_factor.shape[0] > 0:
+        return bond_factor[k]
+    dim = correction.shape[0]
+    gz_i = correction[2, i] if dim == 3 else 1.0
+    gz_j = correction[2, j] if dim == 3 else 1.0
+    return surface_factor(xi_x / reference_length, xi_y / reference_length, xi_z / reference_length,
+                          correction[0, i], correction[1, i], gz_i,
+                          correction[0, j], correction[1, j], gz_j)
+
+
+@register_jitable(inline="always")
+def bond_weight(i, j, k, reference_length, xi_x, xi_y, xi_z, volume, correction, corrected,
+                bond_factor, horizon, spacing):
+    """(beta_ij V_j G_ij, beta_ij V_j): the bond's share of the force sum and of the damage volume."""
+    partial = partial_volume_factor(reference_length, horizon, spacing) * volume[j]
+    return partial * bond_correction(i, j, k, reference_length, xi_x, xi_y, xi_z, correction,
+                                     corrected, bond_factor), partial
+
+
+@register_jitable(inline="always")
+def particle_force(i, reference, displacement, volume, correction, corrected, bond_factor, no_fail,
+                   bond_first, bond_count, bond_stride, neighbors, intact, initial_bond_volume,
+                   micromodulus, critical_stretch, horizon, spacing, force, damage):
     """Internal force density (N/m^3) on particle i, its damage, and breaking of its bonds.
 
     f_i = sum_j c * w_ij * s_ij * (xi + eta) / |xi + eta| over intact bonds, w_ij = beta_ij V_j G_ij
     (partial volume, neighbour volume, surface correction). Damage = 1 - sum_intact beta V_j /
     sum_all beta V_j (Silling and Askari 2005, eq. 21, with partial volumes).
+
+    Bond n of particle i is ``neighbors[bond_first[i] + n * bond_stride]`` (CSR rows on the CPU,
+    bond-major padded columns on the GPU). Its state is bit n % 32 of ``intact[n // 32, i]``
+    (1 = intact); a bond never breaks when either end has ``no_fail`` set.
     """
     dim = reference.shape[0]
     xi_i = reference[0, i]
@@ -48,30 +79,43 @@ def particle_force(i, reference, displacement, volume, offsets, neighbors, bond_
     fy = 0.0
     fz = 0.0
     intact_volume = 0.0
-    for k in range(offsets[i], offsets[i + 1]):
-        state = bond_state[k]
-        if (state & INTACT) == 0:
-            continue
-        j = neighbors[k]
-        xi_x = reference[0, j] - xi_i
-        xi_y = reference[1, j] - yi_i
-        eta_x = displacement[0, j] - ux_i
-        eta_y = displacement[1, j] - uy_i
-        if dim == 3:
-            xi_z = reference[2, j] - zi_i
-            eta_z = displacement[2, j] - uz_i
-        else:
-            xi_z = 0.0
-            eta_z = 0.0
-        stretch, deformed_length, reference_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z)
-        if stretch > critical_stretch and (state & NO_FAIL) == 0:
-            bond_state[k] = state & ~INTACT
-            continue
-        scale = micromodulus * bond_weight[k] * stretch / deformed_length
-        fx += scale * (xi_x + eta_x)
-        fy += scale * (xi_y + eta_y)
-        fz += scale * (xi_z + eta_z)
-        intact_volume += partial_volume_factor(reference_length, horizon, spacing) * volume[j]
+    count = bond_count[i]
+    first = bond_first[i]
+    word = 0
+    changed = False
+    for n in range(count):
+        bit = n & 31
+        if bit == 0:
+            word = intact[n >> 5, i]
+            changed = False
+        if (word >> bit) & 1:
+            k = first + n * bond_stride
+            j = neighbors[k]
+            xi_x = reference[0, j] - xi_i
+            xi_y = reference[1, j] - yi_i
+            eta_x = displacement[0, j] - ux_i
+            eta_y = displacement[1, j] - uy_i
+            if dim == 3:
+                xi_z = reference[2, j] - zi_i
+                eta_z = displacement[2, j] - uz_i
+            else:
+                xi_z = 0.0
+                eta_z = 0.0
+            stretch, deformed_length, reference_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y,
+                                                                      eta_z)
+            if stretch > critical_stretch and no_fail[i] == 0 and no_fail[j] == 0:
+                word = word & ~(1 << bit)
+                changed = True
+            else:
+                weight, partial = bond_weight(i, j, k, reference_length, xi_x, xi_y, xi_z, volume,
+                                              correction, corrected, bond_factor, horizon, spacing)
+                scale = micromodulus * weight * stretch / deformed_length
+                fx += scale * (xi_x + eta_x)
+                fy += scale * (xi_y + eta_y)
+                fz += scale * (xi_z + eta_z)
+                intact_volume += partial
+        if changed and (bit == 31 or n == count - 1):
+            intact[n >> 5, i] = word
     force[0, i] = fx
     force[1, i] = fy
     if dim == 3:
@@ -79,7 +123,7 @@ def particle_force(i, reference, displacement, volume, offsets, neighbors, bond_
     damage[i] = 1.0 - intact_volume / initial_bond_volume[i]
 
 
-@register_jitable
+@register_jitable(inline="always")
 def ramp(time, ramp_time):
     """Load factor of a linear ramp from 0 at t = 0 to 1 at t = ramp_time (1 throughout if 0)."""
     if ramp_time <= 0.0 or time >= ramp_time:
@@ -87,7 +131,7 @@ def ramp(time, ramp_time):
     return time / ramp_time
 
 
-@register_jitable
+@register_jitable(inline="always")
 def ramp_rate(time, ramp_time):
     """Time derivative of ``ramp``."""
     if ramp_time <= 0.0 or time >= ramp_time:
@@ -95,7 +139,7 @@ def ramp_rate(time, ramp_time):
     return 1.0 / ramp_time
 
 
-@register_jitable
+@register_jitable(inline="always")
 def kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force):
     """Velocity Verlet, first half: v += dt/2 a_n; u += dt v (free components only)."""
     dim = displacement.shape[0]
@@ -107,7 +151,7 @@ def kick_drift(i, dt, density, constrained, displacement, velocity, force, body_
         displacement[d, i] += dt * v
 
 
-@register_jitable
+@register_jitable(inline="always")
 def kick(i, dt, density, constrained, velocity, force, body_force):
     """Velocity Verlet, second half: v += dt/2 a_{n+1} (free components only)."""
     dim = velocity.shape[0]
@@ -117,7 +161,7 @@ def kick(i, dt, density, constrained, velocity, force, body_force):
         velocity[d, i] += 0.5 * dt * (force[d, i] + body_force[d, i]) / density
 
 
-@register_jitable
+@register_jitable(inline="always")
 def constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement, velocity):
     """Apply constraint entry m at ``time`` (t_{n+1} in explicit phases, the load factor in
     quasi-static ones). Prescribed velocity: v(t_{n+1/2}) drives the drift, v(t_{n+1}) ends the step.
@@ -140,7 +184,7 @@ def constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, d
         velocity[d, i] = value[m] * ramp_rate(time, ramp_time[m])
 
 
-@register_jitable
+@register_jitable(inline="always")
 def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_force,
                         fictitious_density, velocity, displacement, old_residual, residual, sums):
     """Adaptive dynamic relaxation (Kilic and Madenci 2010): residual force density of particle i and
@@ -180,7 +224,7 @@ def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_for
     sums[3, i] = reference_sq
 
 
-@register_jitable
+@register_jitable(inline="always")
 def relaxation_update(i, first, damping, dt, constrained, fictitious_density, residual, velocity,
                       displacement, old_residual):
     """ADR update (Kilic and Madenci 2010, eqs. 9-11): v_{n+1/2} = ((2 - c dt) v_{n-1/2}

@@ -87,7 +87,7 @@ def stable_time_step_of(density: float, stiffness_sum: float) -> float:
     return math.sqrt(2.0 * density / stiffness_sum)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def partial_volume_factor(bond_length: float, horizon: float, spacing: float) -> float:
     """Fraction of neighbour j's cell inside the horizon of i (Madenci and Oterkus 2014, sec. 2.4.1).
 
@@ -99,7 +99,7 @@ def partial_volume_factor(bond_length: float, horizon: float, spacing: float) ->
     return (horizon + half - bond_length) / spacing
 
 
-@register_jitable
+@register_jitable(inline="always")
 def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: float, eta_z: float):
     """Stretch s = (|xi + eta| - |xi|) / |xi| and deformed length |xi + eta| of one bond.
 
@@ -115,3 +115,15 @@ def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: flo
         eta_x * eta_x + eta_y * eta_y + eta_z * eta_z)
     stretch = numerator / (reference_length * (deformed_length + reference_length))
     return stretch, deformed_length, reference_length
+
+
+@register_jitable(inline="always")
+def surface_factor(n_x: float, n_y: float, n_z: float, gx_i: float, gy_i: float, gz_i: float,
+                   gx_j: float, gy_j: float, gz_j: float) -> float:
+    """Energy surface correction of one bond (Madenci and Oterkus 2014, sec. 4.2, eq. 4.13):
+    G_ij = [sum_d (n_d / Gbar_d)^2]^(-1/2), Gbar_d = (g_d(i) + g_d(j)) / 2, n the bond's unit
+    vector and g_d the per-particle, per-axis factors (1 for the absent axis in 2D)."""
+    ax = n_x / (0.5 * (gx_i + gx_j))
+    ay = n_y / (0.5 * (gy_i + gy_j))
+    az = n_z / (0.5 * (gz_i + gz_j))
+    return 1.0 / math.sqrt(ax * ax + ay * ay + az * az)
