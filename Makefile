@@ -16,8 +16,9 @@ demo: $(STAMP)
 	$(BIN)/pdgeneral run cases/uniaxial_tension_2d.yaml --overwrite
 	@echo "Output: results/uniaxial-tension-2d.h5 (open results/uniaxial-tension-2d.xdmf in ParaView)"
 
+# The CUDA kernels run under numba's CUDA simulator here (tests marked gpu need a real GPU and skip).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/cpu_throughput.py

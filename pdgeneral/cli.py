@@ -115,8 +115,10 @@ def check(case, overrides) -> None:
     for name, count in model.region_counts.items():
         click.echo(f"region      {name}: {count:,} particles")
     click.echo(f"backend     {prepared.backend}, precision {c.precision}")
-    click.echo(f"memory      {_human_bytes(estimate_bytes(model.particle_count, model.bond_count, model.dimension, c.precision))} "
-               "(working arrays of a run)")
+    memory = estimate_bytes(model.particle_count, model.bond_count, model.dimension, c.precision,
+                            backend="cuda" if prepared.backend == "cuda" else "cpu",
+                            max_bonds=model.max_bonds)
+    click.echo(f"memory      {_human_bytes(memory)} (working arrays on the {prepared.backend} backend)")
     click.echo(f"output      {c.output_path}")
 
 

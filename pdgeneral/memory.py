@@ -1,16 +1,29 @@
-"""Memory a run needs, from the array layout of backends/base.py (used by `check` and before runs)."""
+"""Memory a run needs, from the array layouts of backends/base.py and backends/cuda.py.
+
+Used by `pdgeneral check` and by the CUDA backend, which refuses a case that does not fit before it
+allocates anything.
+"""
 from __future__ import annotations
 
+import math
 
-def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str) -> int:
+
+def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, backend: str = "cpu",
+                   max_bonds: int | None = None) -> int:
     """Bytes of the working arrays of one backend.
 
-    Per bond: neighbour index (4), weight (real), state (1).
-    Per particle: reference, displacement, velocity, force, body force, two residuals (7 * dim reals),
-    volume, initial bond volume, damage, ADR mass (4 reals), 4 ADR sums, constraint bits (1), CSR
-    offset (8).
+    Per particle (both backends): reference, displacement, velocity, force, body force, two
+    relaxation residuals and the surface-correction factors (8 * dim reals), volume, initial bond
+    volume, damage, relaxation mass (4 reals), 4 relaxation sums (float64 on the GPU), the
+    constraint bits and the no-fail flag (2 bytes), bond row start and count (12 bytes), and the
+    bond-state words (4 bytes per 32 bonds).
+    Per bond: CPU: neighbour index (4) + stored surface factor (real); GPU: the padded neighbour
+    index (4) of max_bonds slots per particle, the surface factor being recomputed.
     """
     real = 8 if precision == "float64" else 4
-    per_bond = 4 + real + 1
-    per_particle = (7 * dimension + 4 + 4) * real + 1 + 8
-    return bonds * per_bond + particles * per_particle
+    max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
+    words = max(1, (max_bonds + 31) // 32)
+    per_particle = (8 * dimension + 4) * real + 4 * 8 + 2 + 12 + 4 * words
+    if backend == "cuda":
+        return particles * per_particle + particles * max_bonds * 4
+    return particles * per_particle + bonds * (4 + real)

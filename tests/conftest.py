@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import yaml
@@ -43,3 +44,16 @@ def model_from(raw: dict):
 @pytest.fixture
 def base_2d() -> dict:
     return copy.deepcopy(BASE_2D)
+
+
+CUDA_SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def real_gpu() -> bool:
+    from pdgeneral.backends import cuda_available
+    return cuda_available()
+
+
+#: The CUDA backend can run: on numba's simulator (make test sets NUMBA_ENABLE_CUDASIM=1) or a GPU.
+needs_cuda = pytest.mark.skipif(not (CUDA_SIMULATOR or real_gpu()),
+                                reason="needs numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1) or a GPU")

@@ -1,16 +1,18 @@
 """The command line, through click's runner and through a real subprocess; the output layout."""
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 import h5py
 import numpy as np
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from pdgeneral.cli import main
 
-from conftest import BASE_2D, merge
+from conftest import BASE_2D, merge, real_gpu
 
 
 def write_case(tmp_path, changes=None, name="case.yaml"):
@@ -94,9 +96,15 @@ def test_unknown_backend_on_the_command_line(tmp_path):
     assert result.exit_code == 2 and "unknown backend 'tpu'" in result.output
 
 
+@pytest.mark.skipif(real_gpu(), reason="this machine has a GPU")
 def test_cuda_without_gpu_is_a_clear_error(tmp_path):
-    result = CliRunner().invoke(main, ["run", str(write_case(tmp_path)), "--backend", "cuda"])
-    assert result.exit_code == 2 and "cuda" in result.output and "Traceback" not in result.output
+    # A real process without the simulator: what a user on a machine without a GPU sees.
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, "-m", "pdgeneral", "run", str(write_case(tmp_path)),
+                           "--backend", "cuda"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().endswith("backend: cuda was asked for but no CUDA GPU is available on "
+                                        "this machine")
 
 
 def test_quasi_static_run_from_the_cli(tmp_path):

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit, prange
 
-from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, kick, kick_drift, particle_force, ramp,
-                           relaxation_residual, relaxation_update)
+from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
+                           particle_force, relaxation_residual, relaxation_update)
 from .base import Backend
 
 
@@ -50,11 +50,7 @@ def _kick_source(dt, density, constrained, velocity, force, body_force):
 
 def _body_force_source(time, load_ramps, load_forces, body_force):
     for i in prange(body_force.shape[1]):
-        for d in range(body_force.shape[0]):
-            b = 0.0
-            for g in range(load_ramps.shape[0]):
-                b += ramp(time, load_ramps[g]) * load_forces[g, d, i]
-            body_force[d, i] = b
+        external_force(i, time, load_ramps, load_forces, body_force)
 
 
 def _residual_source(load_factor, dt, constrained, volume, force, body_force, fictitious_density,
@@ -200,9 +196,7 @@ class CpuBackend(Backend):
 
     def set_body_force(self, time: float) -> None:
         a = self.arrays
-        a.body_force[...] = 0.0
-        for g, ramp_time in enumerate(self.load_ramps):
-            a.body_force += ramp(time, ramp_time) * a.load_forces[g]
+        self.kernels.body_force(time, a.load_ramps, a.load_forces, a.body_force)
 
     def advance(self, first_step: int, n_steps: int, dt: float) -> None:
         a = self.arrays

@@ -104,7 +104,7 @@ def particle_force(i, reference, displacement, volume, correction, corrected, bo
             stretch, deformed_length, reference_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y,
                                                                       eta_z)
             if stretch > critical_stretch and no_fail[i] == 0 and no_fail[j] == 0:
-                word = word & ~(1 << bit)
+                word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
                 changed = True
             else:
                 weight, partial = bond_weight(i, j, k, reference_length, xi_x, xi_y, xi_z, volume,
@@ -137,6 +137,16 @@ def ramp_rate(time, ramp_time):
     if ramp_time <= 0.0 or time >= ramp_time:
         return 0.0
     return 1.0 / ramp_time
+
+
+@register_jitable(inline="always")
+def external_force(i, time, load_ramps, load_forces, body_force):
+    """Body-force density of particle i at ``time``: sum over load groups of ramp * group force."""
+    for d in range(body_force.shape[0]):
+        b = 0.0
+        for g in range(load_ramps.shape[0]):
+            b += ramp(time, load_ramps[g]) * load_forces[g, d, i]
+        body_force[d, i] = b
 
 
 @register_jitable(inline="always")

@@ -1,0 +1,277 @@
+"""CUDA backend: the shared loop bodies of kernels/pmb.py compiled as numba.cuda kernels.
+
+- One thread per particle (gather): a particle's thread is the only writer of its force, damage and
+  bond-state words, so there are no atomics and the force sum has one fixed order: runs are
+  deterministic.
+- Bonds are stored bond-major and padded to the longest row: bond n of particle i is at
+  ``n * N + i``, so the threads of a warp read consecutive neighbour indices (coalesced). The bond
+  state is one bit per bond (32 to a word, words laid out (words, N)); the surface-correction factor
+  is recomputed per use from per-particle factors instead of being stored (4 bytes per bond in all).
+- State stays on the device for the whole run; the host sees data only at snapshots (and, in the
+  quasi-static solver, four reduced numbers per relaxation iteration).
+
+numba.cuda is imported by this module only; the registry imports it when cuda is asked for.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from ..errors import CaseError
+from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
+                           particle_force, relaxation_residual, relaxation_update)
+from ..memory import estimate_bytes
+from .base import Backend
+
+from numba import config
+
+# The simulator runs every thread as a Python thread: small blocks keep the tests quick there.
+_SIMULATOR = bool(config.ENABLE_CUDASIM)
+#: Threads per block of the per-particle kernels.
+THREADS_PER_BLOCK = 32 if _SIMULATOR else 256
+#: Threads per block (a power of two) of the deterministic tree reduction.
+REDUCE_THREADS = 32 if _SIMULATOR else 256
+
+
+@cuda.jit
+def forces_kernel(reference, displacement, volume, correction, corrected, bond_factor, no_fail,
+                  bond_first, bond_count, bond_stride, neighbors, intact, initial_bond_volume,
+                  micromodulus, critical_stretch, horizon, spacing, force, damage):
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        particle_force(i, reference, displacement, volume, correction, corrected, bond_factor,
+                       no_fail, bond_first, bond_count, bond_stride, neighbors, intact,
+                       initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force,
+                       damage)
+
+
+@cuda.jit
+def kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
+
+
+@cuda.jit
+def kick_kernel(dt, density, constrained, velocity, force, body_force):
+    i = cuda.grid(1)
+    if i < velocity.shape[1]:
+        kick(i, dt, density, constrained, velocity, force, body_force)
+
+
+@cuda.jit
+def constrain_kernel(time, dt, phase, particle, component, kind, value, ramp_time, displacement,
+                     velocity):
+    m = cuda.grid(1)
+    if m < particle.shape[0]:
+        constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement,
+                  velocity)
+
+
+@cuda.jit
+def body_force_kernel(time, load_ramps, load_forces, body_force):
+    i = cuda.grid(1)
+    if i < body_force.shape[1]:
+        external_force(i, time, load_ramps, load_forces, body_force)
+
+
+@cuda.jit
+def residual_kernel(load_factor, dt, constrained, volume, force, body_force, fictitious_density,
+                    velocity, displacement, old_residual, residual, sums):
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        relaxation_residual(i, load_factor, dt, constrained, volume, force, body_force,
+                            fictitious_density, velocity, displacement, old_residual, residual, sums)
+
+
+@cuda.jit
+def relaxation_update_kernel(first, damping, dt, constrained, fictitious_density, residual, velocity,
+                             displacement, old_residual):
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        relaxation_update(i, first, damping, dt, constrained, fictitious_density, residual, velocity,
+                          displacement, old_residual)
+
+
+@cuda.jit
+def zero_kernel(values):
+    i = cuda.grid(1)
+    if i < values.shape[1]:
+        for d in range(values.shape[0]):
+            values[d, i] = 0.0
+
+
+@cuda.jit
+def reduce_rows_kernel(values, partial):
+    """partial[r, b] = sum of values[r, b*T:(b+1)*T] by a fixed shared-memory tree: the same
+    additions in the same order on every run (T = REDUCE_THREADS)."""
+    cache = cuda.shared.array(REDUCE_THREADS, dtype=np.float64)
+    t = cuda.threadIdx.x
+    b = cuda.blockIdx.x
+    i = b * REDUCE_THREADS + t
+    for r in range(values.shape[0]):
+        cache[t] = values[r, i] if i < values.shape[1] else 0.0
+        cuda.syncthreads()
+        stride = REDUCE_THREADS // 2
+        while stride > 0:
+            if t < stride:
+                cache[t] += cache[t + stride]
+            cuda.syncthreads()
+            stride //= 2
+        if t == 0:
+            partial[r, b] = cache[0]
+        cuda.syncthreads()
+
+
+def _blocks(n: int, threads: int = THREADS_PER_BLOCK) -> int:
+    return max(1, (n + threads - 1) // threads)
+
+
+def padded_bond_layout(offsets: np.ndarray, neighbors: np.ndarray, fill: int = 0):
+    """CSR rows -> bond-major padded columns: returns (first (N,), count (N,), stride N, padded
+    (max_bonds * N,)) with bond n of particle i at n * N + i. Empty slots hold ``fill``."""
+    n = offsets.shape[0] - 1
+    counts = np.diff(offsets)
+    width = int(counts.max()) if n else 0
+    owner = np.repeat(np.arange(n, dtype=np.int64), counts)
+    slot = np.arange(offsets[-1], dtype=np.int64) - offsets[owner]
+    padded = np.full(width * n, fill, dtype=neighbors.dtype)
+    padded[slot * n + owner] = neighbors
+    return np.arange(n, dtype=np.int32), counts.astype(np.int32), n, padded
+
+
+class CudaBackend(Backend):
+    """Arrays live in GPU memory; every operation is a kernel launch, no host round trip."""
+
+    name = "cuda"
+    store_bond_factors = False
+
+    def __init__(self, model):
+        self.check_memory(model)
+        super().__init__(model)
+        n = model.particle_count
+        self._blocks = _blocks(n)
+        self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
+        self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
+        self._last_ramp = max(self.load_ramps, default=0.0)
+
+    @staticmethod
+    def check_memory(model) -> None:
+        """Refuse, before allocating, a case whose working arrays do not fit in free GPU memory."""
+        need = estimate_bytes(model.particle_count, model.bond_count, model.dimension,
+                              str(model.dtype), backend="cuda", max_bonds=model.max_bonds)
+        free, total = cuda.current_context().get_memory_info()
+        if need > 0.95 * free:
+            raise CaseError("backend", f"the case needs about {need / 2**30:.2f} GiB of GPU memory "
+                                       f"but the GPU has {free / 2**30:.2f} GiB free of "
+                                       f"{total / 2**30:.2f} GiB; use a coarser spacing or a CPU backend")
+
+    def _bond_layout(self, model):
+        return padded_bond_layout(model.offsets, model.neighbors)
+
+    def _upload(self, array):
+        return cuda.to_device(np.ascontiguousarray(array))
+
+    def download(self, array) -> np.ndarray:
+        return array.copy_to_host()
+
+    # Argument tuples of the kernels ------------------------------------------------------------
+    def _force_args(self) -> tuple:
+        a = self.arrays
+        return (a.reference, a.displacement, a.volume, a.correction, self.corrected, a.bond_factor,
+                a.no_fail, a.bond_first, a.bond_count, self.bond_stride, a.neighbors, a.intact,
+                a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
+                self.spacing, a.force, a.damage)
+
+    def _constraint_args(self) -> tuple:
+        a = self.arrays
+        return (a.constraint_particle, a.constraint_component, a.constraint_kind, a.constraint_value,
+                a.constraint_ramp, a.displacement, a.velocity)
+
+    # Operations -------------------------------------------------------------------------------
+    def compute_forces(self) -> None:
+        forces_kernel[self._blocks, THREADS_PER_BLOCK](*self._force_args())
+
+    def apply_constraints(self, time: float, dt: float, phase: int) -> None:
+        if self.model.constraint_particle.shape[0]:
+            constrain_kernel[self._constraint_blocks, THREADS_PER_BLOCK](
+                time, dt, phase, *self._constraint_args())
+
+    def set_body_force(self, time: float) -> None:
+        a = self.arrays
+        body_force_kernel[self._blocks, THREADS_PER_BLOCK](time, a.load_ramps, a.load_forces,
+                                                            a.body_force)
+
+    def advance(self, first_step: int, n_steps: int, dt: float) -> None:
+        a = self.arrays
+        blocks = self._blocks
+        force_args = self._force_args()
+        for s in range(n_steps):
+            time = (first_step + s + 1) * dt
+            kick_drift_kernel[blocks, THREADS_PER_BLOCK](dt, self.density, a.constrained,
+                                                         a.displacement, a.velocity, a.force,
+                                                         a.body_force)
+            self.apply_constraints(time, dt, AFTER_DRIFT)
+            forces_kernel[blocks, THREADS_PER_BLOCK](*force_args)
+            if time - dt < self._last_ramp:
+                self.set_body_force(time)
+            kick_kernel[blocks, THREADS_PER_BLOCK](dt, self.density, a.constrained, a.velocity,
+                                                   a.force, a.body_force)
+            self.apply_constraints(time, dt, AFTER_KICK)
+
+    def _reduced_sums(self) -> np.ndarray:
+        a = self.arrays
+        reduce_rows_kernel[self._partial.shape[1], REDUCE_THREADS](a.sums, self._partial)
+        partial = self._partial.copy_to_host()
+        return np.array([math.fsum(row) for row in partial])  # exact, order-independent
+
+    def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
+        a = self.arrays
+        blocks = self._blocks
+        zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)
+        zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
+        force_args = self._force_args()
+        ratio = math.inf
+        dt = 1.0
+        for iteration in range(max_iterations + 1):
+            forces_kernel[blocks, THREADS_PER_BLOCK](*force_args)
+            residual_kernel[blocks, THREADS_PER_BLOCK](load_factor, dt, a.constrained, a.volume,
+                                                       a.force, a.body_force, a.fictitious_density,
+                                                       a.velocity, a.displacement, a.old_residual,
+                                                       a.residual, a.sums)
+            stiffness, norm_u, residual_sq, reference_sq = self._reduced_sums()
+            if reference_sq > 0.0:
+                ratio = math.sqrt(residual_sq / reference_sq)
+            else:
+                ratio = 0.0 if residual_sq == 0.0 else math.inf
+            if ratio <= tolerance or iteration == max_iterations:
+                return iteration, ratio
+            damping = 0.0
+            if norm_u > 0.0 and stiffness > 0.0:
+                damping = 2.0 * math.sqrt(stiffness / norm_u)
+            damping = min(damping, 1.9 / dt)
+            relaxation_update_kernel[blocks, THREADS_PER_BLOCK](
+                iteration == 0, damping, dt, a.constrained, a.fictitious_density, a.residual,
+                a.velocity, a.displacement, a.old_residual)
+        return max_iterations, ratio
+
+    def warm_up(self, solver: str) -> None:
+        """Compile every kernel the solver uses by launching it once without changing the state."""
+        a = self.arrays
+        if solver == "explicit":
+            zero = 0.0
+            kick_drift_kernel[self._blocks, THREADS_PER_BLOCK](zero, self.density, a.constrained,
+                                                               a.displacement, a.velocity, a.force,
+                                                               a.body_force)
+            kick_kernel[self._blocks, THREADS_PER_BLOCK](zero, self.density, a.constrained,
+                                                         a.velocity, a.force, a.body_force)
+            self.set_body_force(0.0)
+            self.compute_forces()
+            if self.model.constraint_particle.shape[0]:
+                from ..kernels.pmb import INITIAL
+                self.apply_constraints(0.0, 1.0, INITIAL)
+        else:
+            self.relax(0.0, 1.0, 0)
+        cuda.synchronize()
