@@ -123,6 +123,81 @@ def check(case, overrides) -> None:
 
 
 @main.command()
+@click.argument("case", type=click.Path(dir_okay=False))
+@click.argument("backend_list", metavar="BACKENDS")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Run only this many steps (load steps for quasi_static).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a case key.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the table as JSON.")
+@_reports_errors
+def compare(case, backend_list, steps, overrides, json_path) -> None:
+    """Run CASE on BACKENDS (joined by '/', e.g. serial/parallel/cuda) and compare speed and fields.
+
+    Exit code 1 when the fields disagree beyond the stated tolerances (pdgeneral/compare.py)."""
+    import json
+
+    from . import backends
+    from .api import prepare
+    from .compare import FIELDS, as_dict, compare_backends
+    names = [backends.resolve(b, key="BACKENDS") for b in backend_list.split("/") if b]
+    if len(names) < 2:
+        raise PdgeneralError(f"compare needs at least two backends joined by '/', got {backend_list!r}")
+    started = clock.perf_counter()
+    prepared = prepare(case, overrides)
+    click.echo(f"{prepared.case.name}: {prepared.model.particle_count:,} particles, "
+               f"{prepared.model.bond_count:,} bonds, model built in {clock.perf_counter() - started:.2f} s")
+    header = (f"{'backend':>9} {'set-up s':>9} {'steps':>7} {'stepping s':>11} {'p-steps/s':>10} "
+              f"{'bonds/s':>10} {'speed-up':>9}  " + "  ".join(f"{'max d ' + f:>18}" for f in FIELDS))
+    click.echo(header)
+
+    def report(run):
+        diffs = "  ".join(f"{run.differences.get(f, 0.0):>18.3e}" for f in FIELDS)
+        flag = "" if run.agrees else f"  DISAGREES: {run.reason}"
+        click.echo(f"{run.backend:>9} {run.setup_seconds:>9.2f} {run.steps:>7} {run.seconds:>11.3f} "
+                   f"{run.particle_steps_per_s:>10.3g} {run.bond_updates_per_s:>10.3g} "
+                   f"{run.speedup:>8.1f}x  {diffs}{flag}")
+
+    runs = compare_backends(prepared, names, steps, report)
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump({"case": prepared.case.name, "particles": prepared.model.particle_count,
+                       "bonds": prepared.model.bond_count, "runs": as_dict(runs)}, handle, indent=2)
+    if not all(r.agrees for r in runs):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--cases", default="2d-1m,2d-4m,2d-16m,3d-1m,3d-8m", show_default=True,
+              help="Comma-separated synthetic cases.")
+@click.option("--backends", "backend_list", default="auto", show_default=True,
+              help="Comma-separated backends.")
+@click.option("--precision", default="float64,float32", show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
+@_reports_errors
+def bench(cases, backend_list, precision, steps, json_path) -> None:
+    """Throughput on fixed synthetic cases: particle-steps/s, bond updates/s, bandwidth."""
+    import json
+
+    from . import backends
+    from .bench import CASES, as_json, copy_bandwidth_gbs, run_benchmarks
+    names = [backends.resolve(b, key="--backends") for b in backend_list.split(",")]
+    selected = [c for c in cases.split(",") if c]
+    unknown = [c for c in selected if c not in CASES]
+    if unknown:
+        raise PdgeneralError(f"--cases: unknown case {unknown[0]!r} (choose from {', '.join(CASES)})")
+    extra = {}
+    if "cuda" in names:
+        extra["copy_bandwidth_gbs"] = copy_bandwidth_gbs()
+        click.echo(f"device-to-device copy: {extra['copy_bandwidth_gbs']:.0f} GB/s (read + write)")
+    results = run_benchmarks(selected, names, precision.split(","), steps, report=click.echo)
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump(as_json(results, extra), handle, indent=2)
+
+
+@main.command()
 def info() -> None:
     """Versions, backends, CPU threads and GPUs."""
     import numba

@@ -27,3 +27,22 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     if backend == "cuda":
         return particles * per_particle + particles * max_bonds * 4
     return particles * per_particle + bonds * (4 + real)
+
+
+def step_traffic_bytes(dimension: int, precision: str, max_bonds: int, backend: str = "cuda") -> int:
+    """Compulsory device-memory traffic of one explicit step per particle, in bytes, counting each
+    array element once (neighbour gathers are assumed to hit the caches).
+
+    Force kernel: reads reference, displacement, correction (3 dim reals; correction not on the CPU,
+    which reads a stored factor per bond instead), volume and initial bond volume (2 reals), no-fail
+    flag (1), row start and count (8), bond-state words (4 per 32 bonds), neighbour indices (4 per
+    bond); writes force (dim reals) and damage (1 real). kick_drift: reads v, u, f, b, writes v, u
+    (6 dim reals); kick: reads v, f, b, writes v (4 dim reals); both read the constraint bits (2).
+    """
+    real = 8 if precision == "float64" else 4
+    words = max(1, (max_bonds + 31) // 32)
+    per_bond = 4 if backend == "cuda" else 4 + real
+    correction = dimension * real if backend == "cuda" else 0
+    force = (2 * dimension + 2) * real + correction + 1 + 8 + 4 * words + per_bond * max_bonds
+    force += (dimension + 1) * real
+    return force + 10 * dimension * real + 2

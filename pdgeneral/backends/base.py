@@ -114,6 +114,9 @@ class Backend:
         """Adaptive dynamic relaxation at a load factor; returns (iterations, relative residual)."""
         raise NotImplementedError
 
+    def synchronize(self) -> None:
+        """Wait until queued work has finished (a no-op on the CPU); timings call it."""
+
     def warm_up(self, solver: str) -> None:
         """Compile what the solver will call (so that timings of the stepping exclude compilation),
         without changing the state."""

@@ -257,6 +257,9 @@ class CudaBackend(Backend):
                 a.velocity, a.displacement, a.old_residual)
         return max_iterations, ratio
 
+    def synchronize(self) -> None:
+        cuda.synchronize()
+
     def warm_up(self, solver: str) -> None:
         """Compile every kernel the solver uses by launching it once without changing the state."""
         a = self.arrays
