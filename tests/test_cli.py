@@ -120,3 +120,24 @@ def test_quasi_static_run_from_the_cli(tmp_path):
         assert f["steps/00000002"].attrs["converged"]
         u = f["steps/00000002/displacement"][...]
         assert np.all(u[:, 0] >= -1e-15)
+
+
+def test_compare_serial_parallel_agree_bit_for_bit(tmp_path):
+    import json
+    case = write_case(tmp_path, {"material": {"fracture_energy": None, "critical_stretch": 2e-4},
+                                 "regions": {"l": {"box": {"min": [0, 0], "max": [0.002, 0.02]}}},
+                                 "boundary_conditions": [{"region": "l", "type": "velocity",
+                                                          "value": [-5.0, None]}]})
+    out = tmp_path / "cmp.json"
+    result = CliRunner().invoke(main, ["compare", str(case), "serial/parallel", "--steps", "30",
+                                       "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["backend"] for r in runs] == ["serial", "parallel"]
+    assert runs[1]["agrees"] and all(v == 0.0 for v in runs[1]["differences"].values())
+    assert runs[0]["broken_bonds"] > 0   # the comparison went through fracture
+
+
+def test_compare_needs_two_backends(tmp_path):
+    result = CliRunner().invoke(main, ["compare", str(write_case(tmp_path)), "serial"])
+    assert result.exit_code == 2 and "at least two backends" in result.output

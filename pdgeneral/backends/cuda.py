@@ -15,13 +15,17 @@ numba.cuda is imported by this module only; the registry imports it when cuda is
 from __future__ import annotations
 
 import math
+import types
+from types import SimpleNamespace
 
 import numpy as np
 from numba import cuda
 
 from ..errors import CaseError
+from ..kernels import pmb as kernels
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
                            particle_force, relaxation_residual, relaxation_update)
+from ..physics import pmb as physics
 from ..memory import estimate_bytes
 from .base import Backend
 
@@ -35,7 +39,6 @@ THREADS_PER_BLOCK = 32 if _SIMULATOR else 256
 REDUCE_THREADS = 32 if _SIMULATOR else 256
 
 
-@cuda.jit
 def forces_kernel(reference, displacement, volume, correction, corrected, bond_factor, no_fail,
                   bond_first, bond_count, bond_stride, neighbors, intact, initial_bond_volume,
                   micromodulus, critical_stretch, horizon, spacing, force, damage):
@@ -47,21 +50,18 @@ def forces_kernel(reference, displacement, volume, correction, corrected, bond_f
                        damage)
 
 
-@cuda.jit
 def kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
     i = cuda.grid(1)
     if i < displacement.shape[1]:
         kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
 
 
-@cuda.jit
 def kick_kernel(dt, density, constrained, velocity, force, body_force):
     i = cuda.grid(1)
     if i < velocity.shape[1]:
         kick(i, dt, density, constrained, velocity, force, body_force)
 
 
-@cuda.jit
 def constrain_kernel(time, dt, phase, particle, component, kind, value, ramp_time, displacement,
                      velocity):
     m = cuda.grid(1)
@@ -70,14 +70,12 @@ def constrain_kernel(time, dt, phase, particle, component, kind, value, ramp_tim
                   velocity)
 
 
-@cuda.jit
 def body_force_kernel(time, load_ramps, load_forces, body_force):
     i = cuda.grid(1)
     if i < body_force.shape[1]:
         external_force(i, time, load_ramps, load_forces, body_force)
 
 
-@cuda.jit
 def residual_kernel(load_factor, dt, constrained, volume, force, body_force, fictitious_density,
                     velocity, displacement, old_residual, residual, sums):
     i = cuda.grid(1)
@@ -86,7 +84,6 @@ def residual_kernel(load_factor, dt, constrained, volume, force, body_force, fic
                             fictitious_density, velocity, displacement, old_residual, residual, sums)
 
 
-@cuda.jit
 def relaxation_update_kernel(first, damping, dt, constrained, fictitious_density, residual, velocity,
                              displacement, old_residual):
     i = cuda.grid(1)
@@ -95,7 +92,6 @@ def relaxation_update_kernel(first, damping, dt, constrained, fictitious_density
                           displacement, old_residual)
 
 
-@cuda.jit
 def zero_kernel(values):
     i = cuda.grid(1)
     if i < values.shape[1]:
@@ -103,7 +99,6 @@ def zero_kernel(values):
             values[d, i] = 0.0
 
 
-@cuda.jit
 def reduce_rows_kernel(values, partial):
     """partial[r, b] = sum of values[r, b*T:(b+1)*T] by a fixed shared-memory tree: the same
     additions in the same order on every run (T = REDUCE_THREADS)."""
@@ -123,6 +118,40 @@ def reduce_rows_kernel(values, partial):
         if t == 0:
             partial[r, b] = cache[0]
         cuda.syncthreads()
+
+
+# Shared device functions, callees before callers. The CPU compiles them through numba's overload
+# machinery (register_jitable, inlined); numba-cuda cannot inline those overloads (its IR differs from
+# numba's), so here each is compiled as a CUDA device function from the same Python code, with its
+# global names pointing at the device versions of the functions it calls.
+_SHARED = (physics.bond_stretch, physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
+           kernels.ramp_rate, kernels.bond_correction, kernels.bond_weight, kernels.particle_force,
+           kernels.external_force, kernels.kick_drift, kernels.kick, kernels.constrain,
+           kernels.relaxation_residual, kernels.relaxation_update)
+_KERNELS = (forces_kernel, kick_drift_kernel, kick_kernel, constrain_kernel, body_force_kernel,
+            residual_kernel, relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
+
+
+def _retarget(function, table: dict):
+    """A copy of ``function`` whose global names resolve through ``table`` first."""
+    namespace = dict(function.__globals__)
+    namespace.update(table)
+    return types.FunctionType(function.__code__, namespace, function.__name__,
+                              function.__defaults__, function.__closure__)
+
+
+_COMPILED: dict = {}
+
+
+def compiled() -> dict:
+    """name -> CUDA kernel, built on first use (compilation itself happens at the first launch)."""
+    if not _COMPILED:
+        table: dict = {}
+        for function in _SHARED:
+            table[function.__name__] = cuda.jit(device=True)(_retarget(function, table))
+        for kernel in _KERNELS:
+            _COMPILED[kernel.__name__] = cuda.jit(_retarget(kernel, table))
+    return _COMPILED
 
 
 def _blocks(n: int, threads: int = THREADS_PER_BLOCK) -> int:
@@ -151,6 +180,7 @@ class CudaBackend(Backend):
     def __init__(self, model):
         self.check_memory(model)
         super().__init__(model)
+        self.k = SimpleNamespace(**compiled())
         n = model.particle_count
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
@@ -192,16 +222,16 @@ class CudaBackend(Backend):
 
     # Operations -------------------------------------------------------------------------------
     def compute_forces(self) -> None:
-        forces_kernel[self._blocks, THREADS_PER_BLOCK](*self._force_args())
+        self.k.forces_kernel[self._blocks, THREADS_PER_BLOCK](*self._force_args())
 
     def apply_constraints(self, time: float, dt: float, phase: int) -> None:
         if self.model.constraint_particle.shape[0]:
-            constrain_kernel[self._constraint_blocks, THREADS_PER_BLOCK](
+            self.k.constrain_kernel[self._constraint_blocks, THREADS_PER_BLOCK](
                 time, dt, phase, *self._constraint_args())
 
     def set_body_force(self, time: float) -> None:
         a = self.arrays
-        body_force_kernel[self._blocks, THREADS_PER_BLOCK](time, a.load_ramps, a.load_forces,
+        self.k.body_force_kernel[self._blocks, THREADS_PER_BLOCK](time, a.load_ramps, a.load_forces,
                                                             a.body_force)
 
     def advance(self, first_step: int, n_steps: int, dt: float) -> None:
@@ -210,34 +240,34 @@ class CudaBackend(Backend):
         force_args = self._force_args()
         for s in range(n_steps):
             time = (first_step + s + 1) * dt
-            kick_drift_kernel[blocks, THREADS_PER_BLOCK](dt, self.density, a.constrained,
+            self.k.kick_drift_kernel[blocks, THREADS_PER_BLOCK](dt, self.density, a.constrained,
                                                          a.displacement, a.velocity, a.force,
                                                          a.body_force)
             self.apply_constraints(time, dt, AFTER_DRIFT)
-            forces_kernel[blocks, THREADS_PER_BLOCK](*force_args)
+            self.k.forces_kernel[blocks, THREADS_PER_BLOCK](*force_args)
             if time - dt < self._last_ramp:
                 self.set_body_force(time)
-            kick_kernel[blocks, THREADS_PER_BLOCK](dt, self.density, a.constrained, a.velocity,
+            self.k.kick_kernel[blocks, THREADS_PER_BLOCK](dt, self.density, a.constrained, a.velocity,
                                                    a.force, a.body_force)
             self.apply_constraints(time, dt, AFTER_KICK)
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays
-        reduce_rows_kernel[self._partial.shape[1], REDUCE_THREADS](a.sums, self._partial)
+        self.k.reduce_rows_kernel[self._partial.shape[1], REDUCE_THREADS](a.sums, self._partial)
         partial = self._partial.copy_to_host()
         return np.array([math.fsum(row) for row in partial])  # exact, order-independent
 
     def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
         a = self.arrays
         blocks = self._blocks
-        zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)
-        zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
+        self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)
+        self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
         force_args = self._force_args()
         ratio = math.inf
         dt = 1.0
         for iteration in range(max_iterations + 1):
-            forces_kernel[blocks, THREADS_PER_BLOCK](*force_args)
-            residual_kernel[blocks, THREADS_PER_BLOCK](load_factor, dt, a.constrained, a.volume,
+            self.k.forces_kernel[blocks, THREADS_PER_BLOCK](*force_args)
+            self.k.residual_kernel[blocks, THREADS_PER_BLOCK](load_factor, dt, a.constrained, a.volume,
                                                        a.force, a.body_force, a.fictitious_density,
                                                        a.velocity, a.displacement, a.old_residual,
                                                        a.residual, a.sums)
@@ -252,7 +282,7 @@ class CudaBackend(Backend):
             if norm_u > 0.0 and stiffness > 0.0:
                 damping = 2.0 * math.sqrt(stiffness / norm_u)
             damping = min(damping, 1.9 / dt)
-            relaxation_update_kernel[blocks, THREADS_PER_BLOCK](
+            self.k.relaxation_update_kernel[blocks, THREADS_PER_BLOCK](
                 iteration == 0, damping, dt, a.constrained, a.fictitious_density, a.residual,
                 a.velocity, a.displacement, a.old_residual)
         return max_iterations, ratio
@@ -265,10 +295,10 @@ class CudaBackend(Backend):
         a = self.arrays
         if solver == "explicit":
             zero = 0.0
-            kick_drift_kernel[self._blocks, THREADS_PER_BLOCK](zero, self.density, a.constrained,
+            self.k.kick_drift_kernel[self._blocks, THREADS_PER_BLOCK](zero, self.density, a.constrained,
                                                                a.displacement, a.velocity, a.force,
                                                                a.body_force)
-            kick_kernel[self._blocks, THREADS_PER_BLOCK](zero, self.density, a.constrained,
+            self.k.kick_kernel[self._blocks, THREADS_PER_BLOCK](zero, self.density, a.constrained,
                                                          a.velocity, a.force, a.body_force)
             self.set_body_force(0.0)
             self.compute_forces()
