@@ -154,7 +154,8 @@ def compiled() -> dict:
     return _COMPILED
 
 
-def _blocks(n: int, threads: int = THREADS_PER_BLOCK) -> int:
+def _blocks(n: int, threads: int | None = None) -> int:
+    threads = threads or THREADS_PER_BLOCK
     return max(1, (n + threads - 1) // threads)
 
 
