@@ -38,12 +38,17 @@ def main():
     for precision in ("float64", "float32"):
         model = build_model(load_case_text(synthetic_case(dim, n, precision)))
         dt, _ = time_stepping(model)
-        for store in (False, True):
+        for store in (False,):
             cuda_backend.CudaBackend.store_bond_factors = store
-            for threads in (128, 256, 512):
+            for threads in (128, 256):
                 cuda_backend.THREADS_PER_BLOCK = threads
                 engine = backends.create("cuda", model)
                 engine.warm_up("explicit")
+                if threads == 256:
+                    for kernel in ("forces_kernel", "kick_drift_kernel"):
+                        dispatcher = getattr(engine.k, kernel)
+                        print(f"  {kernel}: registers {dispatcher.get_regs_per_thread()}, local memory "
+                              f"{dispatcher.get_local_mem_per_thread()}", flush=True)
                 force = timed(engine.compute_forces, args.steps)
                 step = timed(lambda: engine.advance(0, 1, dt), args.steps)
                 engine.corrected = False

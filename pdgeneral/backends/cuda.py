@@ -143,15 +143,16 @@ def _retarget(function, table: dict):
 _COMPILED: dict = {}
 
 
-def compiled() -> dict:
-    """name -> CUDA kernel, built on first use (compilation itself happens at the first launch)."""
-    if not _COMPILED:
-        table: dict = {}
+def compiled(dimension: int) -> dict:
+    """name -> CUDA kernel for one dimension, built on first use (compilation itself happens at the
+    first launch). The bodies see SPECIALIZED_DIMENSION = dimension, a compile-time constant."""
+    if dimension not in _COMPILED:
+        table: dict = {"SPECIALIZED_DIMENSION": dimension}
         for function in _SHARED:
             table[function.__name__] = cuda.jit(device=True)(_retarget(function, table))
-        for kernel in _KERNELS:
-            _COMPILED[kernel.__name__] = cuda.jit(_retarget(kernel, table))
-    return _COMPILED
+        _COMPILED[dimension] = {kernel.__name__: cuda.jit(_retarget(kernel, table))
+                                for kernel in _KERNELS}
+    return _COMPILED[dimension]
 
 
 def _blocks(n: int, threads: int | None = None) -> int:
@@ -181,12 +182,17 @@ class CudaBackend(Backend):
     def __init__(self, model):
         self.check_memory(model)
         super().__init__(model)
-        self.k = SimpleNamespace(**compiled())
         n = model.particle_count
+        self.k = SimpleNamespace(**compiled(model.dimension))
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
         self._last_ramp = max(self.load_ramps, default=0.0)
+        # Launch configurations built once: numba's kernel[grid, block] costs time on every call.
+        per_particle = (self._blocks, THREADS_PER_BLOCK)
+        self.forces_launch = self.k.forces_kernel[per_particle]
+        self.kick_drift_launch = self.k.kick_drift_kernel[per_particle]
+        self.kick_launch = self.k.kick_kernel[per_particle]
 
     @staticmethod
     def check_memory(model) -> None:
@@ -237,20 +243,22 @@ class CudaBackend(Backend):
 
     def advance(self, first_step: int, n_steps: int, dt: float) -> None:
         a = self.arrays
-        blocks = self._blocks
         force_args = self._force_args()
+        kick_drift_args = (dt, self.density, a.constrained, a.displacement, a.velocity, a.force,
+                           a.body_force)
+        kick_args = (dt, self.density, a.constrained, a.velocity, a.force, a.body_force)
+        constrained = self.model.constraint_particle.shape[0] > 0
         for s in range(n_steps):
             time = (first_step + s + 1) * dt
-            self.k.kick_drift_kernel[blocks, THREADS_PER_BLOCK](dt, self.density, a.constrained,
-                                                         a.displacement, a.velocity, a.force,
-                                                         a.body_force)
-            self.apply_constraints(time, dt, AFTER_DRIFT)
-            self.k.forces_kernel[blocks, THREADS_PER_BLOCK](*force_args)
+            self.kick_drift_launch(*kick_drift_args)
+            if constrained:
+                self.apply_constraints(time, dt, AFTER_DRIFT)
+            self.forces_launch(*force_args)
             if time - dt < self._last_ramp:
                 self.set_body_force(time)
-            self.k.kick_kernel[blocks, THREADS_PER_BLOCK](dt, self.density, a.constrained, a.velocity,
-                                                   a.force, a.body_force)
-            self.apply_constraints(time, dt, AFTER_KICK)
+            self.kick_launch(*kick_args)
+            if constrained:
+                self.apply_constraints(time, dt, AFTER_KICK)
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays

@@ -14,6 +14,10 @@ from numba.extending import register_jitable
 
 from ..physics.pmb import bond_stretch, partial_volume_factor, surface_factor
 
+#: 0: take the dimension from the arrays. A backend may compile the bodies with this global set to 2
+#: or 3 (the CUDA backend does), so that the compiler drops the other dimension's code.
+SPECIALIZED_DIMENSION = 0
+
 # Constraint kinds (the ``kind`` column of the constraint table).
 PRESCRIBED_VELOCITY = 0
 PRESCRIBED_DISPLACEMENT = 1
@@ -37,7 +41,7 @@ def bond_correction(i, j, k, reference_length, xi_x, xi_y, xi_z, correction, cor
         return 1.0
     if bond_factor.shape[0] > 0:
         return bond_factor[k]
-    dim = correction.shape[0]
+    dim = correction.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     gz_i = correction[2, i] if dim == 3 else 1.0
     gz_j = correction[2, j] if dim == 3 else 1.0
     return surface_factor(xi_x / reference_length, xi_y / reference_length, xi_z / reference_length,
@@ -68,7 +72,7 @@ def particle_force(i, reference, displacement, volume, correction, corrected, bo
     bond-major padded columns on the GPU). Its state is bit n % 32 of ``intact[n // 32, i]``
     (1 = intact); a bond never breaks when either end has ``no_fail`` set.
     """
-    dim = reference.shape[0]
+    dim = reference.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     xi_i = reference[0, i]
     yi_i = reference[1, i]
     zi_i = reference[2, i] if dim == 3 else 0.0
@@ -152,7 +156,7 @@ def external_force(i, time, load_ramps, load_forces, body_force):
 @register_jitable(inline="always")
 def kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force):
     """Velocity Verlet, first half: v += dt/2 a_n; u += dt v (free components only)."""
-    dim = displacement.shape[0]
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     for d in range(dim):
         if (constrained[i] >> d) & 1:
             continue
@@ -164,7 +168,7 @@ def kick_drift(i, dt, density, constrained, displacement, velocity, force, body_
 @register_jitable(inline="always")
 def kick(i, dt, density, constrained, velocity, force, body_force):
     """Velocity Verlet, second half: v += dt/2 a_{n+1} (free components only)."""
-    dim = velocity.shape[0]
+    dim = velocity.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     for d in range(dim):
         if (constrained[i] >> d) & 1:
             continue
@@ -205,7 +209,7 @@ def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_for
     sums[2, i] = |r V_i|^2 (free); sums[3, i] = |load_factor b V_i|^2 (free) + |f_int V_i|^2
     (constrained: the reactions), the scale of the residual.
     """
-    dim = displacement.shape[0]
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     stiffness = 0.0
     norm_u = 0.0
     residual_sq = 0.0
@@ -239,7 +243,7 @@ def relaxation_update(i, first, damping, dt, constrained, fictitious_density, re
                       displacement, old_residual):
     """ADR update (Kilic and Madenci 2010, eqs. 9-11): v_{n+1/2} = ((2 - c dt) v_{n-1/2}
     + 2 dt r / lambda) / (2 + c dt), with v_{1/2} = dt r_0 / (2 lambda); u += dt v."""
-    dim = displacement.shape[0]
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     lam = fictitious_density[i]
     for d in range(dim):
         if (constrained[i] >> d) & 1:
