@@ -70,5 +70,65 @@ def main():
           "(launch overhead)")
 
 
+
+
+def minimal_reference(case="2d-4m", repeats=30):
+    """A minimal PMB force kernel in the spirit of the 'naive' reference of ../shared/gpu/README.md
+    (one thread per particle, CSR int32 neighbours, uint8 bond state, float64, no partial volumes,
+    no surface correction, no damage), timed in the same harness for an apples-to-apples gap."""
+    import math
+
+    import numpy as np
+    dim, n = CASES[case]
+    model = build_model(load_case_text(synthetic_case(dim, n, "float64")))
+    x = cuda.to_device(np.ascontiguousarray(model.positions[:, 0]))
+    y = cuda.to_device(np.ascontiguousarray(model.positions[:, 1]))
+    ux = cuda.to_device(np.zeros(model.particle_count))
+    uy = cuda.to_device(np.zeros(model.particle_count))
+    fx = cuda.device_array(model.particle_count)
+    fy = cuda.device_array(model.particle_count)
+    offsets = cuda.to_device(model.offsets.astype(np.int32))
+    neighbors = cuda.to_device(model.neighbors)
+    state = cuda.to_device(np.ones(model.bond_count, dtype=np.uint8))
+
+    @cuda.jit
+    def naive(x, y, ux, uy, offsets, neighbors, state, c, volume, s0, fx, fy):
+        i = cuda.grid(1)
+        if i >= x.shape[0]:
+            return
+        ax = 0.0
+        ay = 0.0
+        for k in range(offsets[i], offsets[i + 1]):
+            if state[k] == 0:
+                continue
+            j = neighbors[k]
+            dx = x[j] - x[i]
+            dy = y[j] - y[i]
+            ex = dx + ux[j] - ux[i]
+            ey = dy + uy[j] - uy[i]
+            length0 = math.sqrt(dx * dx + dy * dy)
+            length = math.sqrt(ex * ex + ey * ey)
+            s = (length - length0) / length0
+            if s > s0:
+                state[k] = 0
+                continue
+            f = c * s * volume / length
+            ax += f * ex
+            ay += f * ey
+        fx[i] = ax
+        fy[i] = ay
+
+    blocks = (model.particle_count + 255) // 256
+    seconds = timed(lambda: naive[blocks, 256](x, y, ux, uy, offsets, neighbors, state, 1.0, 1.0,
+                                               1e9, fx, fy), repeats)
+    print(f"minimal reference force kernel ({case}, CSR, 1D arrays): {seconds * 1e3:.3f} ms "
+          f"-> {model.particle_count / seconds:.3g} particle-forces/s, registers "
+          f"{list(naive.get_regs_per_thread().values())}", flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if "--minimal" in sys.argv:
+        minimal_reference()
+    else:
+        main()
