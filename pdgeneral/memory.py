@@ -17,15 +17,15 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     volume, damage, relaxation mass (4 reals), 4 relaxation sums (float64 on the GPU), the
     constraint bits and the no-fail flag (2 bytes), bond row start and count (12 bytes), and the
     bond-state words (4 bytes per 32 bonds).
-    Per bond: CPU: neighbour index (4) + stored surface factor (real); GPU: the padded neighbour
-    index (4) of max_bonds slots per particle, the surface factor being recomputed.
+    Per bond: neighbour index (4) + stored surface factor (real); on the GPU both are padded to
+    max_bonds slots per particle.
     """
     real = 8 if precision == "float64" else 4
     max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
     words = max(1, (max_bonds + 31) // 32)
     per_particle = (8 * dimension + 4) * real + 4 * 8 + 2 + 12 + 4 * words
     if backend == "cuda":
-        return particles * per_particle + particles * max_bonds * 4
+        return particles * per_particle + particles * max_bonds * (4 + real)
     return particles * per_particle + bonds * (4 + real)
 
 
@@ -33,16 +33,14 @@ def step_traffic_bytes(dimension: int, precision: str, max_bonds: int, backend: 
     """Compulsory device-memory traffic of one explicit step per particle, in bytes, counting each
     array element once (neighbour gathers are assumed to hit the caches).
 
-    Force kernel: reads reference, displacement, correction (3 dim reals; correction not on the CPU,
-    which reads a stored factor per bond instead), volume and initial bond volume (2 reals), no-fail
-    flag (1), row start and count (8), bond-state words (4 per 32 bonds), neighbour indices (4 per
-    bond); writes force (dim reals) and damage (1 real). kick_drift: reads v, u, f, b, writes v, u
+    Force kernel: reads reference and displacement (2 dim reals), volume and initial bond volume
+    (2 reals), no-fail flag (1), row start and count (8), bond-state words (4 per 32 bonds),
+    neighbour index and surface factor (4 + real per bond); writes force (dim reals) and damage. kick_drift: reads v, u, f, b, writes v, u
     (6 dim reals); kick: reads v, f, b, writes v (4 dim reals); both read the constraint bits (2).
     """
     real = 8 if precision == "float64" else 4
     words = max(1, (max_bonds + 31) // 32)
-    per_bond = 4 if backend == "cuda" else 4 + real
-    correction = dimension * real if backend == "cuda" else 0
-    force = (2 * dimension + 2) * real + correction + 1 + 8 + 4 * words + per_bond * max_bonds
+    per_bond = 4 + real
+    force = (2 * dimension + 2) * real + 1 + 8 + 4 * words + per_bond * max_bonds
     force += (dimension + 1) * real
     return force + 10 * dimension * real + 2
