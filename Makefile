@@ -21,7 +21,7 @@ test: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/cpu_throughput.py
+	$(BIN)/pdgeneral bench
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -2,10 +2,10 @@
 
 Cases: a 2D plate (plane stress, horizon 3.015 dx, 28 bonds per interior particle) and a 3D block
 (122 bonds per interior particle), no fracture (every bond is evaluated every step), energy surface
-correction on; the first quarter of the body starts moving, which sends a wave through the rest. Each run reports particle-steps/s, bond updates/s and, for the GPU,
-the effective memory bandwidth (compulsory bytes per step, memory.step_traffic_bytes, times the
-step rate) against the device's measured copy bandwidth.
-"""
+correction on; the first quarter of the body starts moving, which sends a wave through the rest.
+Each run reports particle-steps/s, bond updates/s and, for the GPU, the effective memory bandwidth
+(compulsory bytes per step, memory.step_traffic_bytes, times the step rate) against the device's
+measured copy bandwidth."""
 from __future__ import annotations
 
 import datetime
@@ -106,8 +106,7 @@ def run_benchmarks(case_names, backend_names, precisions, steps: int, report=pri
             for backend in backend_names:
                 setup, seconds = time_backend(model, backend, steps)
                 rate = steps / seconds
-                traffic = step_traffic_bytes(dimension, precision, model.max_bonds,
-                                             "cuda" if backend == "cuda" else "cpu")
+                traffic = step_traffic_bytes(dimension, precision, model.max_bonds)
                 result = BenchResult(name, backend, precision, model.particle_count, model.bond_count,
                                      build, setup, steps, seconds, rate * model.particle_count,
                                      rate * model.bond_count,

@@ -118,6 +118,13 @@ def check(case, overrides) -> None:
     memory = estimate_bytes(model.particle_count, model.bond_count, model.dimension, c.precision,
                             backend="cuda" if prepared.backend == "cuda" else "cpu",
                             max_bonds=model.max_bonds)
+    if prepared.backend == "cuda":
+        from .backends.cuda import CudaBackend
+        try:
+            CudaBackend.check_memory(model)
+        except PdgeneralError as err:
+            err.file = prepared.source
+            raise
     click.echo(f"memory      {_human_bytes(memory)} (working arrays on the {prepared.backend} backend)")
     click.echo(f"output      {c.output_path}")
 

@@ -29,15 +29,15 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     return particles * per_particle + bonds * (4 + real)
 
 
-def step_traffic_bytes(dimension: int, precision: str, max_bonds: int, backend: str = "cuda") -> int:
+def step_traffic_bytes(dimension: int, precision: str, max_bonds: int) -> int:
     """Compulsory device-memory traffic of one explicit step per particle, in bytes, counting each
     array element once (neighbour gathers are assumed to hit the caches).
 
-    Force kernel: reads reference and displacement (2 dim reals), volume and initial bond volume
-    (2 reals), no-fail flag (1), row start and count (8), bond-state words (4 per 32 bonds),
-    neighbour index and surface factor (4 + real per bond); writes force (dim reals) and damage. kick_drift: reads v, u, f, b, writes v, u
-    (6 dim reals); kick: reads v, f, b, writes v (4 dim reals); both read the constraint bits (2).
-    """
+    Force kernel: reads reference and displacement (2 dim reals), volume and initial bond volume (2
+    reals), no-fail flag (1), row start and count (8), bond-state words (4 per 32 bonds), neighbour
+    index and surface factor (4 + real per bond); writes force (dim reals) and damage. kick_drift:
+    reads v, u, f, b, writes v, u (6 dim reals); kick: reads v, f, b, writes v (4 dim reals); both
+    read the constraint bits (2)."""
     real = 8 if precision == "float64" else 4
     words = max(1, (max_bonds + 31) // 32)
     per_bond = 4 + real

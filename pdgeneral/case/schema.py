@@ -35,7 +35,8 @@ class Material(Closed):
     model: Literal["pmb"] = Field(description="Material model: the prototype microelastic brittle bond.")
     youngs_modulus: float = Field(gt=0, allow_inf_nan=False, description="Young's modulus E, Pa.")
     density: float = Field(gt=0, allow_inf_nan=False, description="Mass density rho, kg/m^3.")
-    fracture_energy: Optional[float] = Field(None, gt=0, allow_inf_nan=False, description="Critical energy release rate G0, J/m^2.")
+    fracture_energy: Optional[float] = Field(None, gt=0, allow_inf_nan=False,
+                                             description="Critical energy release rate G0, J/m^2.")
     critical_stretch: Optional[float] = Field(
         None, gt=0, description="Critical bond stretch s0 (dimensionless); .inf for an unbreakable material.")
 

@@ -18,6 +18,11 @@ def write_xdmf(h5_path: Path, particle_count: int, dimension: int, steps: list[t
     number, precision = _TYPES[dtype]
     geometry_type = "XYZ" if dimension == 3 else "XY"
     n = particle_count
+    def item(dimensions: str, number_type: str, size: int, path: str) -> str:
+        return (f'<DataItem Dimensions="{dimensions}" NumberType="{number_type}" Precision="{size}" '
+                f'Format="HDF">{path}</DataItem>')
+
+    vectors = f"{n} {dimension}"
     grids = []
     for step, time in steps:
         base = f"{h5_name}:/steps/{step:08d}"
@@ -25,16 +30,16 @@ def write_xdmf(h5_path: Path, particle_count: int, dimension: int, steps: list[t
         <Time Value="{time!r}"/>
         <Topology TopologyType="Polyvertex" NumberOfElements="{n}" NodesPerElement="1"/>
         <Geometry GeometryType="{geometry_type}">
-          <DataItem Dimensions="{n} {dimension}" NumberType="Float" Precision="8" Format="HDF">{h5_name}:/particles/position</DataItem>
+          {item(vectors, "Float", 8, f"{h5_name}:/particles/position")}
         </Geometry>
         <Attribute Name="displacement" AttributeType="Vector" Center="Node">
-          <DataItem Dimensions="{n} {dimension}" NumberType="{number}" Precision="{precision}" Format="HDF">{base}/displacement</DataItem>
+          {item(vectors, number, precision, f"{base}/displacement")}
         </Attribute>
         <Attribute Name="velocity" AttributeType="Vector" Center="Node">
-          <DataItem Dimensions="{n} {dimension}" NumberType="{number}" Precision="{precision}" Format="HDF">{base}/velocity</DataItem>
+          {item(vectors, number, precision, f"{base}/velocity")}
         </Attribute>
         <Attribute Name="damage" AttributeType="Scalar" Center="Node">
-          <DataItem Dimensions="{n}" NumberType="{number}" Precision="{precision}" Format="HDF">{base}/damage</DataItem>
+          {item(str(n), number, precision, f"{base}/damage")}
         </Attribute>
       </Grid>""")
     text = ('<?xml version="1.0" ?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n<Xdmf Version="2.0">\n'

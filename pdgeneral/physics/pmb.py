@@ -14,8 +14,9 @@ break all bonds across a unit crack area; docs/theory.md derives them and lists 
     plane stress  c = 9 E / (pi t delta^3)                          s0 = sqrt(4 pi G0 / (9 E delta))
                   (Ha and Bobaru 2010, eqs. 5 and 7)
     plane strain  c = 48 E / (5 pi t delta^3)                       s0 = sqrt(5 pi G0 / (12 E delta))
-                  (as quoted in the plane-strain PMB literature, e.g. Bobaru et al. 2016, Handbook of Peridynamic
-                  Modeling; re-derived in docs/theory.md and checked by tests/test_physics.py)
+                  (as quoted in the plane-strain PMB literature, e.g. Bobaru et al. 2016, Handbook
+                  of Peridynamic Modeling; re-derived in docs/theory.md, checked by
+                  tests/test_physics.py)
 
 Functions decorated with ``register_jitable`` are plain Python functions of scalars (``math`` only, no
 allocation) that numba compiles inline into the CPU kernels and the CUDA kernels alike.

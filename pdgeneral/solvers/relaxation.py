@@ -3,9 +3,8 @@
 Loads (tractions, body forces, prescribed displacements) grow in ``load_steps`` equal increments;
 each increment is relaxed until the residual force norm sqrt(sum |(f_int + b) V|^2) over the free
 degrees of freedom is at most ``tolerance`` times the load scale sqrt(sum |b V|^2 over the free
-degrees of freedom + sum |f_int V|^2 over the prescribed ones, i.e. the reactions). One snapshot per load step; its attributes record the iterations,
-the residual reached and whether it converged.
-"""
+degrees of freedom + sum |f_int V|^2 over the prescribed ones, i.e. the reactions). One snapshot per
+load step; its attributes record the iterations, the residual reached and whether it converged."""
 from __future__ import annotations
 
 import warnings

@@ -1,0 +1,51 @@
+"""The memory estimate against the arrays a backend really allocates."""
+import numpy as np
+import pytest
+
+from pdgeneral import backends
+from pdgeneral.memory import estimate_bytes
+
+from conftest import BASE_2D, merge, model_from, needs_cuda
+
+
+def allocated_bytes(engine) -> int:
+    return sum(np.asarray(value).nbytes for value in vars(engine.arrays).values())
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_estimate_covers_the_cpu_backend_arrays(precision):
+    model = model_from(merge(BASE_2D, {"precision": precision}))
+    engine = backends.create("serial", model)
+    estimate = estimate_bytes(model.particle_count, model.bond_count, 2, precision,
+                              max_bonds=model.max_bonds)
+    actual = allocated_bytes(engine)
+    # The estimate is what `check` prints and the GPU backend tests against: never below the
+    # truth, and not wasteful (within 15 %).
+    assert actual <= estimate <= 1.15 * actual
+
+
+@needs_cuda
+def test_estimate_covers_the_cuda_backend_arrays():
+    model = model_from(BASE_2D)
+    engine = backends.create("cuda", model)
+    actual = sum(value.nbytes for value in vars(engine.arrays).values())
+    estimate = estimate_bytes(model.particle_count, model.bond_count, 2, "float64", backend="cuda",
+                              max_bonds=model.max_bonds)
+    assert actual <= estimate <= 1.15 * actual
+
+
+@needs_cuda
+def test_cuda_refuses_a_case_that_does_not_fit_before_allocating(monkeypatch):
+    from pdgeneral.backends import cuda as cuda_backend
+    from pdgeneral.errors import CaseError
+
+    class SmallGpu:
+        def get_memory_info(self):
+            return 100_000, 200_000   # free, total bytes
+
+    monkeypatch.setattr(cuda_backend.cuda, "current_context", lambda: SmallGpu())
+    allocations = []
+    monkeypatch.setattr(cuda_backend.cuda, "to_device", lambda *a, **k: allocations.append(a))
+    with pytest.raises(CaseError, match=r"backend: the case needs about .* GiB of GPU memory"):
+        backends.create("cuda", model_from(BASE_2D))
+    assert allocations == []
