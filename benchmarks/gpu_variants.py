@@ -28,6 +28,24 @@ def timed(fn, repeats):
     return cuda.event_elapsed_time(start, stop) / 1e3 / repeats
 
 
+def registers(case: str, steps: int) -> None:
+    """Force-kernel time against a register cap (occupancy against spills)."""
+    from pdgeneral.backends import cuda as cuda_backend
+    dim, n = CASES[case]
+    model = build_model(load_case_text(synthetic_case(dim, n, "float64")))
+    for cap in (None, 72, 64, 56, 48):
+        cuda_backend.FORCE_KERNEL_OPTIONS = {} if cap is None else {"max_registers": cap}
+        engine = backends.create("cuda", model)
+        engine.warm_up("explicit")
+        force = timed(engine.compute_forces, steps)
+        dispatcher = engine.k.forces_kernel
+        print(f"{case} float64 max_registers={cap}: force kernel {force * 1e3:.3f} ms, registers "
+              f"{list(dispatcher.get_regs_per_thread().values())}, local memory "
+              f"{list(dispatcher.get_local_mem_per_thread().values())}", flush=True)
+        del engine
+    cuda_backend.FORCE_KERNEL_OPTIONS = {}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--case", default="2d-4m")
@@ -130,5 +148,8 @@ if __name__ == "__main__":
     import sys
     if "--minimal" in sys.argv:
         minimal_reference()
+    elif "--registers" in sys.argv:
+        registers("2d-4m", 30)
+        registers("3d-1m", 30)
     else:
         main()

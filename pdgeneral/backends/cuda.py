@@ -145,16 +145,23 @@ def _retarget(function, table: dict):
 _COMPILED: dict = {}
 
 
+#: Options of the force kernel's compilation (``max_registers`` trades registers for occupancy).
+FORCE_KERNEL_OPTIONS: dict = {}
+
+
 def compiled(dimension: int) -> dict:
     """name -> CUDA kernel for one dimension, built on first use (compilation itself happens at the
     first launch). The bodies see SPECIALIZED_DIMENSION = dimension, a compile-time constant."""
-    if dimension not in _COMPILED:
+    key = (dimension, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
+    if key not in _COMPILED:
         table: dict = {"SPECIALIZED_DIMENSION": dimension}
         for function in _SHARED:
             table[function.__name__] = cuda.jit(device=True)(_retarget(function, table))
-        _COMPILED[dimension] = {kernel.__name__: cuda.jit(_retarget(kernel, table))
-                                for kernel in _KERNELS}
-    return _COMPILED[dimension]
+        _COMPILED[key] = {
+            kernel.__name__: cuda.jit(**(FORCE_KERNEL_OPTIONS if kernel is forces_kernel else {}))(
+                _retarget(kernel, table))
+            for kernel in _KERNELS}
+    return _COMPILED[key]
 
 
 def _blocks(n: int, threads: int | None = None) -> int:
