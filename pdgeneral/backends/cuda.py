@@ -145,8 +145,11 @@ def _retarget(function, table: dict):
 _COMPILED: dict = {}
 
 
-#: Options of the force kernel's compilation (``max_registers`` trades registers for occupancy).
-FORCE_KERNEL_OPTIONS: dict = {}
+#: Options of the force kernel's compilation. A cap of 64 registers (from 89 in 2D, 106 in 3D) spills
+#: a little to local memory but doubles the resident warps: on an H200 the force evaluation went from
+#: 3.11 to 1.95 ms (2D, 4M particles) and 3.44 to 2.27 ms (3D, 1M); 72, 56 and 48 were slower
+#: (benchmarks/gpu_variants.py --registers, docs/performance.md).
+FORCE_KERNEL_OPTIONS: dict = {"max_registers": 64}
 
 
 def compiled(dimension: int) -> dict:
