@@ -94,6 +94,19 @@ class Backend:
         """(M,) bool, True for intact bonds, in the model's CSR order."""
         return bondstate.unpack(self.model.offsets, self.download(self.arrays.intact))
 
+    # Argument tuples of the force and constraint loops (the same on every backend) -------------
+    def _force_args(self) -> tuple:
+        a = self.arrays
+        return (a.reference, a.displacement, a.volume, a.correction, self.corrected, a.bond_factor,
+                a.no_fail, a.bond_first, a.bond_count, self.bond_stride, a.neighbors, a.intact,
+                a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
+                self.spacing, a.force, a.damage)
+
+    def _constraint_args(self) -> tuple:
+        a = self.arrays
+        return (a.constraint_particle, a.constraint_component, a.constraint_kind, a.constraint_value,
+                a.constraint_ramp, a.displacement, a.velocity)
+
     # Operations (solvers call these) ------------------------------------------------------------
     def compute_forces(self) -> None:
         """Internal force density and damage at the current displacement; breaks bonds."""

@@ -13,7 +13,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
-                           particle_force, relaxation_residual, relaxation_update)
+                           particle_force, relaxation_control, relaxation_residual,
+                           relaxation_update)
 from .base import Backend
 
 
@@ -131,16 +132,9 @@ def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
                 norm_u += sums[1, i]
                 residual_sq += sums[2, i]
                 reference_sq += sums[3, i]
-            if reference_sq > 0.0:
-                ratio = math.sqrt(residual_sq / reference_sq)
-            else:
-                ratio = 0.0 if residual_sq == 0.0 else math.inf
+            ratio, damping = relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt)
             if ratio <= tolerance or iteration == max_iterations:
                 return iteration, ratio
-            damping = 0.0
-            if norm_u > 0.0 and stiffness > 0.0:
-                damping = 2.0 * math.sqrt(stiffness / norm_u)
-            damping = min(damping, 1.9 / dt)
             update_all(iteration == 0, damping, dt, constrained, fictitious_density, residual, velocity,
                        displacement, old_residual)
         return max_iterations, ratio
@@ -175,18 +169,6 @@ class CpuBackend(Backend):
 
     def download(self, array):
         return np.array(array, copy=True)
-
-    def _force_args(self) -> tuple:
-        a = self.arrays
-        return (a.reference, a.displacement, a.volume, a.correction, self.corrected, a.bond_factor,
-                a.no_fail, a.bond_first, a.bond_count, self.bond_stride, a.neighbors, a.intact,
-                a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
-                self.spacing, a.force, a.damage)
-
-    def _constraint_args(self) -> tuple:
-        a = self.arrays
-        return (a.constraint_particle, a.constraint_component, a.constraint_kind, a.constraint_value,
-                a.constraint_ramp, a.displacement, a.velocity)
 
     def compute_forces(self) -> None:
         self.kernels.forces(*self._force_args())

@@ -26,7 +26,8 @@ from numba import cuda
 from ..errors import CaseError
 from ..kernels import pmb as kernels
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
-                           particle_force, relaxation_residual, relaxation_update)
+                           particle_force, relaxation_control, relaxation_residual,
+                           relaxation_update)
 from ..physics import pmb as physics
 from ..memory import estimate_bytes
 from .base import Backend
@@ -160,8 +161,9 @@ def compiled(dimension: int) -> dict:
         table: dict = {"SPECIALIZED_DIMENSION": dimension}
         for function in _SHARED:
             table[function.__name__] = cuda.jit(device=True)(_retarget(function, table))
+        force_options = {} if _SIMULATOR else FORCE_KERNEL_OPTIONS  # the simulator takes none
         _COMPILED[key] = {
-            kernel.__name__: cuda.jit(**(FORCE_KERNEL_OPTIONS if kernel is forces_kernel else {}))(
+            kernel.__name__: cuda.jit(**(force_options if kernel is forces_kernel else {}))(
                 _retarget(kernel, table))
             for kernel in _KERNELS}
     return _COMPILED[key]
@@ -229,19 +231,6 @@ class CudaBackend(Backend):
     def download(self, array) -> np.ndarray:
         return array.copy_to_host()
 
-    # Argument tuples of the kernels ------------------------------------------------------------
-    def _force_args(self) -> tuple:
-        a = self.arrays
-        return (a.reference, a.displacement, a.volume, a.correction, self.corrected, a.bond_factor,
-                a.no_fail, a.bond_first, a.bond_count, self.bond_stride, a.neighbors, a.intact,
-                a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
-                self.spacing, a.force, a.damage)
-
-    def _constraint_args(self) -> tuple:
-        a = self.arrays
-        return (a.constraint_particle, a.constraint_component, a.constraint_kind, a.constraint_value,
-                a.constraint_ramp, a.displacement, a.velocity)
-
     # Operations -------------------------------------------------------------------------------
     def compute_forces(self) -> None:
         self.k.forces_kernel[self._blocks, THREADS_PER_BLOCK](*self._force_args())
@@ -296,16 +285,9 @@ class CudaBackend(Backend):
                                                        a.velocity, a.displacement, a.old_residual,
                                                        a.residual, a.sums)
             stiffness, norm_u, residual_sq, reference_sq = self._reduced_sums()
-            if reference_sq > 0.0:
-                ratio = math.sqrt(residual_sq / reference_sq)
-            else:
-                ratio = 0.0 if residual_sq == 0.0 else math.inf
+            ratio, damping = relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt)
             if ratio <= tolerance or iteration == max_iterations:
                 return iteration, ratio
-            damping = 0.0
-            if norm_u > 0.0 and stiffness > 0.0:
-                damping = 2.0 * math.sqrt(stiffness / norm_u)
-            damping = min(damping, 1.9 / dt)
             self.k.relaxation_update_kernel[blocks, THREADS_PER_BLOCK](
                 iteration == 0, damping, dt, a.constrained, a.fictitious_density, a.residual,
                 a.velocity, a.displacement, a.old_residual)

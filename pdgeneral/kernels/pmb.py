@@ -10,6 +10,8 @@ formula is odd-symmetric in xi and eta), so both copies break in the same step.
 """
 from __future__ import annotations
 
+import math
+
 from numba.extending import register_jitable
 
 from ..physics.pmb import bond_stretch, partial_volume_factor, surface_factor
@@ -236,6 +238,26 @@ def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_for
     sums[1, i] = norm_u
     sums[2, i] = residual_sq
     sums[3, i] = reference_sq
+
+
+@register_jitable(inline="always")
+def relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt):
+    """From the reduced sums of ``relaxation_residual``: (relative residual, damping coefficient).
+
+    Relative residual |r V| / (load scale), 0 when both vanish, inf for a residual without load.
+    Damping c = 2 sqrt(u^T K u / u^T u) (Kilic and Madenci 2010, eq. 13), 0 unless both sums are
+    positive, capped at 1.9 / dt so that the update's (2 - c dt) stays positive.
+    """
+    if reference_sq > 0.0:
+        ratio = math.sqrt(residual_sq / reference_sq)
+    elif residual_sq == 0.0:
+        ratio = 0.0
+    else:
+        ratio = math.inf
+    damping = 0.0
+    if norm_u > 0.0 and stiffness > 0.0:
+        damping = 2.0 * math.sqrt(stiffness / norm_u)
+    return ratio, min(damping, 1.9 / dt)
 
 
 @register_jitable(inline="always")
