@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ test: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/pdgeneral bench
+	$(BIN)/pdgeneral bench --cases 2d-1m,3d-1m --backends serial,parallel --steps 10
+
+bench-gpu: $(STAMP)
+	$(BIN)/pdgeneral bench --backends cuda
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
