@@ -152,8 +152,8 @@ def _family_moments(points, offsets, neighbors, horizon, spacing, volume):
 def _weights_and_stiffness(reference, volume, correction, corrected, offsets, neighbors, horizon,
                            spacing, micromodulus, weights, factors):
     """Per particle sum_j c w_ij / |xi_ij| (N/m^4), with the kernels' own bond weight; also stores
-    each w_ij into ``weights`` and each surface factor G_ij into ``factors`` when they have one entry
-    per bond."""
+    each w_ij into ``weights`` when it has one entry per bond. With one entry per bond in
+    ``factors`` it stores each surface factor G_ij there instead, and computes nothing else."""
     n = volume.shape[0]
     dim = reference.shape[0]
     stiffness = np.zeros(n)
@@ -168,14 +168,14 @@ def _weights_and_stiffness(reference, volume, correction, corrected, offsets, ne
             xi_y = reference[1, j] - reference[1, i]
             xi_z = reference[2, j] - reference[2, i] if dim == 3 else 0.0
             length = math.sqrt(xi_x * xi_x + xi_y * xi_y + xi_z * xi_z)
-            weight, _ = bond_weight(i, j, k, length, xi_x, xi_y, xi_z, volume, correction, corrected,
-                                    none, horizon, spacing)
-            if store:
-                weights[k] = weight
+            factor = bond_correction(i, j, k, length, xi_x, xi_y, xi_z, correction, corrected, none)
             if store_factors:
-                factors[k] = bond_correction(i, j, k, length, xi_x, xi_y, xi_z, correction, corrected,
-                                             none)
-            total += micromodulus * weight / length
+                factors[k] = factor
+            else:
+                weight, _ = bond_weight(j, length, volume, factor, horizon, spacing)
+                if store:
+                    weights[k] = weight
+                total += micromodulus * weight / length
         stiffness[i] = total
     return stiffness
 

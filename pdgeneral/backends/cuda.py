@@ -21,7 +21,7 @@ import types
 from types import SimpleNamespace
 
 import numpy as np
-from numba import cuda
+from numba import cuda, njit, prange
 
 from ..errors import CaseError
 from ..kernels import pmb as kernels
@@ -174,16 +174,22 @@ def _blocks(n: int, threads: int | None = None) -> int:
     return max(1, (n + threads - 1) // threads)
 
 
-def padded_bond_layout(offsets: np.ndarray, neighbors: np.ndarray, fill: int = 0):
+@njit(parallel=True, cache=True)
+def _pad_rows(offsets, values, padded):
+    n = offsets.shape[0] - 1
+    for i in prange(n):
+        for k in range(offsets[i], offsets[i + 1]):
+            padded[(k - offsets[i]) * n + i] = values[k]
+
+
+def padded_bond_layout(offsets: np.ndarray, values: np.ndarray, fill=0):
     """CSR rows -> bond-major padded columns: returns (first (N,), count (N,), stride N, padded
     (max_bonds * N,)) with bond n of particle i at n * N + i. Empty slots hold ``fill``."""
     n = offsets.shape[0] - 1
     counts = np.diff(offsets)
     width = int(counts.max()) if n else 0
-    owner = np.repeat(np.arange(n, dtype=np.int64), counts)
-    slot = np.arange(offsets[-1], dtype=np.int64) - offsets[owner]
-    padded = np.full(width * n, fill, dtype=neighbors.dtype)
-    padded[slot * n + owner] = neighbors
+    padded = np.full(width * n, fill, dtype=values.dtype)
+    _pad_rows(offsets, values, padded)
     return np.arange(n, dtype=np.int32), counts.astype(np.int32), n, padded
 
 

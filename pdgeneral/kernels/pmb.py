@@ -52,12 +52,11 @@ def bond_correction(i, j, k, reference_length, xi_x, xi_y, xi_z, correction, cor
 
 
 @register_jitable(inline="always")
-def bond_weight(i, j, k, reference_length, xi_x, xi_y, xi_z, volume, correction, corrected,
-                bond_factor, horizon, spacing):
-    """(beta_ij V_j G_ij, beta_ij V_j): the bond's share of the force sum and of the damage volume."""
+def bond_weight(j, reference_length, volume, factor, horizon, spacing):
+    """(beta_ij V_j G_ij, beta_ij V_j): the bond's share of the force sum and of the damage volume,
+    G_ij = ``factor`` from ``bond_correction``."""
     partial = partial_volume_factor(reference_length, horizon, spacing) * volume[j]
-    return partial * bond_correction(i, j, k, reference_length, xi_x, xi_y, xi_z, correction,
-                                     corrected, bond_factor), partial
+    return partial * factor, partial
 
 
 @register_jitable(inline="always")
@@ -113,8 +112,9 @@ def particle_force(i, reference, displacement, volume, correction, corrected, bo
                 word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
                 changed = True
             else:
-                weight, partial = bond_weight(i, j, k, reference_length, xi_x, xi_y, xi_z, volume,
-                                              correction, corrected, bond_factor, horizon, spacing)
+                factor = bond_correction(i, j, k, reference_length, xi_x, xi_y, xi_z, correction,
+                                         corrected, bond_factor)
+                weight, partial = bond_weight(j, reference_length, volume, factor, horizon, spacing)
                 scale = micromodulus * weight * stretch / deformed_length
                 fx += scale * (xi_x + eta_x)
                 fy += scale * (xi_y + eta_y)
