@@ -1,0 +1,55 @@
+"""The XDMF index opens in the reader ParaView uses (VTK's vtkXdmfReader), every step and field."""
+import h5py
+import numpy as np
+import pytest
+import vtk  # a test dependency (pyproject's test extra): a missing vtk fails here, it does not skip
+import yaml
+from click.testing import CliRunner
+from vtk.util.numpy_support import vtk_to_numpy
+
+from pdgeneral.cli import main
+
+from conftest import BASE_2D, merge
+from test_dynamics import THREE_D
+
+
+def read_all_steps(xdmf_path):
+    reader = vtk.vtkXdmfReader()
+    reader.SetFileName(str(xdmf_path))
+    reader.UpdateInformation()
+    info = reader.GetOutputInformation(0)
+    key = vtk.vtkStreamingDemandDrivenPipeline.TIME_STEPS()
+    times = [info.Get(key, i) for i in range(info.Length(key))]
+    steps = []
+    for time in times:
+        reader.UpdateTimeStep(time)
+        points = reader.GetOutputDataObject(0).GetPointData()
+        steps.append({points.GetArray(k).GetName(): vtk_to_numpy(points.GetArray(k)).copy()
+                      for k in range(points.GetNumberOfArrays())})
+    return times, steps
+
+
+@pytest.mark.parametrize("raw", [BASE_2D, THREE_D], ids=["2d", "3d"])
+def test_vtk_xdmf_reader_sees_every_step_and_field(tmp_path, raw):
+    raw = merge(raw, {"solver": {"type": "explicit", "steps": 6}, "output": {"every": 3,
+                      "path": str(tmp_path / "out.h5")},
+                      "regions": {"a": {"box": {"min": [0.0] * raw["dimension"],
+                                                "max": [0.002] * raw["dimension"]}}},
+                      "boundary_conditions": [{"region": "a", "type": "initial_velocity",
+                                               "value": [1.0] * raw["dimension"]}]})
+    case = tmp_path / "case.yaml"
+    case.write_text(yaml.safe_dump(raw))
+    assert CliRunner().invoke(main, ["run", str(case), "-b", "serial", "-q"]).exit_code == 0
+    times, steps = read_all_steps(tmp_path / "out.xdmf")
+    with h5py.File(tmp_path / "out.h5") as f:
+        names = sorted(f["steps"])
+        assert times == pytest.approx([f["steps"][n].attrs["time"] for n in names])
+        dim = raw["dimension"]
+        for name, fields in zip(names, steps):
+            group = f["steps"][name]
+            assert np.array_equal(fields["damage"], group["damage"][...])
+            for vector in ("displacement", "velocity"):
+                # 2D vectors come back padded to three components, the third zero.
+                assert np.array_equal(fields[vector][:, :dim], group[vector][...])
+                assert np.all(fields[vector][:, dim:] == 0.0)
+    assert np.abs(steps[-1]["displacement"]).max() > 0
