@@ -49,6 +49,7 @@ class Prepared:
     model: Model
     backend: str
     source: str
+    overrides: tuple[str, ...] = ()
 
 
 def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: Optional[str] = None,
@@ -69,7 +70,7 @@ def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: Opt
     except CaseError as err:
         err.file = err.file or source
         raise
-    return Prepared(loaded, text, model, name, source)
+    return Prepared(loaded, text, model, name, source, tuple(overrides))
 
 
 def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (),
@@ -92,7 +93,8 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
     if write:
         from .io import SnapshotWriter
         try:
-            writer = SnapshotWriter(path, model, prepared.case_text, prepared.backend, overwrite)
+            writer = SnapshotWriter(path, model, prepared.case_text, prepared.backend, overwrite,
+                                    attributes={"overrides": list(prepared.overrides)})
         except CaseError as err:
             err.file = err.file or prepared.source
             raise

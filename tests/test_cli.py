@@ -67,6 +67,7 @@ def test_steps_and_set_override(tmp_path):
     assert result.exit_code == 0, result.output
     with h5py.File(out) as f:
         assert sorted(f["steps"]) == ["00000000", "00000003"]
+        assert list(f.attrs["overrides"]) == [f"output.path={out}"]
 
 
 def test_check_prints_the_plan(tmp_path):

@@ -1,8 +1,8 @@
 """HDF5 output layout (scripts, the validation suite and ParaView via XDMF read it):
 
-    /                        attrs: pdgeneral_version, case (YAML text as read, before --set
-                                    overrides), case_normalized (JSON, overrides and defaults
-                                    applied), name, backend, precision, dimension, and the derived
+    /                        attrs: pdgeneral_version, case (YAML text as read), overrides (the
+                                    --set KEY=VALUE strings applied to it), case_normalized (JSON,
+                                    overrides and defaults applied), name, backend, precision, dimension, and the derived
                                     constants (micromodulus, critical_stretch, horizon, spacing,
                                     stable_time_step)
     /particles/position      (N, dim) float64 reference coordinates, m
