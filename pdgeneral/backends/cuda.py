@@ -194,7 +194,8 @@ def padded_bond_layout(offsets: np.ndarray, values: np.ndarray, fill=0):
 
 
 class CudaBackend(Backend):
-    """Arrays live in GPU memory; every operation is a kernel launch, no host round trip."""
+    """Arrays live in GPU memory; every operation is a kernel launch. The explicit step loop has no
+    host round trip; the relaxation reads four reduced numbers per iteration."""
 
     name = "cuda"
     store_bond_factors = True
@@ -208,7 +209,7 @@ class CudaBackend(Backend):
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
         self._last_ramp = max(self.load_ramps, default=0.0)
-        # Launch configurations built once: numba's kernel[grid, block] costs time on every call.
+        # Launch configurations of the per-step kernels, built once instead of on every step.
         per_particle = (self._blocks, THREADS_PER_BLOCK)
         self.forces_launch = self.k.forces_kernel[per_particle]
         self.kick_drift_launch = self.k.kick_drift_kernel[per_particle]
