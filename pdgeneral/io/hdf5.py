@@ -2,8 +2,8 @@
 
     /                        attrs: pdgeneral_version, case (YAML text as read), overrides (the
                                     --set KEY=VALUE strings applied to it), case_normalized (JSON,
-                                    overrides and defaults applied), name, backend, precision, dimension, and the derived
-                                    constants (micromodulus, critical_stretch, horizon, spacing,
+                                    overrides and defaults applied), name, backend, precision,
+                                    dimension, and the derived constants (micromodulus, critical_stretch, horizon, spacing,
                                     stable_time_step)
     /particles/position      (N, dim) float64 reference coordinates, m
     /particles/volume        (N,) m^3
