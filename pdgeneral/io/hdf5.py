@@ -3,8 +3,8 @@
     /                        attrs: pdgeneral_version, case (YAML text as read), overrides (the
                                     --set KEY=VALUE strings applied to it), case_normalized (JSON,
                                     overrides and defaults applied), name, backend, precision,
-                                    dimension, and the derived constants (micromodulus, critical_stretch, horizon, spacing,
-                                    stable_time_step)
+                                    dimension, and the derived constants (micromodulus,
+                                    critical_stretch, horizon, spacing, stable_time_step)
     /particles/position      (N, dim) float64 reference coordinates, m
     /particles/volume        (N,) m^3
     /steps/<step:08d>/       attrs: step (int), time (s), complete (True once every field is written);
