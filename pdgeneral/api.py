@@ -76,11 +76,13 @@ def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: Opt
 def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (),
              backend: Optional[str] = None, output: Optional[str | Path] = None,
              steps: Optional[int] = None, overwrite: bool = False, write: bool = True,
+             resume: bool = False,
              progress: Optional[Callable[[int, int], None]] = None) -> RunSummary:
     """Run a case and write its snapshots; returns a summary with timings and throughput.
 
-    ``steps`` limits an explicit run to its first N steps (a quasi-static run to its first N load
-    steps); ``write=False`` runs without output (benchmarks, comparisons).
+    ``steps`` runs an explicit case to step N (a quasi-static one to load step N); ``write=False``
+    runs without output (benchmarks, comparisons); ``resume=True`` continues the output file from
+    its last complete snapshot, with the same bits as an uninterrupted run.
     """
     started = clock.perf_counter()
     prepared = case if isinstance(case, Prepared) else prepare(case, overrides, backend)
@@ -90,16 +92,26 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
     engine = backends.create(prepared.backend, model)
     path = Path(output) if output is not None else Path(prepared.case.output_path)
     writer = None
-    if write:
+    if write or resume:
         from .io import SnapshotWriter
         try:
             writer = SnapshotWriter(path, model, prepared.case_text, prepared.backend, overwrite,
-                                    attributes={"overrides": list(prepared.overrides)})
+                                    attributes={"overrides": list(prepared.overrides)},
+                                    resume=resume)
         except CaseError as err:
             err.file = err.file or prepared.source
             raise
     solver = prepared.case.solver
     engine.warm_up(solver.type)
+    start = 0
+    if resume:
+        last = writer.last_snapshot
+        engine.load_state(last["displacement"], last["velocity"], last["bond_state"])
+        start = int(last["step"])
+        if solver.type == "explicit" and last.get("time_step") != time_stepping(model)[0]:
+            writer.close()
+            raise CaseError("solver", "the time step differs from the one the output was written "
+                                      "with; resume needs the same case", file=prepared.source)
     setup = clock.perf_counter() - started
     try:
         stepping_started = clock.perf_counter()
@@ -107,14 +119,15 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
             dt, total = time_stepping(model)
             if steps is not None:
                 total = steps
-            done = run_explicit(engine, writer, total, dt, prepared.case.output.every, progress)
-            work = done
+            work = run_explicit(engine, writer, total, dt, prepared.case.output.every, progress,
+                                start_step=start)
         else:
             dt = 1.0
             load_steps = solver.load_steps or DEFAULT_LOAD_STEPS
-            done, iterations = run_quasi_static(
+            _, iterations = run_quasi_static(
                 engine, writer, load_steps, solver.tolerance or DEFAULT_TOLERANCE,
-                solver.max_iterations or DEFAULT_MAX_ITERATIONS, steps, progress)
+                solver.max_iterations or DEFAULT_MAX_ITERATIONS, steps, progress,
+                start_load_step=start)
             work = iterations
         wall = clock.perf_counter() - stepping_started
     finally:

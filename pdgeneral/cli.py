@@ -73,14 +73,26 @@ class _Progress:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a case key, e.g. --set discretization.spacing=0.25e-3 (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--resume", is_flag=True,
+              help="Continue the output file from its last complete snapshot.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_reports_errors
-def run(case, backend, output, steps, overrides, overwrite, quiet) -> None:
-    """Run CASE (a YAML case file) and write HDF5 snapshots."""
+def run(case, backend, output, steps, overrides, overwrite, resume, quiet) -> None:
+    """Run CASE (a YAML case file) and write HDF5 snapshots.
+
+    Ctrl-C stops at the next step boundary after writing a snapshot; --resume continues from it."""
     from .api import prepare, run_case
+    from .solvers.interrupt import RunInterrupted
+    if resume and overwrite:
+        raise PdgeneralError("--resume and --overwrite exclude each other")
     prepared = prepare(case, overrides, backend)
     progress = _Progress(prepared.model.particle_count, not quiet)
-    summary = run_case(prepared, output=output, steps=steps, overwrite=overwrite, progress=progress)
+    try:
+        summary = run_case(prepared, output=output, steps=steps, overwrite=overwrite,
+                           resume=resume, progress=progress)
+    except RunInterrupted as stop:
+        click.echo(f"\n{stop}".replace("CASE", case), err=True)
+        sys.exit(130)
     click.echo(summary.line())
 
 

@@ -130,3 +130,17 @@ def test_gpu_agrees_with_serial_to_rounding_before_fracture():
         scale = np.abs(serial[name]).max()
         assert np.abs(serial[name] - gpu_run[name]).max() <= 1e-10 * scale, name
     assert np.array_equal(serial["intact"], gpu_run["intact"])
+
+
+@needs_cuda
+def test_cuda_resume_matches_an_uninterrupted_cuda_run(tmp_path):
+    from pdgeneral.api import run_case
+    from pdgeneral.io import read_snapshot
+    raw = merge(SMALL, {"solver": {"steps": 8}, "output": {"every": 4}})
+    run_case(case_from(raw), backend="cuda", output=tmp_path / "full.h5")
+    run_case(case_from(raw), backend="cuda", output=tmp_path / "cut.h5", steps=4)
+    run_case(case_from(raw), backend="cuda", output=tmp_path / "cut.h5", resume=True)
+    full, cut = read_snapshot(tmp_path / "full.h5"), read_snapshot(tmp_path / "cut.h5")
+    assert full["step"] == cut["step"] == 8
+    for name in ("displacement", "velocity", "damage"):
+        assert np.array_equal(full[name], cut[name]), name

@@ -90,6 +90,24 @@ class Backend:
             "damage": self.download(a.damage),
         }
 
+    def bond_bits(self) -> np.ndarray:
+        """(words, N) uint32 bond-state words, the same bit order on every backend."""
+        return self.download(self.arrays.intact)
+
+    def _assign(self, target, host: np.ndarray) -> None:
+        """Overwrite a working array in place with host data (its kernels keep the same object)."""
+        raise NotImplementedError
+
+    def load_state(self, displacement: np.ndarray, velocity: np.ndarray, bond_bits: np.ndarray) -> None:
+        """Continue from a snapshot: displacement and velocity (N, dim), bond-state words."""
+        a = self.arrays
+        dtype = self.model.dtype
+        self._assign(a.displacement, np.ascontiguousarray(displacement.T, dtype=dtype))
+        self._assign(a.velocity, np.ascontiguousarray(velocity.T, dtype=dtype))
+        if bond_bits.shape != tuple(a.intact.shape):
+            raise ValueError(f"bond state of shape {bond_bits.shape}, expected {a.intact.shape}")
+        self._assign(a.intact, np.ascontiguousarray(bond_bits, dtype=np.uint32))
+
     def intact_bonds(self) -> np.ndarray:
         """(M,) bool, True for intact bonds, in the model's CSR order."""
         return bondstate.unpack(self.model.offsets, self.download(self.arrays.intact))

@@ -170,6 +170,9 @@ class CpuBackend(Backend):
     def download(self, array):
         return np.array(array, copy=True)
 
+    def _assign(self, target, host):
+        target[...] = host
+
     def compute_forces(self) -> None:
         self.kernels.forces(*self._force_args())
 

@@ -238,6 +238,9 @@ class CudaBackend(Backend):
     def download(self, array) -> np.ndarray:
         return array.copy_to_host()
 
+    def _assign(self, target, host) -> None:
+        target.copy_to_device(host)
+
     # Operations -------------------------------------------------------------------------------
     def compute_forces(self) -> None:
         self.k.forces_kernel[self._blocks, THREADS_PER_BLOCK](*self._force_args())

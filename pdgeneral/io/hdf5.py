@@ -10,6 +10,9 @@
     /steps/<step:08d>/       attrs: step (int), time (s), complete (True once every field is written);
                              quasi-static runs add load_factor, iterations, residual, converged
         displacement (N, dim) m, velocity (N, dim) m/s, damage (N,)
+        bond_state (words, N) uint32: bit n % 32 of word n // 32 = bond n of the particle's row
+                   (its n-th neighbour in ascending order) intact; with displacement and
+                   velocity, what a run needs to continue from this snapshot (``--resume``)
 
 Rows keep one particle order for the whole file. Every snapshot is flushed to disk before the run
 goes on, and the XDMF index next to the file is rewritten atomically after it.
@@ -29,20 +32,30 @@ from .xdmf import write_xdmf
 
 
 class SnapshotWriter:
-    """Writes one run's snapshots. Use as a context manager."""
+    """Writes one run's snapshots. Use as a context manager.
+
+    ``resume=True`` reopens an existing output of the same case instead of creating one: groups
+    without the ``complete`` mark (a snapshot cut short by a crash) are deleted, and
+    ``last_snapshot`` holds the newest complete one to continue from.
+    """
 
     def __init__(self, path: str | Path, model: Model, case_text: str, backend: str,
-                 overwrite: bool = False, attributes: dict | None = None):
+                 overwrite: bool = False, attributes: dict | None = None, resume: bool = False):
         self.path = Path(path)
+        self.model = model
+        self.steps: list[tuple[int, float]] = []
+        self.last_snapshot: dict | None = None
+        if resume:
+            self._reopen()
+            return
         if self.path.exists() and not overwrite:
-            raise CaseError("output.path", f"{self.path} exists; pass --overwrite to replace it")
+            raise CaseError("output.path", f"{self.path} exists; pass --overwrite to replace it, "
+                                           "or --resume to continue it")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.file = h5py.File(self.path, "w")
         except OSError as err:
             raise CaseError("output.path", f"cannot write {self.path} ({err.strerror or err})") from None
-        self.model = model
-        self.steps: list[tuple[int, float]] = []
         attrs = self.file.attrs
         attrs["pdgeneral_version"] = __version__
         attrs["case"] = case_text
@@ -64,7 +77,41 @@ class SnapshotWriter:
         self.file.create_group("steps")
         self.file.flush()
 
-    def write(self, step: int, time: float, fields: dict[str, np.ndarray], **attrs) -> None:
+    def _reopen(self) -> None:
+        if not self.path.exists():
+            raise CaseError("output.path", f"{self.path} does not exist: nothing to resume")
+        try:
+            self.file = h5py.File(self.path, "r+")
+        except OSError as err:
+            raise CaseError("output.path", f"cannot reopen {self.path} to resume it "
+                                           f"({err.strerror or err})") from None
+        stored = self.file.attrs.get("case_normalized")
+        current = json.loads(json.dumps(self.model.case.model_dump(mode="json")))
+        if stored is None or _without_run_keys(json.loads(stored)) != _without_run_keys(current):
+            self.file.close()
+            raise CaseError("output.path", f"{self.path} was written by a different case; resume "
+                                           "needs the same case (only output and backend may change)")
+        steps = self.file["steps"]
+        for name in list(steps):
+            if not steps[name].attrs.get("complete"):
+                del steps[name]       # cut short by a crash: recognisable, and discarded
+        complete = sorted(steps)
+        if not complete:
+            self.file.close()
+            raise CaseError("output.path", f"{self.path} holds no complete snapshot to resume from")
+        for name in complete:
+            self.steps.append((int(steps[name].attrs["step"]), float(steps[name].attrs["time"])))
+        last = steps[complete[-1]]
+        if "bond_state" not in last:
+            self.file.close()
+            raise CaseError("output.path", f"{self.path}: the last snapshot has no bond state")
+        self.last_snapshot = {name: last[name][...] for name in
+                              ("displacement", "velocity", "damage", "bond_state")}
+        self.last_snapshot.update({key: value for key, value in last.attrs.items()})
+        self.file.flush()
+
+    def write(self, step: int, time: float, fields: dict[str, np.ndarray], bond_state=None,
+              **attrs) -> None:
         group = self.file["steps"].create_group(f"{step:08d}")
         group.attrs["step"] = int(step)
         group.attrs["time"] = float(time)
@@ -72,7 +119,10 @@ class SnapshotWriter:
             group.attrs[key] = value
         for name in ("displacement", "velocity", "damage"):
             group.create_dataset(name, data=fields[name])
-        group.attrs["complete"] = True
+        if bond_state is not None:
+            group.create_dataset("bond_state", data=bond_state, compression="gzip",
+                                 compression_opts=1)
+        group.attrs["complete"] = True   # written last: a group without it is a cut-short snapshot
         self.file.flush()
         self.steps.append((step, time))
         write_xdmf(self.path, self.model.particle_count, self.model.dimension, self.steps,
@@ -87,6 +137,11 @@ class SnapshotWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _without_run_keys(case: dict) -> dict:
+    """The parts of a normalised case that decide the physics (output and backend may differ)."""
+    return {key: value for key, value in case.items() if key not in ("output", "backend")}
 
 
 def snapshot_steps(path: str | Path) -> list[int]:

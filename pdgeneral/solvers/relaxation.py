@@ -12,6 +12,7 @@ from typing import Callable, Optional
 
 from ..backends.base import Backend
 from ..kernels.pmb import QUASI_STATIC
+from .interrupt import RunInterrupted, deferred_interrupts
 
 
 class NotConvergedWarning(UserWarning):
@@ -20,29 +21,38 @@ class NotConvergedWarning(UserWarning):
 
 def run_quasi_static(backend: Backend, writer, load_steps: int, tolerance: float,
                      max_iterations: int, limit: Optional[int] = None,
-                     progress: Optional[Callable[[int, int], None]] = None) -> tuple[int, int]:
-    """Relax each load step; returns (load steps run, total relaxation iterations)."""
+                     progress: Optional[Callable[[int, int], None]] = None,
+                     start_load_step: int = 0) -> tuple[int, int]:
+    """Relax each load step; returns (load steps run, total relaxation iterations).
+
+    ``start_load_step`` > 0 continues after that load step, whose displacement and bond state the
+    backend already holds (each load step starts its relaxation afresh, so nothing else is needed).
+    """
     backend.set_body_force(0.0)  # quasi-static loads carry no ramp: the full load, scaled below
-    backend.apply_constraints(0.0, 1.0, QUASI_STATIC)
+    backend.apply_constraints(start_load_step / load_steps, 1.0, QUASI_STATIC)
     backend.compute_forces()
-    if writer is not None:
-        writer.write(0, 0.0, backend.fields(), load_factor=0.0, iterations=0, residual=0.0,
-                     converged=True)
+    if writer is not None and start_load_step == 0:
+        writer.write(0, 0.0, backend.fields(), bond_state=backend.bond_bits(), load_factor=0.0,
+                     iterations=0, residual=0.0, converged=True)
     total = 0
-    run = load_steps if limit is None else min(limit, load_steps)
-    for load_step in range(1, run + 1):
-        factor = load_step / load_steps
-        backend.apply_constraints(factor, 1.0, QUASI_STATIC)
-        iterations, ratio = backend.relax(factor, tolerance, max_iterations)
-        total += iterations
-        converged = ratio <= tolerance
-        if not converged:
-            warnings.warn(f"load step {load_step}: relaxation stopped at max_iterations "
-                          f"({max_iterations}) with relative residual {ratio:.3g} > tolerance "
-                          f"{tolerance:g}", NotConvergedWarning, stacklevel=2)
-        if writer is not None:
-            writer.write(load_step, factor, backend.fields(), load_factor=factor,
-                         iterations=iterations, residual=ratio, converged=converged)
-        if progress is not None:
-            progress(load_step, run)
-    return run, total
+    last = load_steps if limit is None else min(limit, load_steps)
+    with deferred_interrupts() as interrupted:
+        for load_step in range(start_load_step + 1, last + 1):
+            factor = load_step / load_steps
+            backend.apply_constraints(factor, 1.0, QUASI_STATIC)
+            iterations, ratio = backend.relax(factor, tolerance, max_iterations)
+            total += iterations
+            converged = ratio <= tolerance
+            if not converged:
+                warnings.warn(f"load step {load_step}: relaxation stopped at max_iterations "
+                              f"({max_iterations}) with relative residual {ratio:.3g} > tolerance "
+                              f"{tolerance:g}", NotConvergedWarning, stacklevel=2)
+            if writer is not None:
+                writer.write(load_step, factor, backend.fields(), bond_state=backend.bond_bits(),
+                             load_factor=factor, iterations=iterations, residual=ratio,
+                             converged=converged)
+            if progress is not None:
+                progress(load_step, last)
+            if interrupted and load_step < last:
+                raise RunInterrupted(load_step, str(writer.path) if writer is not None else None)
+    return max(0, last - start_load_step), total

@@ -1,0 +1,33 @@
+"""Ctrl-C (SIGINT) stops a run at the next step boundary, never in the middle of a step."""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+from ..errors import PdgeneralError
+
+
+class RunInterrupted(PdgeneralError):
+    """The user interrupted the run; the last state was written as a snapshot."""
+
+    def __init__(self, step: int, path: str | None):
+        self.step = step
+        self.path = path
+        where = f" and saved in {path}; continue with: pdgeneral run CASE --resume" if path else ""
+        super().__init__(f"interrupted at step {step}{where}")
+
+
+@contextmanager
+def deferred_interrupts():
+    """Within the block SIGINT only sets a flag (a list that becomes non-empty); the solver checks
+    it between chunks of steps. Outside the main thread the block changes nothing."""
+    flag: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.append(signum))
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)

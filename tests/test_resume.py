@@ -1,0 +1,140 @@
+"""Restart: a run stopped at any point and resumed ends with the same bits as one that never stopped.
+
+The SIGKILL test kills a real `pdgeneral run` process at a random moment, resumes it with
+`--resume`, and compares the final arrays with an uninterrupted run, bit for bit (CPU backends).
+"""
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from pdgeneral.api import run_case
+from pdgeneral.errors import CaseError
+from pdgeneral.io import read_snapshot, snapshot_steps
+
+from conftest import case_from, merge
+from test_dynamics import FRACTURE_2D
+from test_quasi_static import STRIP
+
+FIELDS = ("displacement", "velocity", "damage")
+
+
+def final_state(path):
+    snap = read_snapshot(path)
+    with h5py.File(path) as f:
+        bits = f["steps"][f"{snap['step']:08d}"]["bond_state"][...]
+    return snap, bits
+
+
+def assert_same_final_state(a, b):
+    (snap_a, bits_a), (snap_b, bits_b) = final_state(a), final_state(b)
+    assert snap_a["step"] == snap_b["step"]
+    for name in FIELDS:
+        assert np.array_equal(snap_a[name], snap_b[name]), name
+    assert np.array_equal(bits_a, bits_b)
+
+
+@pytest.mark.parametrize("backend", ["serial", "parallel"])
+def test_explicit_resume_is_bit_identical(tmp_path, backend):
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 120}, "output": {"every": 25}})
+    full = run_case(case_from(raw), backend=backend, output=tmp_path / "full.h5")
+    # Stop at step 60 (a snapshot at 50 and the last one at 60), then resume to the end.
+    run_case(case_from(raw), backend=backend, output=tmp_path / "cut.h5", steps=60)
+    assert snapshot_steps(tmp_path / "cut.h5")[-1] == 60
+    resumed = run_case(case_from(raw), backend=backend, output=tmp_path / "cut.h5", resume=True)
+    assert resumed.steps == full.steps - 60
+    # the cut run's own last snapshot (60) stays; the rest follows the uninterrupted cadence
+    assert snapshot_steps(tmp_path / "cut.h5") == sorted(snapshot_steps(full.output) + [60])
+    assert_same_final_state(full.output, tmp_path / "cut.h5")
+    # the run broke bonds after the restart point: the bond state was carried over correctly
+    at_restart = read_snapshot(tmp_path / "cut.h5", 60)["damage"].sum()
+    assert final_state(full.output)[0]["damage"].sum() > at_restart
+
+
+def test_quasi_static_resume_is_bit_identical(tmp_path):
+    raw = merge(STRIP, {"solver": {"load_steps": 3}})
+    run_case(case_from(raw), backend="serial", output=tmp_path / "full.h5")
+    run_case(case_from(raw), backend="serial", output=tmp_path / "cut.h5", steps=1)
+    run_case(case_from(raw), backend="serial", output=tmp_path / "cut.h5", resume=True)
+    assert snapshot_steps(tmp_path / "cut.h5") == [0, 1, 2, 3]
+    assert_same_final_state(tmp_path / "full.h5", tmp_path / "cut.h5")
+
+
+def test_resume_discards_a_snapshot_cut_short(tmp_path):
+    raw = merge(FRACTURE_2D, {"output": {"every": 25}})
+    run_case(case_from(raw), backend="serial", output=tmp_path / "a.h5", steps=50)
+    with h5py.File(tmp_path / "a.h5", "r+") as f:   # a crash in the middle of writing step 75
+        group = f["steps"].create_group("00000075")
+        group.create_dataset("displacement", data=np.zeros(3))
+    assert snapshot_steps(tmp_path / "a.h5") == [0, 25, 50]    # readers ignore it
+    run_case(case_from(raw), backend="serial", output=tmp_path / "a.h5", resume=True)
+    run_case(case_from(raw), backend="serial", output=tmp_path / "b.h5")
+    assert_same_final_state(tmp_path / "a.h5", tmp_path / "b.h5")
+
+
+def test_resume_refuses_another_case(tmp_path):
+    run_case(case_from(FRACTURE_2D), backend="serial", output=tmp_path / "a.h5", steps=5)
+    other = merge(FRACTURE_2D, {"material": {"density": 2500.0}})
+    with pytest.raises(CaseError, match="written by a different case"):
+        run_case(case_from(other), backend="serial", output=tmp_path / "a.h5", resume=True)
+    with pytest.raises(CaseError, match="does not exist"):
+        run_case(case_from(FRACTURE_2D), backend="serial", output=tmp_path / "none.h5", resume=True)
+
+
+def test_sigkill_at_a_random_moment_then_resume(tmp_path):
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 3000},
+                              "output": {"every": 100, "path": str(tmp_path / "killed.h5")}})
+    case = tmp_path / "case.yaml"
+    case.write_text(yaml.safe_dump(raw))
+    command = [sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    xdmf = tmp_path / "killed.xdmf"
+    deadline = time.time() + 300
+    while time.time() < deadline:      # wait until a few snapshots exist, then kill at random
+        if xdmf.exists() and xdmf.read_text().count('Name="step ') >= 3:
+            break
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.0, 0.5))
+    assert process.poll() is None, "the run finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    # The file opens and keeps every snapshot completed before the kill.
+    completed = snapshot_steps(tmp_path / "killed.h5")
+    assert completed[:3] == [0, 100, 200]
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    reference = merge(raw, {"output": {"every": 100, "path": str(tmp_path / "reference.h5")}})
+    run_case(case_from(reference), backend="serial")
+    assert_same_final_state(tmp_path / "reference.h5", tmp_path / "killed.h5")
+
+
+def test_ctrl_c_writes_a_snapshot_and_says_how_to_resume(tmp_path):
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 3000},
+                              "output": {"every": 1000, "path": str(tmp_path / "stopped.h5")}})
+    case = tmp_path / "case.yaml"
+    case.write_text(yaml.safe_dump(raw))
+    command = [sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    xdmf = tmp_path / "stopped.xdmf"
+    deadline = time.time() + 300
+    while time.time() < deadline and not xdmf.exists():   # step 0 written: the loop is running
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"pdgeneral run {case} --resume" in stderr
+    stopped_at = snapshot_steps(tmp_path / "stopped.h5")[-1]
+    assert 0 < stopped_at < 3000 and f"interrupted at step {stopped_at}" in stderr
+    assert subprocess.run(command + ["--resume"], capture_output=True).returncode == 0
+    reference = merge(raw, {"output": {"every": 1000, "path": str(tmp_path / "reference.h5")}})
+    run_case(case_from(reference), backend="serial")
+    assert_same_final_state(tmp_path / "reference.h5", tmp_path / "stopped.h5")
