@@ -82,7 +82,7 @@ def run(case, backend, output, steps, overrides, overwrite, resume, quiet) -> No
 
     Ctrl-C stops at the next step boundary after writing a snapshot; --resume continues from it."""
     from .api import prepare, run_case
-    from .solvers.interrupt import RunInterrupted
+    from .solvers.interrupt import RunInterrupted, RunUnstable
     if resume and overwrite:
         raise PdgeneralError("--resume and --overwrite exclude each other")
     prepared = prepare(case, overrides, backend)
@@ -93,6 +93,9 @@ def run(case, backend, output, steps, overrides, overwrite, resume, quiet) -> No
     except RunInterrupted as stop:
         click.echo(f"\n{stop}".replace("CASE", case), err=True)
         sys.exit(130)
+    except RunUnstable as failure:
+        click.echo(f"\nerror: {case}: {failure}", err=True)
+        sys.exit(3)
     click.echo(summary.line())
 
 

@@ -138,3 +138,21 @@ def test_ctrl_c_writes_a_snapshot_and_says_how_to_resume(tmp_path):
     reference = merge(raw, {"output": {"every": 1000, "path": str(tmp_path / "reference.h5")}})
     run_case(case_from(reference), backend="serial")
     assert_same_final_state(tmp_path / "reference.h5", tmp_path / "stopped.h5")
+
+
+def test_a_blow_up_stops_the_run_keeps_the_last_good_snapshot_and_names_the_cause(tmp_path):
+    import dataclasses
+
+    from pdgeneral.api import prepare
+    from pdgeneral.solvers.interrupt import RunUnstable
+    prepared = prepare(case_from(merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 400},
+                                                     "output": {"every": 5}})))
+    # A model whose "stable" time step is 20 times the real one: the explicit scheme must diverge.
+    prepared.model = dataclasses.replace(prepared.model,
+                                         stable_time_step=20 * prepared.model.stable_time_step)
+    with pytest.raises(RunUnstable, match=r"not finite at step \d+ .*time step above the stable"):
+        run_case(prepared, backend="serial", output=tmp_path / "blow.h5")
+    steps = snapshot_steps(tmp_path / "blow.h5")
+    last = read_snapshot(tmp_path / "blow.h5", steps[-1])
+    assert all(np.isfinite(last[name]).all() for name in FIELDS)
+    assert 0 < steps[-1] < 400

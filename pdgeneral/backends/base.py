@@ -108,6 +108,16 @@ class Backend:
             raise ValueError(f"bond state of shape {bond_bits.shape}, expected {a.intact.shape}")
         self._assign(a.intact, np.ascontiguousarray(bond_bits, dtype=np.uint32))
 
+    def first_nonfinite_particle(self) -> int:
+        """Index of the first particle whose displacement or velocity is not finite, or -1.
+        One pass over 2 dim N numbers (a copy from the device on the GPU)."""
+        a = self.arrays
+        for array in (a.displacement, a.velocity):
+            bad = ~np.isfinite(self.download(array)).all(axis=0)
+            if bad.any():
+                return int(np.argmax(bad))
+        return -1
+
     def intact_bonds(self) -> np.ndarray:
         """(M,) bool, True for intact bonds, in the model's CSR order."""
         return bondstate.unpack(self.model.offsets, self.download(self.arrays.intact))

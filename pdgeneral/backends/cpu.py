@@ -142,6 +142,15 @@ def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
     return SimpleNamespace(advance=advance, relax=relax)
 
 
+@njit(cache=True)
+def _first_nonfinite(displacement, velocity):
+    for i in range(displacement.shape[1]):
+        for d in range(displacement.shape[0]):
+            if not (math.isfinite(displacement[d, i]) and math.isfinite(velocity[d, i])):
+                return i
+    return -1
+
+
 _LOOPS = {}
 
 
@@ -172,6 +181,10 @@ class CpuBackend(Backend):
 
     def _assign(self, target, host):
         target[...] = host
+
+    def first_nonfinite_particle(self) -> int:
+        a = self.arrays   # no copies on the CPU
+        return _first_nonfinite(a.displacement, a.velocity)
 
     def compute_forces(self) -> None:
         self.kernels.forces(*self._force_args())

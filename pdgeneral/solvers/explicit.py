@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 from ..backends.base import Backend
 from ..kernels.pmb import INITIAL
-from .interrupt import RunInterrupted, deferred_interrupts
+from .interrupt import RunInterrupted, RunUnstable, deferred_interrupts
 
 # A chunk of steps between progress reports lasts about this long (s).
 PROGRESS_INTERVAL = 0.5
@@ -50,6 +50,13 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
                 chunk = min(chunk * 2, 1 << 20)
             elif elapsed > PROGRESS_INTERVAL * 2 and chunk > 1:
                 chunk //= 2
+            # Checked after every chunk (about PROGRESS_INTERVAL of work): a blow-up is caught
+            # within one chunk, and a non-finite state is never written.
+            bad = backend.first_nonfinite_particle()
+            if bad >= 0:
+                last_good = writer.steps[-1][0] if writer is not None and writer.steps else None
+                raise RunUnstable(step, bad, backend.model.positions[bad], last_good, dt,
+                                  backend.model.stable_time_step)
             if writer is not None and (step == next_snapshot or interrupted):
                 _snapshot(backend, writer, step, dt)
             if progress is not None:
