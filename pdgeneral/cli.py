@@ -100,11 +100,21 @@ def run(case, backend, output, steps, overrides, overwrite, resume, quiet) -> No
 
 
 @main.command()
-@click.argument("case", type=click.Path(dir_okay=False))
+@click.argument("case", type=click.Path(dir_okay=False), required=False)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a case key.")
+@click.option("--schema", is_flag=True,
+              help="Print the JSON Schema of the case format (for editors) and exit.")
 @_reports_errors
-def check(case, overrides) -> None:
+def check(case, overrides, schema) -> None:
     """Validate CASE and print what a run would do; runs nothing."""
+    if schema:
+        import json
+
+        from .case.schema import Case
+        click.echo(json.dumps(Case.model_json_schema(), indent=2))
+        return
+    if case is None:
+        raise PdgeneralError("check needs a CASE file (or --schema)")
     from .api import prepare
     from .memory import estimate_bytes
     from .model import DEFAULT_LOAD_STEPS, time_stepping

@@ -142,3 +142,16 @@ def test_compare_serial_parallel_agree_bit_for_bit(tmp_path):
 def test_compare_needs_two_backends(tmp_path):
     result = CliRunner().invoke(main, ["compare", str(write_case(tmp_path)), "serial"])
     assert result.exit_code == 2 and "at least two backends" in result.output
+
+
+def test_check_prints_the_json_schema():
+    import json
+    result = CliRunner().invoke(main, ["check", "--schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert schema["title"] == "Case"
+    assert {"name", "dimension", "material", "discretization", "geometry", "solver"} <= set(
+        schema["required"])
+    material = schema["$defs"]["Material"]
+    assert material["additionalProperties"] is False   # unknown keys are errors, editors say so
+    assert "youngs_modulus" in material["properties"]
