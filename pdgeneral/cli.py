@@ -230,8 +230,30 @@ def bench(cases, backend_list, precision, steps, json_path) -> None:
 
 
 @main.command()
-def info() -> None:
-    """Versions, backends, CPU threads and GPUs."""
+@click.argument("output", type=click.Path(dir_okay=False), required=False)
+@click.option("--field", type=click.Choice(["damage", "displacement", "velocity"]), default="damage",
+              show_default=True)
+@click.option("--step", type=int, default=None, help="Snapshot step (default: the last).")
+@click.option("-o", "png", type=click.Path(dir_okay=False), default=None, help="PNG path.")
+@_reports_errors
+def plot(output, field, step, png) -> None:
+    """Draw the particles of an output file coloured by a field (3D: the mid-plane slice)."""
+    from .io.summary import plot as draw
+    if output is None:
+        raise PdgeneralError("plot needs an output file (OUT.h5)")
+    click.echo(f"wrote {draw(output, field, step, png)}")
+
+
+@main.command()
+@click.argument("output", type=click.Path(dir_okay=False), required=False)
+@_reports_errors
+def info(output) -> None:
+    """Versions, backends, CPU threads and GPUs; with OUT.h5, a summary of that output file."""
+    if output is not None:
+        from .io.summary import describe
+        for line in describe(output):
+            click.echo(line)
+        return
     import numba
     import numpy
     from . import backends

@@ -155,3 +155,26 @@ def test_check_prints_the_json_schema():
     material = schema["$defs"]["Material"]
     assert material["additionalProperties"] is False   # unknown keys are errors, editors say so
     assert "youngs_modulus" in material["properties"]
+
+
+def test_info_and_plot_of_an_output_file(tmp_path):
+    case = write_case(tmp_path, {"precracks": [{"segment": {"start": [0.0, 0.0101],
+                                                            "end": [0.01, 0.0101]}}]})
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(case), "-b", "serial", "-q"]).exit_code == 0
+    out = tmp_path / "out.h5"
+    result = runner.invoke(main, ["info", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "particles   800" in result.output and "snapshots   3: steps 0 .. 20" in result.output
+    assert "bond_state, damage, displacement, velocity" in result.output
+    result = runner.invoke(main, ["plot", str(out), "--field", "displacement", "--step", "10",
+                                  "-o", str(tmp_path / "u.png")])
+    assert result.exit_code == 0, result.output
+    png = (tmp_path / "u.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    result = runner.invoke(main, ["plot", str(out)])
+    assert result.exit_code == 0 and (tmp_path / "out-damage-00000020.png").exists()
+    result = runner.invoke(main, ["plot", str(out), "--step", "7"])
+    assert result.exit_code == 2 and "no complete snapshot at step 7" in result.output
+    result = runner.invoke(main, ["info", str(tmp_path / "case.yaml")])
+    assert result.exit_code == 2 and "not a pdgeneral output file" in result.output
