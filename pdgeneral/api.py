@@ -119,8 +119,10 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
             dt, total = time_stepping(model)
             if steps is not None:
                 total = steps
-            work = run_explicit(engine, writer, total, dt, prepared.case.output.every, progress,
-                                start_step=start)
+            out = prepared.case.output
+            work = run_explicit(engine, writer, total, dt, out.every, progress, start_step=start,
+                                checkpoint_every=out.checkpoint_every,
+                                checkpoint_minutes=out.checkpoint_minutes)
         else:
             dt = 1.0
             load_steps = solver.load_steps or DEFAULT_LOAD_STEPS

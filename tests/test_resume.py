@@ -4,6 +4,7 @@ The SIGKILL test kills a real `pdgeneral run` process at a random moment, resume
 `--resume`, and compares the final arrays with an uninterrupted run, bit for bit (CPU backends).
 """
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -156,3 +157,36 @@ def test_a_blow_up_stops_the_run_keeps_the_last_good_snapshot_and_names_the_caus
     last = read_snapshot(tmp_path / "blow.h5", steps[-1])
     assert all(np.isfinite(last[name]).all() for name in FIELDS)
     assert 0 < steps[-1] < 400
+
+
+def test_checkpoints_between_sparse_snapshots_allow_resume_after_sigkill(tmp_path):
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 3000},
+                              "output": {"every": 3000, "checkpoint_every": 100,
+                                         "path": str(tmp_path / "killed.h5")}})
+    case = tmp_path / "case.yaml"
+    case.write_text(yaml.safe_dump(raw))
+    command = [sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    step = 0
+    while time.time() < deadline and step < 300 and process.poll() is None:
+        time.sleep(0.1)
+        try:
+            with h5py.File(tmp_path / "killed.h5", "r", locking=False) as f:
+                step = int(f["checkpoint"].attrs["step"]) if "checkpoint" in f else 0
+        except (OSError, KeyError):
+            pass
+    assert process.poll() is None, "the run finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert snapshot_steps(tmp_path / "killed.h5") == [0]     # sparse output: only step 0 so far
+    with h5py.File(tmp_path / "killed.h5", "r") as f:
+        kept = [name for name in f if name.startswith("checkpoint")]
+        assert kept in (["checkpoint"], ["checkpoint", "checkpoint_new"], ["checkpoint_new"])
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    ran = int(re.search(r"([\d,]+) steps", resumed.stdout).group(1).replace(",", ""))
+    assert ran <= 2700          # it continued from the checkpoint, not from step 0
+    reference = merge(raw, {"output": {"every": 3000, "path": str(tmp_path / "reference.h5")}})
+    run_case(case_from(reference), backend="serial")
+    assert_same_final_state(tmp_path / "reference.h5", tmp_path / "killed.h5")

@@ -158,6 +158,12 @@ class Solver(Closed):
 class Output(Closed):
     path: Optional[str] = Field(None, description="HDF5 file; default results/<name>.h5.")
     every: int = Field(100, gt=0, description="Steps between snapshots (explicit).")
+    checkpoint_every: Optional[int] = Field(
+        None, gt=0, description="Steps between restart points kept apart from the snapshots "
+                                "(explicit; only the newest is kept).")
+    checkpoint_minutes: Optional[float] = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Wall-clock minutes between restart points (explicit; only the newest is kept).")
 
 
 class Case(Closed):

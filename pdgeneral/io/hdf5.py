@@ -13,6 +13,9 @@
         bond_state (words, N) uint32: bit n % 32 of word n // 32 = bond n of the particle's row
                    (its n-th neighbour in ascending order) intact; with displacement and
                    velocity, what a run needs to continue from this snapshot (``--resume``)
+    /checkpoint/             the newest restart point apart from the snapshots (output.checkpoint_every,
+                             output.checkpoint_minutes): displacement, velocity, bond_state; attrs
+                             step, time, time_step, complete
 
 Rows keep one particle order for the whole file. Every snapshot is flushed to disk before the run
 goes on, and the XDMF index next to the file is rewritten atomically after it.
@@ -29,6 +32,10 @@ from .. import __version__
 from ..errors import CaseError
 from ..model import Model
 from .xdmf import write_xdmf
+
+
+#: Groups that may hold a restart point apart from the snapshots (see SnapshotWriter.checkpoint).
+CHECKPOINTS = ("checkpoint", "checkpoint_new")
 
 
 class SnapshotWriter:
@@ -101,13 +108,38 @@ class SnapshotWriter:
             raise CaseError("output.path", f"{self.path} holds no complete snapshot to resume from")
         for name in complete:
             self.steps.append((int(steps[name].attrs["step"]), float(steps[name].attrs["time"])))
-        last = steps[complete[-1]]
+        candidates = [steps[complete[-1]]] + [self.file[name] for name in CHECKPOINTS
+                                               if name in self.file
+                                               and self.file[name].attrs.get("complete")]
+        last = max(candidates, key=lambda group: int(group.attrs["step"]))
         if "bond_state" not in last:
             self.file.close()
             raise CaseError("output.path", f"{self.path}: the last snapshot has no bond state")
         self.last_snapshot = {name: last[name][...] for name in
-                              ("displacement", "velocity", "damage", "bond_state")}
+                              ("displacement", "velocity", "bond_state")}
         self.last_snapshot.update({key: value for key, value in last.attrs.items()})
+        self.file.flush()
+
+    def checkpoint(self, step: int, time: float, displacement: np.ndarray, velocity: np.ndarray,
+                   bond_state: np.ndarray, **attrs) -> None:
+        """Write a restart point apart from the snapshots, keeping only the newest: the new one is
+        written completely under /checkpoint_new, then replaces /checkpoint. A crash at any moment
+        leaves at least one complete checkpoint or snapshot to resume from."""
+        if "checkpoint_new" in self.file:
+            del self.file["checkpoint_new"]
+        group = self.file.create_group("checkpoint_new")
+        group.attrs["step"] = int(step)
+        group.attrs["time"] = float(time)
+        for key, value in attrs.items():
+            group.attrs[key] = value
+        group.create_dataset("displacement", data=displacement)
+        group.create_dataset("velocity", data=velocity)
+        group.create_dataset("bond_state", data=bond_state, compression="gzip", compression_opts=1)
+        group.attrs["complete"] = True
+        self.file.flush()
+        if "checkpoint" in self.file:
+            del self.file["checkpoint"]
+        self.file.move("checkpoint_new", "checkpoint")
         self.file.flush()
 
     def write(self, step: int, time: float, fields: dict[str, np.ndarray], bond_state=None,

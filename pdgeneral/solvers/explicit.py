@@ -21,13 +21,23 @@ def _snapshot(backend: Backend, writer, step: int, dt: float) -> None:
     writer.write(step, step * dt, backend.fields(), bond_state=backend.bond_bits(), time_step=dt)
 
 
+def _checkpoint(backend: Backend, writer, step: int, dt: float) -> None:
+    a = backend.arrays
+    writer.checkpoint(step, step * dt, backend.download(a.displacement).T,
+                      backend.download(a.velocity).T, backend.bond_bits(), time_step=dt)
+
+
 def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
-                 progress: Progress = None, start_step: int = 0) -> int:
+                 progress: Progress = None, start_step: int = 0,
+                 checkpoint_every: Optional[int] = None,
+                 checkpoint_minutes: Optional[float] = None) -> int:
     """Run up to step ``steps`` with step size ``dt``; returns the number of steps run.
 
     ``start_step`` > 0 continues from a state the backend already holds (loaded from the snapshot
     of that step): forces and body forces are recomputed from it, which reproduces the arrays the
     uninterrupted run had at that step (bonds over their limit there were already broken).
+    ``checkpoint_every`` (steps) and ``checkpoint_minutes`` (wall clock) add restart points between
+    snapshots; only the newest is kept. Chunks of steps end on them, which changes no result.
     """
     if start_step == 0:
         backend.apply_constraints(0.0, dt, INITIAL)
@@ -37,10 +47,14 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
         _snapshot(backend, writer, 0, dt)
     step = start_step
     chunk = 1
+    last_checkpoint = clock.monotonic()
     with deferred_interrupts() as interrupted:
         while step < steps:
             next_snapshot = min(steps, (step // every + 1) * every)
-            n = min(chunk, next_snapshot - step)
+            next_stop = next_snapshot
+            if checkpoint_every:
+                next_stop = min(next_stop, (step // checkpoint_every + 1) * checkpoint_every)
+            n = min(chunk, next_stop - step)
             started = clock.perf_counter()
             backend.advance(step, n, dt)
             backend.synchronize()
@@ -59,6 +73,12 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
                                   backend.model.stable_time_step)
             if writer is not None and (step == next_snapshot or interrupted):
                 _snapshot(backend, writer, step, dt)
+            elif writer is not None and (
+                    (checkpoint_every and step % checkpoint_every == 0)
+                    or (checkpoint_minutes and clock.monotonic() - last_checkpoint
+                        >= 60 * checkpoint_minutes)):
+                _checkpoint(backend, writer, step, dt)
+                last_checkpoint = clock.monotonic()
             if progress is not None:
                 progress(step, steps)
             if interrupted:
