@@ -76,8 +76,10 @@ class _Progress:
 @click.option("--resume", is_flag=True,
               help="Continue the output file from its last complete snapshot.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--summary-json", type=click.Path(dir_okay=False), default=None, hidden=True,
+              help="Also write the run's summary as JSON (used by pdgeneral batch).")
 @_reports_errors
-def run(case, backend, output, steps, overrides, overwrite, resume, quiet) -> None:
+def run(case, backend, output, steps, overrides, overwrite, resume, quiet, summary_json) -> None:
     """Run CASE (a YAML case file) and write HDF5 snapshots.
 
     Ctrl-C stops at the next step boundary after writing a snapshot; --resume continues from it."""
@@ -97,6 +99,10 @@ def run(case, backend, output, steps, overrides, overwrite, resume, quiet) -> No
         click.echo(f"\nerror: {case}: {failure}", err=True)
         sys.exit(3)
     click.echo(summary.line())
+    if summary_json:
+        import json
+        with open(summary_json, "w") as handle:
+            json.dump(summary.as_dict(), handle)
 
 
 @main.command()
@@ -227,6 +233,32 @@ def bench(cases, backend_list, precision, steps, json_path) -> None:
     if json_path:
         with open(json_path, "w") as handle:
             json.dump(as_json(results, extra), handle, indent=2)
+
+
+@main.command()
+@click.argument("cases", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a key in every case (repeatable).")
+@click.option("--backend", "-b", default=None, help="Backend for every case.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Cases run side by side.")
+@click.option("--gpus", default=None, help="Comma-separated GPU indices; jobs take turns on them.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@_reports_errors
+def batch(cases, overrides, backend, jobs, gpus, overwrite) -> None:
+    """Run many CASES one after another or side by side; carry on past failures; print a table.
+
+    Exit code 1 if any case failed."""
+    from .batch import run_batch
+    gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else []
+    results = run_batch(list(cases), list(overrides), backend, jobs, gpu_list, overwrite)
+    click.echo(f"{'case':<40} {'status':<8} {'steps':>8} {'wall s':>8} {'p-steps/s':>10}  output / error")
+    for r in results:
+        detail = r["output"] if r["status"] == "ok" else r["error"]
+        click.echo(f"{r['case']:<40} {r['status']:<8} {r['steps']:>8} {r['wall']:>8.1f} "
+                   f"{r['rate']:>10.3g}  {detail}")
+    if any(r["status"] != "ok" for r in results):
+        sys.exit(1)
 
 
 @main.command()

@@ -178,3 +178,25 @@ def test_info_and_plot_of_an_output_file(tmp_path):
     assert result.exit_code == 2 and "no complete snapshot at step 7" in result.output
     result = runner.invoke(main, ["info", str(tmp_path / "case.yaml")])
     assert result.exit_code == 2 and "not a pdgeneral output file" in result.output
+
+
+def test_batch_runs_every_case_carries_on_past_a_failure_and_exits_1(tmp_path):
+    good = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        good.append(str(write_case(folder)))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: broken\ndimension: 4\n")
+    result = CliRunner().invoke(main, ["batch", good[0], str(bad), good[1], "--jobs", "2",
+                                       "--backend", "serial", "--set", "solver.steps=4"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].split()[:2] == ["case", "status"]
+    rows = lines[1:]
+    assert [row.split()[1] for row in rows] == ["ok", "failed", "ok"]
+    assert rows[0].split()[2] == "4" and rows[0].rstrip().endswith("out.h5")
+    assert "dimension: Input should be 2 or 3" in rows[1]
+    for case in good:
+        with h5py.File(os.path.join(os.path.dirname(case), "out.h5")) as f:
+            assert sorted(f["steps"])[-1] == "00000004"

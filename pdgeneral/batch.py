@@ -1,0 +1,54 @@
+"""`pdgeneral batch`: many cases, one after another or side by side, each in its own process.
+
+A separate process per case isolates failures (a crash or a bad case stops only that case) and lets
+each case see only its GPU (CUDA_VISIBLE_DEVICES), taken in turn from ``--gpus``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def _run_one(index: int, case: str, overrides: list[str], backend: str | None, gpus: list[str],
+             overwrite: bool) -> dict:
+    command = [sys.executable, "-m", "pdgeneral", "run", case, "--quiet"]
+    for item in overrides:
+        command += ["--set", item]
+    if backend:
+        command += ["--backend", backend]
+    if overwrite:
+        command.append("--overwrite")
+    env = dict(os.environ)
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
+    with tempfile.TemporaryDirectory() as scratch:
+        summary_path = Path(scratch) / "summary.json"
+        started = time.perf_counter()
+        proc = subprocess.run(command + ["--summary-json", str(summary_path)], capture_output=True,
+                              text=True, env=env)
+        wall = time.perf_counter() - started
+        if proc.returncode == 0 and summary_path.exists():
+            summary = json.loads(summary_path.read_text())
+            return {"case": case, "status": "ok", "steps": summary["steps"], "wall": wall,
+                    "rate": summary["particle_steps_per_second"], "output": summary["output"],
+                    "error": ""}
+    lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
+    error = lines[-1] if lines else f"exit code {proc.returncode}"
+    return {"case": case, "status": "failed", "steps": 0, "wall": wall, "rate": 0.0, "output": "",
+            "error": error.removeprefix("error: ")}
+
+
+def run_batch(cases: list[str], overrides: list[str], backend: str | None = None, jobs: int = 1,
+              gpus: list[str] | None = None, overwrite: bool = False) -> list[dict]:
+    """Run every case; results in the order given, whatever order they finished in."""
+    gpus = gpus or []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_run_one, i, case, overrides, backend, gpus, overwrite)
+                   for i, case in enumerate(cases)]
+        return [future.result() for future in futures]
