@@ -108,15 +108,16 @@ class Backend:
             raise ValueError(f"bond state of shape {bond_bits.shape}, expected {a.intact.shape}")
         self._assign(a.intact, np.ascontiguousarray(bond_bits, dtype=np.uint32))
 
-    def first_nonfinite_particle(self) -> int:
-        """Index of the first particle whose displacement or velocity is not finite, or -1.
-        One pass over 2 dim N numbers (a copy from the device on the GPU)."""
+    def first_unphysical_particle(self, speed_limit: float) -> int:
+        """Index of the first particle whose displacement or velocity is not finite, or whose speed
+        exceeds ``speed_limit``, or -1. One pass over 2 dim N numbers (a copy from the GPU)."""
         a = self.arrays
-        for array in (a.displacement, a.velocity):
-            bad = ~np.isfinite(self.download(array)).all(axis=0)
-            if bad.any():
-                return int(np.argmax(bad))
-        return -1
+        u = self.download(a.displacement)
+        v = self.download(a.velocity)
+        bad = ~(np.isfinite(u).all(axis=0) & np.isfinite(v).all(axis=0))
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad |= (v.astype(np.float64) ** 2).sum(axis=0) > speed_limit**2
+        return int(np.argmax(bad)) if bad.any() else -1
 
     def intact_bonds(self) -> np.ndarray:
         """(M,) bool, True for intact bonds, in the model's CSR order."""

@@ -143,11 +143,16 @@ def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
 
 
 @njit(cache=True)
-def _first_nonfinite(displacement, velocity):
+def _first_unphysical(displacement, velocity, speed_limit):
+    limit2 = speed_limit * speed_limit
     for i in range(displacement.shape[1]):
+        speed2 = 0.0
         for d in range(displacement.shape[0]):
             if not (math.isfinite(displacement[d, i]) and math.isfinite(velocity[d, i])):
                 return i
+            speed2 += velocity[d, i] * velocity[d, i]
+        if speed2 > limit2:
+            return i
     return -1
 
 
@@ -182,9 +187,9 @@ class CpuBackend(Backend):
     def _assign(self, target, host):
         target[...] = host
 
-    def first_nonfinite_particle(self) -> int:
+    def first_unphysical_particle(self, speed_limit: float) -> int:
         a = self.arrays   # no copies on the CPU
-        return _first_nonfinite(a.displacement, a.velocity)
+        return _first_unphysical(a.displacement, a.velocity, speed_limit)
 
     def compute_forces(self) -> None:
         self.kernels.forces(*self._force_args())

@@ -11,8 +11,13 @@ from ..backends.base import Backend
 from ..kernels.pmb import INITIAL
 from .interrupt import RunInterrupted, RunUnstable, deferred_interrupts
 
-# A chunk of steps between progress reports lasts about this long (s).
+# A chunk of steps between progress reports lasts about this long (s), and holds at most this many
+# steps, which bounds how late a blow-up is caught.
 PROGRESS_INTERVAL = 0.5
+MAX_CHUNK = 1000
+# A particle faster than this multiple of the bar wave speed sqrt(E / rho) means a strain of order
+# one or more: far outside what the PMB model describes, the sign of an unstable run.
+SPEED_LIMIT_FACTOR = 1.0
 
 Progress = Optional[Callable[[int, int], None]]
 
@@ -45,6 +50,8 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
     backend.compute_forces()
     if writer is not None and start_step == 0:
         _snapshot(backend, writer, 0, dt)
+    material = backend.model.case.material
+    speed_limit = SPEED_LIMIT_FACTOR * (material.youngs_modulus / material.density) ** 0.5
     step = start_step
     chunk = 1
     last_checkpoint = clock.monotonic()
@@ -61,12 +68,12 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
             elapsed = clock.perf_counter() - started
             step += n
             if elapsed < PROGRESS_INTERVAL / 2:
-                chunk = min(chunk * 2, 1 << 20)
+                chunk = min(chunk * 2, MAX_CHUNK)
             elif elapsed > PROGRESS_INTERVAL * 2 and chunk > 1:
                 chunk //= 2
-            # Checked after every chunk (about PROGRESS_INTERVAL of work): a blow-up is caught
-            # within one chunk, and a non-finite state is never written.
-            bad = backend.first_nonfinite_particle()
+            # Checked after every chunk (at most MAX_CHUNK steps): a blow-up is caught within
+            # one chunk, and an unphysical state is never written.
+            bad = backend.first_unphysical_particle(speed_limit)
             if bad >= 0:
                 last_good = writer.steps[-1][0] if writer is not None and writer.steps else None
                 raise RunUnstable(step, bad, backend.model.positions[bad], last_good, dt,

@@ -19,14 +19,16 @@ class RunInterrupted(PdgeneralError):
 
 
 class RunUnstable(PdgeneralError):
-    """The solution stopped being finite; the run stopped and kept its last good snapshot."""
+    """The solution stopped being finite or physical (a particle faster than the wave speed); the
+    run stopped and kept its last good snapshot."""
 
     def __init__(self, step: int, particle: int, position, last_good: int | None, dt: float,
                  stable: float):
         where = ", ".join(f"{x:.6g}" for x in position)
         kept = f"; the last good snapshot is step {last_good}" if last_good is not None else ""
         super().__init__(
-            f"the solution is not finite at step {step} (first at particle {particle}, at ({where}) "
+            f"the solution is not finite or a particle outruns the wave speed at step {step} (first "
+            f"at particle {particle}, at ({where}) "
             f"m){kept}. Likely cause: a time step above the stable limit (dt = {dt:.4g} s, "
             f"stable {stable:.4g} s: lower solver.safety_factor or solver.time_step), or a load "
             "or velocity that drives particles through each other")
