@@ -88,57 +88,62 @@ def test_resume_refuses_another_case(tmp_path):
         run_case(case_from(FRACTURE_2D), backend="serial", output=tmp_path / "none.h5", resume=True)
 
 
-def test_sigkill_at_a_random_moment_then_resume(tmp_path):
-    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 3000},
-                              "output": {"every": 100, "path": str(tmp_path / "killed.h5")}})
+def start_run(tmp_path, raw, name):
+    """Write ``raw`` as a case whose output is tmp_path/name.h5 and start `pdgeneral run` on it in a
+    real process. Returns (case dict, command, process)."""
+    raw = merge(raw, {"output": {"path": str(tmp_path / f"{name}.h5")}})
     case = tmp_path / "case.yaml"
     case.write_text(yaml.safe_dump(raw))
     command = [sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial", "-q"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    xdmf = tmp_path / "killed.xdmf"
-    deadline = time.time() + 300
-    while time.time() < deadline:      # wait until a few snapshots exist, then kill at random
-        if xdmf.exists() and xdmf.read_text().count('Name="step ') >= 3:
-            break
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return raw, command, process
+
+
+def wait_for(condition, timeout=300.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline and not condition():
         time.sleep(0.05)
+
+
+def resume_and_compare(tmp_path, raw, command, name):
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    reference = merge(raw, {"output": {"path": str(tmp_path / "reference.h5")}})
+    run_case(case_from(reference), backend="serial")
+    assert_same_final_state(tmp_path / "reference.h5", tmp_path / f"{name}.h5")
+    return resumed
+
+
+def test_sigkill_at_a_random_moment_then_resume(tmp_path):
+    raw, command, process = start_run(tmp_path, merge(FRACTURE_2D, {
+        "solver": {"end_time": None, "steps": 3000}, "output": {"every": 100}}), "killed")
+    xdmf = tmp_path / "killed.xdmf"
+    # wait until a few snapshots exist, then kill at a random moment
+    wait_for(lambda: xdmf.exists() and xdmf.read_text().count('Name="step ') >= 3)
     time.sleep(random.uniform(0.0, 0.5))
     assert process.poll() is None, "the run finished before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
     # The file opens and keeps every snapshot completed before the kill.
-    completed = snapshot_steps(tmp_path / "killed.h5")
-    assert completed[:3] == [0, 100, 200]
-    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    reference = merge(raw, {"output": {"every": 100, "path": str(tmp_path / "reference.h5")}})
-    run_case(case_from(reference), backend="serial")
-    assert_same_final_state(tmp_path / "reference.h5", tmp_path / "killed.h5")
+    assert snapshot_steps(tmp_path / "killed.h5")[:3] == [0, 100, 200]
+    resume_and_compare(tmp_path, raw, command, "killed")
 
 
 def test_ctrl_c_writes_a_snapshot_and_says_how_to_resume(tmp_path):
-    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 3000},
-                              "output": {"every": 1000, "path": str(tmp_path / "stopped.h5")}})
-    case = tmp_path / "case.yaml"
-    case.write_text(yaml.safe_dump(raw))
-    command = [sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial", "-q"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    raw, command, process = start_run(tmp_path, merge(FRACTURE_2D, {
+        "solver": {"end_time": None, "steps": 3000}, "output": {"every": 1000}}), "stopped")
     xdmf = tmp_path / "stopped.xdmf"
-    deadline = time.time() + 300
-    while time.time() < deadline and not xdmf.exists():   # step 0 written: the loop is running
-        time.sleep(0.05)
+    wait_for(xdmf.exists)          # step 0 written: the loop is running
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert f"pdgeneral run {case} --resume" in stderr
+    assert f"pdgeneral run {tmp_path / 'case.yaml'} --resume" in stderr
     stopped_at = snapshot_steps(tmp_path / "stopped.h5")[-1]
     assert 0 < stopped_at < 3000 and f"interrupted at step {stopped_at}" in stderr
-    assert subprocess.run(command + ["--resume"], capture_output=True).returncode == 0
-    reference = merge(raw, {"output": {"every": 1000, "path": str(tmp_path / "reference.h5")}})
-    run_case(case_from(reference), backend="serial")
-    assert_same_final_state(tmp_path / "reference.h5", tmp_path / "stopped.h5")
+    resume_and_compare(tmp_path, raw, command, "stopped")
 
 
 def test_a_blow_up_stops_the_run_keeps_the_last_good_snapshot_and_names_the_cause(tmp_path):
@@ -163,22 +168,18 @@ def test_a_blow_up_stops_the_run_keeps_the_last_good_snapshot_and_names_the_caus
 
 
 def test_checkpoints_between_sparse_snapshots_allow_resume_after_sigkill(tmp_path):
-    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 3000},
-                              "output": {"every": 3000, "checkpoint_every": 100,
-                                         "path": str(tmp_path / "killed.h5")}})
-    case = tmp_path / "case.yaml"
-    case.write_text(yaml.safe_dump(raw))
-    command = [sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial", "-q"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    step = 0
-    while time.time() < deadline and step < 300 and process.poll() is None:
-        time.sleep(0.1)
+    raw, command, process = start_run(tmp_path, merge(FRACTURE_2D, {
+        "solver": {"end_time": None, "steps": 3000},
+        "output": {"every": 3000, "checkpoint_every": 100}}), "killed")
+
+    def checkpoint_step() -> int:
         try:
             with h5py.File(tmp_path / "killed.h5", "r", locking=False) as f:
-                step = int(f["checkpoint"].attrs["step"]) if "checkpoint" in f else 0
+                return int(f["checkpoint"].attrs["step"]) if "checkpoint" in f else 0
         except (OSError, KeyError):
-            pass
+            return 0
+
+    wait_for(lambda: process.poll() is not None or checkpoint_step() >= 300)
     assert process.poll() is None, "the run finished before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -186,10 +187,6 @@ def test_checkpoints_between_sparse_snapshots_allow_resume_after_sigkill(tmp_pat
     with h5py.File(tmp_path / "killed.h5", "r") as f:
         kept = [name for name in f if name.startswith("checkpoint")]
         assert kept in (["checkpoint"], ["checkpoint", "checkpoint_new"], ["checkpoint_new"])
-    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = resume_and_compare(tmp_path, raw, command, "killed")
     ran = int(re.search(r"([\d,]+) steps", resumed.stdout).group(1).replace(",", ""))
     assert ran <= 2700          # it continued from the checkpoint, not from step 0
-    reference = merge(raw, {"output": {"every": 3000, "path": str(tmp_path / "reference.h5")}})
-    run_case(case_from(reference), backend="serial")
-    assert_same_final_state(tmp_path / "reference.h5", tmp_path / "killed.h5")
