@@ -1,4 +1,5 @@
-"""CPU throughput and set-up cost on a synthetic 2D plate (horizon 3.015 dx, no fracture).
+"""CPU throughput and set-up cost on the synthetic 2D plate of `pdgeneral bench` (horizon 3.015 dx,
+no fracture), with the neighbour search timed on its own.
 
     python benchmarks/cpu_throughput.py [--particles 1000000] [--steps 20] [--json out.json]
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import subprocess
@@ -20,26 +20,11 @@ import time
 import numba
 
 from pdgeneral import backends
+from pdgeneral.bench import synthetic_case
 from pdgeneral.case import load_case_text
 from pdgeneral.geometry import lattice
 from pdgeneral.model import build_model, time_stepping
 from pdgeneral.neighbors import find_neighbors
-
-
-def plate_case(particles: int) -> str:
-    side = int(round(math.sqrt(particles / 2)))
-    spacing = 1.0e-4
-    return f"""
-name: bench-plate-2d
-dimension: 2
-thickness: 1.0e-3
-material: {{model: pmb, youngs_modulus: 72.0e9, density: 2440.0, critical_stretch: .inf}}
-discretization: {{spacing: {spacing}, horizon_factor: 3.015, surface_correction: energy}}
-geometry: {{box: {{min: [0, 0], max: [{2 * side * spacing!r}, {side * spacing!r}]}}}}
-regions: {{all: {{box: {{min: [0, 0], max: [{2 * side * spacing!r}, {side * spacing!r}]}}}}}}
-boundary_conditions: [{{region: all, type: initial_velocity, value: [1.0, 0.5]}}]
-solver: {{type: explicit, steps: 10}}
-"""
 
 
 def main() -> None:
@@ -50,7 +35,7 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    case = load_case_text(plate_case(args.particles), source="bench")
+    case = load_case_text(synthetic_case(2, args.particles, "float64"), source="bench")
     points = lattice(case.geometry.box, case.discretization.spacing)
     find_neighbors(points[:1000], case.horizon)  # compile (cached on disk after the first run)
     started = time.perf_counter()

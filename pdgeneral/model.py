@@ -212,8 +212,10 @@ def build_model(case: Case) -> Model:
     volume = np.full(n, cell_volume)
 
     offsets, neighbors = find_neighbors(points, horizon)
-    if neighbors.size == 0:
-        raise CaseError("discretization", "no particle has a neighbour within the horizon")
+    empty_rows = offsets[1:] == offsets[:-1]
+    if np.any(empty_rows):
+        raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
+                                          "the horizon (isolated by holes?)")
     initial_bond_volume, moments = _family_moments(points, offsets, neighbors, horizon, spacing,
                                                    volume)
 
@@ -224,10 +226,6 @@ def build_model(case: Case) -> Model:
     else:
         s0 = pmb.critical_stretch(material.youngs_modulus, material.fracture_energy, horizon, dim, plane)
 
-    empty_rows = offsets[1:] == offsets[:-1]
-    if np.any(empty_rows):
-        raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
-                                          "the horizon (isolated by holes?)")
     corrected = case.discretization.surface_correction == "energy"
     if corrected:
         # Ratio of the continuum energy density of a uniaxial strain to the particle's lattice sum
