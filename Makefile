@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-gpu clean
+.PHONY: demo test bench bench-gpu validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ bench: $(STAMP)
 
 bench-gpu: $(STAMP)
 	$(BIN)/pdgeneral bench --backends cuda
+
+# The validation suite at full resolution; rewrites docs/validation.md and docs/validation/.
+validate: $(STAMP)
+	$(BIN)/pdgeneral validate --resolution full
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

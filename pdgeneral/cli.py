@@ -262,6 +262,39 @@ def batch(cases, overrides, backend, jobs, gpus, overwrite) -> None:
 
 
 @main.command()
+@click.option("--resolution", type=click.Choice(["full", "ci"]), default="full", show_default=True,
+              help="full: the literature's set-up; ci: the reduced one the test suite runs.")
+@click.option("--only", default=None, metavar="NAME[,NAME]", help="Run only these benchmarks.")
+@click.option("--backend", "-b", default="auto", show_default=True, help="auto | serial | parallel | cuda.")
+@click.option("--directory", type=click.Path(file_okay=False), default="docs/validation", show_default=True,
+              help="Where each benchmark's JSON result and figures go.")
+@click.option("--document", type=click.Path(dir_okay=False), default="docs/validation.md",
+              show_default=True, help="The document rewritten from every result in --directory.")
+@_reports_errors
+def validate(resolution, only, backend, directory, document) -> None:
+    """Run the validation benchmarks against their published answers and rewrite the document.
+
+    Exit code 1 if any check failed."""
+    from .validation.report import run_benchmarks
+
+    def report(result):
+        passed = sum(1 for c in result.checks if c.passed)
+        click.echo(f"{'PASS' if result.passed else 'FAIL'} {result.name}: {passed}/{len(result.checks)} "
+                   f"checks, {result.particles:,} particles, {result.wall_seconds:.1f} s on {result.backend}")
+        for c in result.checks:
+            if not c.passed:
+                click.echo(f"     failed: {c.name}: expected {c.expected}, obtained {c.obtained}")
+
+    names = [n.strip() for n in only.split(",")] if only else None
+    results = run_benchmarks(names, resolution, backend, directory, document, report=report)
+    failed = [r.name for r in results if not r.passed]
+    click.echo(f"{len(results) - len(failed)} of {len(results)} benchmarks passed"
+               + (f" (failed: {', '.join(failed)})" if failed else "") + f"; wrote {document}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("output", type=click.Path(dir_okay=False), required=False)
 @click.option("--field", type=click.Choice(["damage", "displacement", "velocity"]), default="damage",
               show_default=True)
