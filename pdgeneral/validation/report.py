@@ -203,8 +203,9 @@ def render(records: list[dict], document: Path, directory: Path) -> str:
         if r.get("notes", "").strip():
             lines += [r["notes"].strip(), ""]
         commit = f", commit `{r['commit']}`" if r.get("commit") else ""
+        machine = r.get("hardware", "hardware not recorded")
         lines += [(f"*{r['particles']:,} particles, {r['steps']:,} steps, "
-                   f"{r['wall_seconds']:.1f} s wall time on the `{r['backend']}` backend ({r.get('hardware', 'hardware not recorded')}), "
+                   f"{r['wall_seconds']:.1f} s wall time on the `{r['backend']}` backend ({machine}), "
                    f"{r.get('date', 'date not recorded')}{commit}.*"), ""]
     return "\n".join(lines)
 
