@@ -33,7 +33,7 @@ def registers(case: str, steps: int) -> None:
     from pdgeneral.backends import cuda as cuda_backend
     dim, n = CASES[case]
     model = build_model(load_case_text(synthetic_case(dim, n, "float64")))
-    for cap in (None, 72, 64, 56, 48):
+    for cap in (None, 80, 64, 56, 48, 40):
         cuda_backend.FORCE_KERNEL_OPTIONS = {} if cap is None else {"max_registers": cap}
         engine = backends.create("cuda", model)
         engine.warm_up("explicit")
@@ -56,26 +56,22 @@ def main():
     for precision in ("float64", "float32"):
         model = build_model(load_case_text(synthetic_case(dim, n, precision)))
         dt, _ = time_stepping(model)
-        for store in (False,):
-            cuda_backend.CudaBackend.store_bond_factors = store
-            for threads in (128, 256):
-                cuda_backend.THREADS_PER_BLOCK = threads
-                engine = backends.create("cuda", model)
-                engine.warm_up("explicit")
-                if threads == 256:
-                    for kernel in ("forces_kernel", "kick_drift_kernel"):
-                        dispatcher = getattr(engine.k, kernel)
-                        print(f"  {kernel}: registers {dispatcher.get_regs_per_thread()}, local memory "
-                              f"{dispatcher.get_local_mem_per_thread()}", flush=True)
-                force = timed(engine.compute_forces, args.steps)
-                step = timed(lambda: engine.advance(0, 1, dt), args.steps)
-                engine.corrected = False
-                plain = timed(engine.compute_forces, args.steps)
-                print(f"{args.case} {precision} stored_factor={store} threads={threads}: force kernel "
-                      f"{force * 1e3:.3f} ms (without surface correction {plain * 1e3:.3f} ms), "
-                      f"whole step {step * 1e3:.3f} ms -> {model.particle_count / step:.3g} p-steps/s",
-                      flush=True)
-                del engine
+        for threads in (128, 256, 512):
+            cuda_backend.THREADS_PER_BLOCK = threads
+            engine = backends.create("cuda", model)
+            engine.warm_up("explicit")
+            if threads == 256:
+                for kernel in ("forces_kernel", "kick_drift_kernel"):
+                    dispatcher = getattr(engine.k, kernel)
+                    print(f"  {kernel}: registers {dispatcher.get_regs_per_thread()}, local memory "
+                          f"{dispatcher.get_local_mem_per_thread()}", flush=True)
+            force = timed(engine.compute_forces, args.steps)
+            step = timed(lambda: engine.advance(0, 1, dt), args.steps)
+            print(f"{args.case} {precision} threads={threads}: force kernel {force * 1e3:.3f} ms, "
+                  f"whole step {step * 1e3:.3f} ms -> {model.particle_count / step:.3g} p-steps/s",
+                  flush=True)
+            del engine
+        cuda_backend.THREADS_PER_BLOCK = 256
     # Launch overhead: a whole step on a tiny case.
     model = build_model(load_case_text(synthetic_case(2, 2000, "float64")))
     engine = backends.create("cuda", model)

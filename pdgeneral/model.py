@@ -84,20 +84,13 @@ class Model:
         return int(np.diff(self.offsets).max())
 
     def bond_weights(self) -> np.ndarray:
-        """(M,) beta_ij V_j G_ij of every bond (m^3), as the kernels compute them on the fly."""
+        """(M,) bond weights w_ij = beta_ij V_j G_ij (m^3) in CSR order, float64: what the force
+        kernels multiply each bond's force by (kernels.pmb.bond_weight)."""
         weights = np.empty(self.bond_count)
         _weights_and_stiffness(self.reference, self.volume, self.correction, self.surface_correction,
                                self.offsets, self.neighbors, self.horizon, self.spacing,
-                               self.micromodulus, weights, np.empty(0))
+                               self.micromodulus, weights)
         return weights
-
-    def bond_factors(self) -> np.ndarray:
-        """(M,) surface-correction factor G_ij of every bond (ones without the correction)."""
-        factors = np.empty(self.bond_count)
-        _weights_and_stiffness(self.reference, self.volume, self.correction, self.surface_correction,
-                               self.offsets, self.neighbors, self.horizon, self.spacing,
-                               self.micromodulus, np.empty(0), factors)
-        return factors
 
 
 def time_stepping(model: Model) -> tuple[float, int]:
@@ -150,16 +143,13 @@ def _family_moments(points, offsets, neighbors, horizon, spacing, volume):
 
 @njit(parallel=True)
 def _weights_and_stiffness(reference, volume, correction, corrected, offsets, neighbors, horizon,
-                           spacing, micromodulus, weights, factors):
+                           spacing, micromodulus, weights):
     """Per particle sum_j c w_ij / |xi_ij| (N/m^4), with the kernels' own bond weight; also stores
-    each w_ij into ``weights`` when it has one entry per bond. With one entry per bond in
-    ``factors`` it stores each surface factor G_ij there instead, and computes nothing else."""
+    each w_ij into ``weights`` when it has one entry per bond."""
     n = volume.shape[0]
     dim = reference.shape[0]
     stiffness = np.zeros(n)
     store = weights.shape[0] == neighbors.shape[0]
-    store_factors = factors.shape[0] == neighbors.shape[0]
-    none = np.empty(0, dtype=correction.dtype)
     for i in prange(n):
         total = 0.0
         for k in range(offsets[i], offsets[i + 1]):
@@ -168,14 +158,11 @@ def _weights_and_stiffness(reference, volume, correction, corrected, offsets, ne
             xi_y = reference[1, j] - reference[1, i]
             xi_z = reference[2, j] - reference[2, i] if dim == 3 else 0.0
             length = math.sqrt(xi_x * xi_x + xi_y * xi_y + xi_z * xi_z)
-            factor = bond_correction(i, j, k, length, xi_x, xi_y, xi_z, correction, corrected, none)
-            if store_factors:
-                factors[k] = factor
-            else:
-                weight, _ = bond_weight(j, length, volume, factor, horizon, spacing)
-                if store:
-                    weights[k] = weight
-                total += micromodulus * weight / length
+            factor = bond_correction(i, j, length, xi_x, xi_y, xi_z, correction, corrected)
+            weight, _ = bond_weight(j, length, volume, factor, horizon, spacing)
+            if store:
+                weights[k] = weight
+            total += micromodulus * weight / length
         stiffness[i] = total
     return stiffness
 
@@ -236,8 +223,7 @@ def build_model(case: Case) -> Model:
         correction = np.ones((dim, n))
     reference = np.ascontiguousarray(points.T)
     particle_stiffness = _weights_and_stiffness(reference, volume, correction, corrected, offsets,
-                                                neighbors, horizon, spacing, c, np.empty(0),
-                                                np.empty(0))
+                                                neighbors, horizon, spacing, c, np.empty(0))
     stable = pmb.stable_time_step_of(material.density, float(particle_stiffness.max()))
 
     masks = _region_masks(case, points)

@@ -15,9 +15,6 @@ class Backend:
     operations; this base class lays the arrays out (structure-of-arrays, run precision)."""
 
     name = "base"
-    #: Keep the surface-correction factor per bond (memory) or recompute it per use (arithmetic).
-    store_bond_factors = True
-
     def __init__(self, model: Model):
         self.model = model
         dtype = model.dtype
@@ -40,12 +37,9 @@ class Backend:
         # stability of the relaxation requires (Underwood 1983; Kilic and Madenci 2010, eq. 12).
         fictitious_density = model.particle_stiffness
         bond_first, bond_count, self.bond_stride, neighbors = self._bond_layout(model)
-        self.corrected = bool(model.surface_correction)
-        bond_factor = (self._bond_factor_layout(model) if self.corrected and self.store_bond_factors
-                       else np.zeros(0))
         self.arrays = SimpleNamespace(
             reference=real(model.reference), volume=real(model.volume),
-            correction=real(model.correction), bond_factor=real(bond_factor),
+            bond_weights=real(self._bond_weight_layout(model)),
             no_fail=self._upload(model.no_fail),
             bond_first=self._upload(bond_first), bond_count=self._upload(bond_count),
             neighbors=self._upload(neighbors), initial_bond_volume=real(model.initial_bond_volume),
@@ -74,9 +68,9 @@ class Backend:
     def _upload(self, array: np.ndarray):
         raise NotImplementedError
 
-    def _bond_factor_layout(self, model: Model) -> np.ndarray:
-        """Per-bond surface factors in this backend's bond layout (default: CSR order)."""
-        return model.bond_factors()
+    def _bond_weight_layout(self, model: Model) -> np.ndarray:
+        """Per-bond weights w_ij (Model.bond_weights) in this backend's bond layout (default: CSR)."""
+        return model.bond_weights()
 
     def download(self, array) -> np.ndarray:
         raise NotImplementedError
@@ -84,6 +78,7 @@ class Backend:
     def fields(self) -> dict[str, np.ndarray]:
         """Snapshot fields in output layout: displacement and velocity (N, dim), damage (N,)."""
         a = self.arrays
+        self.compute_damage()
         return {
             "displacement": self.download(a.displacement).T,
             "velocity": self.download(a.velocity).T,
@@ -126,10 +121,13 @@ class Backend:
     # Argument tuples of the force and constraint loops (the same on every backend) -------------
     def _force_args(self) -> tuple:
         a = self.arrays
-        return (a.reference, a.displacement, a.volume, a.correction, self.corrected, a.bond_factor,
-                a.no_fail, a.bond_first, a.bond_count, self.bond_stride, a.neighbors, a.intact,
-                a.initial_bond_volume, self.micromodulus, self.critical_stretch, self.horizon,
-                self.spacing, a.force, a.damage)
+        return (a.reference, a.displacement, a.no_fail, a.bond_first, a.bond_count, self.bond_stride,
+                a.neighbors, a.bond_weights, a.intact, self.micromodulus, self.critical_stretch, a.force)
+
+    def _damage_args(self) -> tuple:
+        a = self.arrays
+        return (a.reference, a.volume, self.horizon, self.spacing, a.bond_first, a.bond_count,
+                self.bond_stride, a.neighbors, a.intact, a.initial_bond_volume, a.damage)
 
     def _constraint_args(self) -> tuple:
         a = self.arrays
@@ -138,7 +136,11 @@ class Backend:
 
     # Operations (solvers call these) ------------------------------------------------------------
     def compute_forces(self) -> None:
-        """Internal force density and damage at the current displacement; breaks bonds."""
+        """Internal force density at the current displacement; breaks bonds."""
+        raise NotImplementedError
+
+    def compute_damage(self) -> None:
+        """Damage of every particle from the current bond state (for snapshots)."""
         raise NotImplementedError
 
     def apply_constraints(self, time: float, dt: float, phase: int) -> None:

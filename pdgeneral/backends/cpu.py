@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit, prange
 
-from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
-                           particle_force, relaxation_control, relaxation_residual,
+from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift, kick_kick_drift,
+                           particle_damage, particle_force, relaxation_control, relaxation_residual,
                            relaxation_update)
 from .base import Backend
 
@@ -22,14 +22,18 @@ from .base import Backend
 # build, ``prange`` in the parallel one. The step loops below call them in sequence, so a loop never
 # starts before the previous one has finished on every thread.
 
-def _forces_source(reference, displacement, volume, correction, corrected, bond_factor, no_fail,
-                   bond_first, bond_count, bond_stride, neighbors, intact, initial_bond_volume,
-                   micromodulus, critical_stretch, horizon, spacing, force, damage):
+def _forces_source(reference, displacement, no_fail, bond_first, bond_count, bond_stride, neighbors,
+                   bond_weights, intact, micromodulus, critical_stretch, force):
     for i in prange(displacement.shape[1]):
-        particle_force(i, reference, displacement, volume, correction, corrected, bond_factor,
-                       no_fail, bond_first, bond_count, bond_stride, neighbors, intact,
-                       initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force,
-                       damage)
+        particle_force(i, reference, displacement, no_fail, bond_first, bond_count, bond_stride,
+                       neighbors, bond_weights, intact, micromodulus, critical_stretch, force)
+
+
+def _damage_source(reference, volume, horizon, spacing, bond_first, bond_count, bond_stride, neighbors,
+                   intact, initial_bond_volume, damage):
+    for i in prange(damage.shape[0]):
+        particle_damage(i, reference, volume, horizon, spacing, bond_first, bond_count, bond_stride,
+                        neighbors, intact, initial_bond_volume, damage)
 
 
 def _constrain_source(time, dt, phase, particle, component, kind, value, ramp_time, displacement,
@@ -42,6 +46,11 @@ def _constrain_source(time, dt, phase, particle, component, kind, value, ramp_ti
 def _kick_drift_source(dt, density, constrained, displacement, velocity, force, body_force):
     for i in prange(displacement.shape[1]):
         kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
+
+
+def _kick_kick_drift_source(dt, density, constrained, displacement, velocity, force, body_force):
+    for i in prange(displacement.shape[1]):
+        kick_kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
 
 
 def _kick_source(dt, density, constrained, velocity, force, body_force):
@@ -76,8 +85,9 @@ _OPTIONS = {"error_model": "numpy"}
 def _compile_loops(parallel: bool) -> SimpleNamespace:
     jit = njit(parallel=True, **_OPTIONS) if parallel else njit(**_OPTIONS)
     return SimpleNamespace(
-        forces=jit(_forces_source), constrain=jit(_constrain_source),
+        forces=jit(_forces_source), damage=jit(_damage_source), constrain=jit(_constrain_source),
         kick_drift=jit(_kick_drift_source), kick=jit(_kick_source),
+        kick_kick_drift=jit(_kick_kick_drift_source),
         body_force=jit(_body_force_source), residual=jit(_residual_source),
         relaxation_update=jit(_relaxation_update_source))
 
@@ -88,6 +98,7 @@ def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
     constrain_all = loops.constrain
     kick_drift_all = loops.kick_drift
     kick_all = loops.kick
+    kick_kick_drift_all = loops.kick_kick_drift
     body_force_all = loops.body_force
     residual_all = loops.residual
     update_all = loops.relaxation_update
@@ -103,13 +114,18 @@ def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
             last_ramp = max(last_ramp, load_ramps[g])
         for s in range(n_steps):
             time = (first_step + s + 1) * dt
-            kick_drift_all(dt, density, constrained, displacement, velocity, force, body_force)
+            if s == 0:
+                kick_drift_all(dt, density, constrained, displacement, velocity, force, body_force)
             constrain_all(time, dt, AFTER_DRIFT, *constraint_args)
             forces(*force_args)
             if time - dt < last_ramp:
                 body_force_all(time, load_ramps, load_forces, body_force)
-            kick_all(dt, density, constrained, velocity, force, body_force)
-            constrain_all(time, dt, AFTER_KICK, *constraint_args)
+            if s == n_steps - 1:
+                kick_all(dt, density, constrained, velocity, force, body_force)
+                constrain_all(time, dt, AFTER_KICK, *constraint_args)
+            else:   # this step's kick and the next one's kick_drift in one pass (see kick_kick_drift)
+                kick_kick_drift_all(dt, density, constrained, displacement, velocity, force,
+                                    body_force)
 
     @njit(**_OPTIONS)
     def relax(max_iterations, tolerance, load_factor, dt, force_args, constrained, volume,
@@ -194,6 +210,9 @@ class CpuBackend(Backend):
     def compute_forces(self) -> None:
         self.kernels.forces(*self._force_args())
 
+    def compute_damage(self) -> None:
+        self.kernels.damage(*self._damage_args())
+
     def apply_constraints(self, time: float, dt: float, phase: int) -> None:
         self.kernels.constrain(time, dt, phase, *self._constraint_args())
 
@@ -208,6 +227,7 @@ class CpuBackend(Backend):
                              a.displacement, a.velocity, a.force, a.body_force)
 
     def warm_up(self, solver: str) -> None:
+        self.compute_damage()         # what snapshots call; reads the state only
         if solver == "explicit":
             self.advance(0, 0, 1.0)   # zero steps: compiles the driver and every loop it calls
         else:

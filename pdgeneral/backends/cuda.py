@@ -5,10 +5,10 @@
   deterministic.
 - Bonds are stored bond-major and padded to the longest row: bond n of particle i is at
   ``n * N + i``, so the threads of a warp read consecutive neighbour indices (coalesced). The bond
-  state is one bit per bond (32 to a word, words laid out (words, N)); the surface-correction factor
-  is stored per bond in the run precision (measured on an H200, 2D, 4M particles: 3.2 ms per force
-  evaluation stored against 4.7 ms recomputed from per-particle factors; docs/performance.md), so
-  a bond costs 4 + 8 bytes in float64 (4 + 4 in float32).
+  state is one bit per bond (32 to a word, words laid out (words, N)); the bond weight
+  w_ij = beta_ij V_j G_ij is stored per bond in the run precision, so a bond costs 4 + 8 bytes in
+  float64 (4 + 4 in float32) and a step does no per-bond volume or correction arithmetic. Damage
+  is computed by its own kernel, only for snapshots.
 - State stays on the device for the whole run; the host sees data only at snapshots (and, in the
   quasi-static solver, four reduced numbers per relaxation iteration).
 
@@ -26,7 +26,8 @@ from numba import cuda, njit, prange
 from ..errors import CaseError
 from ..kernels import pmb as kernels
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
-                           particle_force, relaxation_control, relaxation_residual,
+                           kick_kick_drift,
+                           particle_damage, particle_force, relaxation_control, relaxation_residual,
                            relaxation_update)
 from ..physics import pmb as physics
 from ..memory import estimate_bytes
@@ -42,21 +43,32 @@ THREADS_PER_BLOCK = 32 if _SIMULATOR else 256
 REDUCE_THREADS = 32 if _SIMULATOR else 256
 
 
-def forces_kernel(reference, displacement, volume, correction, corrected, bond_factor, no_fail,
-                  bond_first, bond_count, bond_stride, neighbors, intact, initial_bond_volume,
-                  micromodulus, critical_stretch, horizon, spacing, force, damage):
+def forces_kernel(reference, displacement, no_fail, bond_first, bond_count, bond_stride, neighbors,
+                  bond_weights, intact, micromodulus, critical_stretch, force):
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        particle_force(i, reference, displacement, volume, correction, corrected, bond_factor,
-                       no_fail, bond_first, bond_count, bond_stride, neighbors, intact,
-                       initial_bond_volume, micromodulus, critical_stretch, horizon, spacing, force,
-                       damage)
+        particle_force(i, reference, displacement, no_fail, bond_first, bond_count, bond_stride,
+                       neighbors, bond_weights, intact, micromodulus, critical_stretch, force)
+
+
+def damage_kernel(reference, volume, horizon, spacing, bond_first, bond_count, bond_stride, neighbors,
+                  intact, initial_bond_volume, damage):
+    i = cuda.grid(1)
+    if i < damage.shape[0]:
+        particle_damage(i, reference, volume, horizon, spacing, bond_first, bond_count, bond_stride,
+                        neighbors, intact, initial_bond_volume, damage)
 
 
 def kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
     i = cuda.grid(1)
     if i < displacement.shape[1]:
         kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
+
+
+def kick_kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        kick_kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
 
 
 def kick_kernel(dt, density, constrained, velocity, force, body_force):
@@ -128,10 +140,12 @@ def reduce_rows_kernel(values, partial):
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
 _SHARED = (physics.bond_stretch, physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
-           kernels.ramp_rate, kernels.bond_correction, kernels.bond_weight, kernels.particle_force,
-           kernels.external_force, kernels.kick_drift, kernels.kick, kernels.constrain,
+           kernels.ramp_rate, kernels.particle_force, kernels.particle_damage,
+           kernels.external_force, kernels.kick_drift, kernels.kick, kernels.kick_kick_drift,
+           kernels.constrain,
            kernels.relaxation_residual, kernels.relaxation_update)
-_KERNELS = (forces_kernel, kick_drift_kernel, kick_kernel, constrain_kernel, body_force_kernel,
+_KERNELS = (forces_kernel, damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kernel,
+            constrain_kernel, body_force_kernel,
             residual_kernel, relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
 
 
@@ -198,7 +212,6 @@ class CudaBackend(Backend):
     host round trip; the relaxation reads four reduced numbers per iteration."""
 
     name = "cuda"
-    store_bond_factors = True
 
     def __init__(self, model):
         self.check_memory(model)
@@ -214,6 +227,7 @@ class CudaBackend(Backend):
         self.forces_launch = self.k.forces_kernel[per_particle]
         self.kick_drift_launch = self.k.kick_drift_kernel[per_particle]
         self.kick_launch = self.k.kick_kernel[per_particle]
+        self.kick_kick_drift_launch = self.k.kick_kick_drift_kernel[per_particle]
 
     @staticmethod
     def check_memory(model) -> None:
@@ -229,8 +243,8 @@ class CudaBackend(Backend):
     def _bond_layout(self, model):
         return padded_bond_layout(model.offsets, model.neighbors)
 
-    def _bond_factor_layout(self, model) -> np.ndarray:
-        return padded_bond_layout(model.offsets, model.bond_factors(), fill=0.0)[3]
+    def _bond_weight_layout(self, model) -> np.ndarray:
+        return padded_bond_layout(model.offsets, model.bond_weights(), fill=0.0)[3]
 
     def _upload(self, array):
         return cuda.to_device(np.ascontiguousarray(array))
@@ -244,6 +258,9 @@ class CudaBackend(Backend):
     # Operations -------------------------------------------------------------------------------
     def compute_forces(self) -> None:
         self.k.forces_kernel[self._blocks, THREADS_PER_BLOCK](*self._force_args())
+
+    def compute_damage(self) -> None:
+        self.k.damage_kernel[self._blocks, THREADS_PER_BLOCK](*self._damage_args())
 
     def apply_constraints(self, time: float, dt: float, phase: int) -> None:
         if self.model.constraint_particle.shape[0]:
@@ -262,17 +279,21 @@ class CudaBackend(Backend):
                            a.body_force)
         kick_args = (dt, self.density, a.constrained, a.velocity, a.force, a.body_force)
         constrained = self.model.constraint_particle.shape[0] > 0
-        for s in range(n_steps):
+        for s in range(n_steps):   # the same sequence as the CPU driver (backends/cpu.py)
             time = (first_step + s + 1) * dt
-            self.kick_drift_launch(*kick_drift_args)
+            if s == 0:
+                self.kick_drift_launch(*kick_drift_args)
             if constrained:
                 self.apply_constraints(time, dt, AFTER_DRIFT)
             self.forces_launch(*force_args)
             if time - dt < self._last_ramp:
                 self.set_body_force(time)
-            self.kick_launch(*kick_args)
-            if constrained:
-                self.apply_constraints(time, dt, AFTER_KICK)
+            if s == n_steps - 1:
+                self.kick_launch(*kick_args)
+                if constrained:
+                    self.apply_constraints(time, dt, AFTER_KICK)
+            else:
+                self.kick_kick_drift_launch(*kick_drift_args)
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays
@@ -309,13 +330,12 @@ class CudaBackend(Backend):
     def warm_up(self, solver: str) -> None:
         """Compile every kernel the solver uses by launching it once without changing the state."""
         a = self.arrays
+        self.compute_damage()
         if solver == "explicit":
-            zero = 0.0
-            self.k.kick_drift_kernel[self._blocks, THREADS_PER_BLOCK](zero, self.density, a.constrained,
-                                                               a.displacement, a.velocity, a.force,
-                                                               a.body_force)
-            self.k.kick_kernel[self._blocks, THREADS_PER_BLOCK](zero, self.density, a.constrained,
-                                                         a.velocity, a.force, a.body_force)
+            state = (self.density, a.constrained, a.displacement, a.velocity, a.force, a.body_force)
+            self.kick_drift_launch(0.0, *state)           # dt = 0: the state stays as it is
+            self.kick_kick_drift_launch(0.0, *state)
+            self.kick_launch(0.0, *state[:2], *state[3:])
             self.set_body_force(0.0)
             self.compute_forces()
             if self.model.constraint_particle.shape[0]:

@@ -32,17 +32,11 @@ INITIAL = 3          # t = 0: prescribed u and v before the first step
 
 
 @register_jitable(inline="always")
-def bond_correction(i, j, k, reference_length, xi_x, xi_y, xi_z, correction, corrected, bond_factor):
-    """Surface-correction factor G_ij of bond k (i -> j); 1 without the correction.
-
-    A backend either stores G per bond (``bond_factor[k]``, computed once by this same function) or
-    passes an empty ``bond_factor`` and computes it here from the per-particle factors g_d in
-    ``correction`` (dim, N): memory traffic against arithmetic, the same bits either way.
-    """
+def bond_correction(i, j, reference_length, xi_x, xi_y, xi_z, correction, corrected):
+    """Surface-correction factor G_ij of the bond i -> j from the per-particle factors g_d in
+    ``correction`` (dim, N); 1 without the correction."""
     if not corrected:
         return 1.0
-    if bond_factor.shape[0] > 0:
-        return bond_factor[k]
     dim = correction.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     gz_i = correction[2, i] if dim == 3 else 1.0
     gz_j = correction[2, j] if dim == 3 else 1.0
@@ -60,14 +54,14 @@ def bond_weight(j, reference_length, volume, factor, horizon, spacing):
 
 
 @register_jitable(inline="always")
-def particle_force(i, reference, displacement, volume, correction, corrected, bond_factor, no_fail,
-                   bond_first, bond_count, bond_stride, neighbors, intact, initial_bond_volume,
-                   micromodulus, critical_stretch, horizon, spacing, force, damage):
-    """Internal force density (N/m^3) on particle i, its damage, and breaking of its bonds.
+def particle_force(i, reference, displacement, no_fail, bond_first, bond_count, bond_stride, neighbors,
+                   bond_weights, intact, micromodulus, critical_stretch, force):
+    """Internal force density (N/m^3) on particle i, and breaking of its bonds.
 
-    f_i = sum_j c * w_ij * s_ij * (xi + eta) / |xi + eta| over intact bonds, w_ij = beta_ij V_j G_ij
-    (partial volume, neighbour volume, surface correction). Damage = 1 - sum_intact beta V_j /
-    sum_all beta V_j (Silling and Askari 2005, eq. 21, with partial volumes).
+    f_i = sum_j c * w_ij * s_ij * (xi + eta) / |xi + eta| over intact bonds, with the bond weight
+    w_ij = beta_ij V_j G_ij (partial volume, neighbour volume, surface correction) computed once per
+    run by ``bond_weight`` (``bond_weights[k]``): a step reads 4 + one real bytes per bond and does
+    no per-bond volume or correction arithmetic.
 
     Bond n of particle i is ``neighbors[bond_first[i] + n * bond_stride]`` (CSR rows on the CPU,
     bond-major padded columns on the GPU). Its state is bit n % 32 of ``intact[n // 32, i]``
@@ -83,7 +77,6 @@ def particle_force(i, reference, displacement, volume, correction, corrected, bo
     fx = 0.0
     fy = 0.0
     fz = 0.0
-    intact_volume = 0.0
     count = bond_count[i]
     first = bond_first[i]
     word = 0
@@ -112,20 +105,38 @@ def particle_force(i, reference, displacement, volume, correction, corrected, bo
                 word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
                 changed = True
             else:
-                factor = bond_correction(i, j, k, reference_length, xi_x, xi_y, xi_z, correction,
-                                         corrected, bond_factor)
-                weight, partial = bond_weight(j, reference_length, volume, factor, horizon, spacing)
-                scale = micromodulus * weight * stretch / deformed_length
+                scale = micromodulus * bond_weights[k] * stretch / deformed_length
                 fx += scale * (xi_x + eta_x)
                 fy += scale * (xi_y + eta_y)
                 fz += scale * (xi_z + eta_z)
-                intact_volume += partial
         if changed and (bit == 31 or n == count - 1):
             intact[n >> 5, i] = word
     force[0, i] = fx
     force[1, i] = fy
     if dim == 3:
         force[2, i] = fz
+
+
+@register_jitable(inline="always")
+def particle_damage(i, reference, volume, horizon, spacing, bond_first, bond_count, bond_stride,
+                    neighbors, intact, initial_bond_volume, damage):
+    """Damage of particle i: 1 - sum_intact beta_ij V_j / sum_all beta_ij V_j (Silling and Askari
+    2005, eq. 21, with partial volumes). Only snapshots need it, so the step does not compute it."""
+    dim = reference.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    intact_volume = 0.0
+    first = bond_first[i]
+    word = 0
+    for n in range(bond_count[i]):
+        bit = n & 31
+        if bit == 0:
+            word = intact[n >> 5, i]
+        if (word >> bit) & 1:
+            j = neighbors[first + n * bond_stride]
+            xi_x = reference[0, j] - reference[0, i]
+            xi_y = reference[1, j] - reference[1, i]
+            xi_z = reference[2, j] - reference[2, i] if dim == 3 else 0.0
+            length = math.sqrt(xi_x * xi_x + xi_y * xi_y + xi_z * xi_z)
+            intact_volume += partial_volume_factor(length, horizon, spacing) * volume[j]
     damage[i] = 1.0 - intact_volume / initial_bond_volume[i]
 
 
@@ -175,6 +186,16 @@ def kick(i, dt, density, constrained, velocity, force, body_force):
         if (constrained[i] >> d) & 1:
             continue
         velocity[d, i] += 0.5 * dt * (force[d, i] + body_force[d, i]) / density
+
+
+@register_jitable(inline="always")
+def kick_kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force):
+    """``kick`` of one step then ``kick_drift`` of the next, fused: both use the same force, and the
+    constraints applied between them (AFTER_KICK) touch only constrained components, which these skip
+    and the next AFTER_DRIFT overwrites. The same operations in the same order as the two loops (the
+    same bits), in one pass over the arrays instead of two."""
+    kick(i, dt, density, constrained, velocity, force, body_force)
+    kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
 
 
 @register_jitable(inline="always")

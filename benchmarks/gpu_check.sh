@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Everything one device session checks and times on the GPU machine, logs into $OUT (see
+# ../shared/gpu/README.md for the install line that must run first). Usage:
+#   benchmarks/gpu_check.sh [tests] [variants] [bench] [compare]
+set -u
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+export PYTHONWARNINGS=ignore::numba.core.errors.NumbaPerformanceWarning
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+for what in "$@"; do
+  case $what in
+    tests)
+      python3 -m pytest -q -x -p no:cacheprovider -W ignore::numba.core.errors.NumbaPerformanceWarning \
+        tests/test_cuda.py tests/test_memory.py tests/test_dynamics.py tests/test_resume.py 2>&1 \
+        | tail -n 30 | tee "$OUT/tests.log" ;;
+    variants)
+      python3 benchmarks/gpu_variants.py --registers 2>&1 | tee "$OUT/registers.log"
+      python3 benchmarks/gpu_variants.py --case 2d-4m --steps 50 2>&1 | tee "$OUT/variants.log" ;;
+    minimal)
+      python3 benchmarks/gpu_variants.py --minimal 2>&1 | tee "$OUT/minimal.log" ;;
+    bench)
+      python3 -m pdgeneral bench --cases 2d-1m,2d-4m,2d-16m,3d-1m,3d-8m --backends cuda \
+        --precision float64,float32 --steps 100 --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" ;;
+    bench-quick)
+      python3 -m pdgeneral bench --cases 2d-4m,3d-8m --backends cuda --precision float64 --steps 100 \
+        --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" ;;
+    compare)
+      python3 -m pdgeneral compare cases/tension_to_failure_2d.yaml serial/parallel/cuda \
+        --json "$OUT/compare-fracture.json" 2>&1 | tail -n 12 | tee "$OUT/compare-fracture.log"
+      python3 -m pdgeneral compare benchmarks/plate_2d_1m.yaml serial/parallel/cuda --steps 20 \
+        --json "$OUT/compare-1m.json" 2>&1 | tail -n 12 | tee "$OUT/compare-1m.log" ;;
+  esac
+done
