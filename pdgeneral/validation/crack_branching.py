@@ -49,7 +49,8 @@ PROBE_X = 0.095              # m, the line 5 mm from the right edge
 QUIET_TIME = 3.0e-6          # s, no bond may break before this
 SPEED_BAND = (0.35, 0.70)    # mean tip speed before branching, fractions of c_R (issue 4)
 SYMMETRY_SPACINGS = 2.0      # largest mirror distance allowed, in lattice spacings (issue 4)
-SPEED_WINDOW = 2             # snapshots (1 us apart) per tip-speed estimate, see _measure
+SPEED_WINDOW = 2             # snapshots (1 us apart) per tip-speed estimate, see _checks
+LATE_WINDOW = 5              # snapshots before branching for the speed reported beside the mean
 
 
 @dataclass(frozen=True)
@@ -273,20 +274,27 @@ def _checks(m: Measured, c_d: float, c_r: float) -> list[Check]:
         "largest distance from a cracked particle to the mirrored cracked set (analysis.mirror_asymmetry)"))
 
     # Mean speed before branching: from the first snapshot with broken bonds to the last one before
-    # the tip passes the junction (straight distance over time, analysis.mean_crack_speed).
-    mean_speed = None
+    # the tip passes the junction (straight distance over time, analysis.mean_crack_speed). This
+    # includes the start, while the crack accelerates; the speed over the last LATE_WINDOW
+    # snapshots before branching is reported with it.
+    mean_speed, text = None, "not measurable (no branching or too few snapshots)"
     if first.size and m.junction_time is not None:
         before = np.nonzero(m.times < m.junction_time)[0]
         if before.size and before[-1] > first[0]:
-            mean_speed = analysis.mean_crack_speed(m.times, m.tips, m.times[first[0]], m.times[before[-1]])
+            start, end = m.times[first[0]], m.times[before[-1]]
+            mean_speed = analysis.mean_crack_speed(m.times, m.tips, start, end)
+            text = (f"{mean_speed:.0f} m/s = {mean_speed / c_r:.2f} c_R from {start * us:.0f} to "
+                    f"{end * us:.0f} us")
+            if before[-1] - LATE_WINDOW >= first[0]:
+                late = analysis.mean_crack_speed(m.times, m.tips, m.times[before[-1] - LATE_WINDOW], end)
+                text += f" ({late:.0f} m/s = {late / c_r:.2f} c_R over the last {LATE_WINDOW} us)"
     low, high = SPEED_BAND
     checks.append(Check(
         f"{label}: mean tip speed before branching",
-        f"{low:.2f}-{high:.2f} c_R = {low * c_r:.0f}-{high * c_r:.0f} m/s",
-        "not measurable (no branching or too few snapshots)" if mean_speed is None
-        else f"{mean_speed:.0f} m/s = {mean_speed / c_r:.2f} c_R",
+        f"{low:.2f}-{high:.2f} c_R = {low * c_r:.0f}-{high * c_r:.0f} m/s", text,
         mean_speed is not None and low * c_r <= mean_speed <= high * c_r,
-        f"c_R = {c_r:.0f} m/s (plane stress, nu = 1/3); tip positions 1 us apart"))
+        f"c_R = {c_r:.0f} m/s (plane stress, nu = 1/3); from the first broken bond to branching, tip "
+        "positions 1 us apart"))
 
     # Largest speed of either branch tip (the whole crack before branching), over SPEED_WINDOW
     # snapshots: the tip moves in whole lattice steps, so each estimate errs by up to
@@ -417,19 +425,42 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
 
 
 def _notes(measured: list[Measured], c_d: float, c_r: float) -> str:
-    lines = [
-        f"Wave speeds (plane stress, nu = 1/3): c_d = {c_d:.0f} m/s, c_R = {c_r:.0f} m/s. "
-        "Branching time and position: the junction is where straight lines fitted to the two branches "
-        "meet; its time is when the crack tip (the farthest cracked particle along +x, damage >= 0.3) "
-        "passed it. The first snapshot with two separate branches at least 10 dx long comes later.",
+    found = [f"{m.variant.label}: ({m.branch.point[0] * 1e3:.1f}, {m.branch.point[1] * 1e3:.2f}) mm at "
+             f"t = {m.junction_time * 1e6:.1f} us, {m.branch.angle:.0f} deg between the branches"
+             for m in measured if m.branch is not None and m.junction_time is not None]
+    paragraphs = [
+        "**Branching time and position** " + ("; ".join(found) if found else "(no branching found)")
+        + ". The junction is where straight lines fitted to the two branches meet (analysis.branching); "
+        "its time is when the crack tip (the farthest cracked particle along +x, damage >= 0.3) passed "
+        "it. The first snapshot showing two separate branches at least 10 dx long comes some "
+        "microseconds later, once the branches have parted.",
+        f"**Wave speeds.** Plane stress with the PMB model's nu = 1/3: c_d = {c_d:.0f} m/s, "
+        f"c_R = {c_r:.0f} m/s (issue 4 quotes 3058 m/s). Soda-lime glass itself has nu of about 0.22, "
+        "which would give c_R = 3156 m/s; the bond-based model cannot represent that nu, and the "
+        "checks use the speeds of the material the model is.",
+        "**Set-up details not fixed by the papers' text as quoted in issue 4** follow the input deck "
+        "that ORNL's PDMATLAB2D ships for Bobaru and Zhang (2015) (InputFiles/CrackBranching.m): "
+        "traction as a body force sigma / dy on the outermost node row, no-fail zones within one "
+        "horizon of the loaded edges, 300 x 120 nodes for m = 3. That deck uses dt = 67 ns with its "
+        "own stability bound; here dt = 47.6 ns, 0.80 (m = 3) and 0.83 (m = 4) of pdgeneral's stable "
+        "time step (theory sec. 6).",
+        "**Notch tip.** The pre-crack ends a quarter spacing past x = 50 mm. Bonds between mirrored "
+        "particles cross the centre line at multiples of dx/2, so this cuts exactly the bonds a tip at "
+        "50 mm cuts in exact arithmetic (a bond through the tip is cut, theory sec. 9); with the tip "
+        "exactly on a bond crossing, rounding in the orientation tests cut some of those bonds on one "
+        "side only (seen on the 0.4 and 0.667 mm lattices), and the crack then leaves the centre line.",
+        "**Lattice symmetry.** With a horizon of exactly 3 spacings, whether the neighbour search keeps "
+        "the bonds of length 3 dx depends on the last bit of the coordinates (cells of exactly one "
+        "horizon: two particles one horizon apart can fall two cells apart). Spacing 2e-3/3 loses "
+        "them for some rows and not their mirror rows, and the CI run then branches asymmetrically "
+        "(5 dx); the spacings used here, written as a case file gives them, keep them all. The check "
+        "on particles whose family differs from their mirror image's guards this.",
+        "**Mean speed** runs from the first snapshot with a broken bond, so it includes the "
+        "acceleration of the crack after initiation; the speed over the last 5 us before branching is "
+        "given beside it. Particles and steps in the summary line are those of the finest run; the "
+        "wall time covers every run, the analysis and the figures.",
     ]
-    for m in measured:
-        if m.branch is not None and m.junction_time is not None:
-            lines.append(f"{m.variant.label}: branching at ({m.branch.point[0] * 1e3:.1f}, "
-                         f"{m.branch.point[1] * 1e3:.2f}) mm, t = {m.junction_time * 1e6:.1f} us.")
-    lines.append("Particles and steps in the summary line are those of the finest run; the wall time "
-                 "covers every run, the analysis and the figures.")
-    return " ".join(lines)
+    return "\n\n".join(paragraphs)
 
 
 BENCHMARK = Benchmark(name=NAME, title=TITLE, run=run)
