@@ -129,7 +129,9 @@ def crack_tip(position: np.ndarray, damage: np.ndarray, start: Sequence[float], 
     A crack between particle rows has two cracked rows of equal reach; the tip is the mean of the
     particles within ``spacing/2`` of the farthest reach and linked to the farthest one, so it lies on
     the crack line and not between two branches. ``None`` when no crack is connected to ``start``.
-    The tip lies where the damage falls below ``threshold``, slightly behind the last broken bond.
+    The tip lies where the damage falls below ``threshold``, behind the end of the cut bonds: for a
+    pre-crack ending on a cell face, by dx/2 to 1.5 dx (whether the bonds through the end itself are
+    cut is decided by rounding).
     """
     position, damage = _points(position, damage)
     members = crack_from(position, damage, start, spacing, threshold, reach)
