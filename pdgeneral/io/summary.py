@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from ..errors import PdgeneralError
-from .hdf5 import read_snapshot, snapshot_steps
+from .hdf5 import data_folder, missing_files, read_snapshot, snapshot_steps
 
 UNITS = {"damage": "", "displacement": "m", "velocity": "m/s"}
 
@@ -30,8 +30,11 @@ def describe(path: str | Path) -> list[str]:
     with h5py.File(path, "r") as f:
         attrs = f.attrs
         case = json.loads(attrs["case_normalized"])
-        n, dim = f["particles/position"].shape
-        first, last = f["steps"][f"{steps[0]:08d}"], f["steps"][f"{steps[-1]:08d}"]
+        try:
+            n, dim = f["particles/position"].shape
+            first, last = f["steps"][f"{steps[0]:08d}"], f["steps"][f"{steps[-1]:08d}"]
+        except KeyError as err:
+            raise missing_files(path, err) from None
         fields = sorted(k for k in last.keys())
         damage = last["damage"][...]
         lines = [
@@ -47,6 +50,11 @@ def describe(path: str | Path) -> list[str]:
             f"{int(np.count_nonzero(damage > 0.35)):,} particles above 0.35; "
             f"max |u| {np.abs(last['displacement'][...]).max():.4g} m",
         ]
+    folder = data_folder(path)
+    if folder.is_dir():
+        files = [entry for entry in folder.iterdir() if entry.is_file()]
+        lines.append(f"storage     {folder}: {len(files)} files, "
+                     f"{sum(entry.stat().st_size for entry in files) / 1e6:,.1f} MB")
     return lines
 
 
