@@ -368,6 +368,7 @@ def test_overwrite_removes_the_old_folder_and_a_stray_folder_is_refused(tmp_path
     assert sorted(os.listdir(tmp_path / "out.h5.d")) == ["particles.h5", "step-00000000.h5",
                                                          "step-00000010.h5"]
     assert snapshot_steps(out) == [0, 10]
+    assert describe(out)[-1].startswith(f"storage     {tmp_path / 'out.h5.d'}: 3 files, ")
     out.unlink()
     with pytest.raises(CaseError, match="out.h5.d exists; pass --overwrite"):
         run_case(case_from(raw), backend="serial", output=out)

@@ -1,4 +1,7 @@
 """The XDMF index opens in the reader ParaView uses (VTK's vtkXdmfReader), every step and field."""
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -53,3 +56,10 @@ def test_vtk_xdmf_reader_sees_every_step_and_field(tmp_path, raw):
                 assert np.array_equal(fields[vector][:, :dim], group[vector][...])
                 assert np.all(fields[vector][:, dim:] == 0.0)
     assert np.abs(steps[-1]["displacement"]).max() > 0
+    # The index names the snapshot files themselves (files that never change once written), by
+    # paths relative to its folder, and every dataset it names exists there.
+    for item in ET.parse(tmp_path / "out.xdmf").iter("DataItem"):
+        file_name, dataset = item.text.split(":")
+        assert file_name.startswith("out.h5.d/") and not Path(file_name).is_absolute()
+        with h5py.File(tmp_path / file_name, "r") as f:
+            assert dataset in f
