@@ -105,14 +105,8 @@ class Backend:
 
     def first_unphysical_particle(self, speed_limit: float) -> int:
         """Index of the first particle whose displacement or velocity is not finite, or whose speed
-        exceeds ``speed_limit``, or -1. One pass over 2 dim N numbers (a copy from the GPU)."""
-        a = self.arrays
-        u = self.download(a.displacement)
-        v = self.download(a.velocity)
-        bad = ~(np.isfinite(u).all(axis=0) & np.isfinite(v).all(axis=0))
-        with np.errstate(invalid="ignore", over="ignore"):
-            bad |= (v.astype(np.float64) ** 2).sum(axis=0) > speed_limit**2
-        return int(np.argmax(bad)) if bad.any() else -1
+        exceeds ``speed_limit``, or -1 (kernels.pmb.unphysical); the host receives one number."""
+        raise NotImplementedError
 
     def intact_bonds(self) -> np.ndarray:
         """(M,) bool, True for intact bonds, in the model's CSR order."""

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift, kick_kick_drift,
-                           particle_damage, particle_force, relaxation_control, relaxation_residual,
+                           particle_damage, particle_force, relaxation_control, unphysical, relaxation_residual,
                            relaxation_update)
 from .base import Backend
 
@@ -158,16 +158,10 @@ def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
     return SimpleNamespace(advance=advance, relax=relax)
 
 
-@njit(cache=True)
+@njit(**_OPTIONS)
 def _first_unphysical(displacement, velocity, speed_limit):
-    limit2 = speed_limit * speed_limit
     for i in range(displacement.shape[1]):
-        speed2 = 0.0
-        for d in range(displacement.shape[0]):
-            if not (math.isfinite(displacement[d, i]) and math.isfinite(velocity[d, i])):
-                return i
-            speed2 += velocity[d, i] * velocity[d, i]
-        if speed2 > limit2:
+        if unphysical(i, speed_limit, displacement, velocity):
             return i
     return -1
 

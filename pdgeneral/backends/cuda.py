@@ -27,7 +27,7 @@ from ..errors import CaseError
 from ..kernels import pmb as kernels
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
                            kick_kick_drift,
-                           particle_damage, particle_force, relaxation_control, relaxation_residual,
+                           particle_damage, particle_force, relaxation_control, unphysical, relaxation_residual,
                            relaxation_update)
 from ..physics import pmb as physics
 from ..memory import estimate_bytes
@@ -63,6 +63,12 @@ def kick_drift_kernel(dt, density, constrained, displacement, velocity, force, b
     i = cuda.grid(1)
     if i < displacement.shape[1]:
         kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
+
+
+def unphysical_kernel(speed_limit, displacement, velocity, first):
+    i = cuda.grid(1)
+    if i < displacement.shape[1] and unphysical(i, speed_limit, displacement, velocity):
+        cuda.atomic.min(first, 0, i)   # the smallest index, whatever the order: deterministic
 
 
 def kick_kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
@@ -142,11 +148,11 @@ def reduce_rows_kernel(values, partial):
 _SHARED = (physics.bond_stretch, physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
            kernels.ramp_rate, kernels.particle_force, kernels.particle_damage,
            kernels.external_force, kernels.kick_drift, kernels.kick, kernels.kick_kick_drift,
-           kernels.constrain,
+           kernels.constrain, kernels.unphysical,
            kernels.relaxation_residual, kernels.relaxation_update)
 _KERNELS = (forces_kernel, damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kernel,
-            constrain_kernel, body_force_kernel,
-            residual_kernel, relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
+            unphysical_kernel, constrain_kernel, body_force_kernel, residual_kernel,
+            relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
 
 
 def _retarget(function, table: dict):
@@ -259,6 +265,15 @@ class CudaBackend(Backend):
     def compute_forces(self) -> None:
         self.k.forces_kernel[self._blocks, THREADS_PER_BLOCK](*self._force_args())
 
+    def first_unphysical_particle(self, speed_limit: float) -> int:
+        n = self.model.particle_count
+        first = cuda.to_device(np.array([n], dtype=np.int64))
+        a = self.arrays
+        self.k.unphysical_kernel[self._blocks, THREADS_PER_BLOCK](speed_limit, a.displacement,
+                                                                 a.velocity, first)
+        bad = int(first.copy_to_host()[0])
+        return -1 if bad == n else bad
+
     def compute_damage(self) -> None:
         self.k.damage_kernel[self._blocks, THREADS_PER_BLOCK](*self._damage_args())
 
@@ -331,6 +346,7 @@ class CudaBackend(Backend):
         """Compile every kernel the solver uses by launching it once without changing the state."""
         a = self.arrays
         self.compute_damage()
+        self.first_unphysical_particle(math.inf)
         if solver == "explicit":
             state = (self.density, a.constrained, a.displacement, a.velocity, a.force, a.body_force)
             self.kick_drift_launch(0.0, *state)           # dt = 0: the state stays as it is
