@@ -5,13 +5,14 @@
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
-export PYTHONWARNINGS=ignore::numba.core.errors.NumbaPerformanceWarning
+export PYTHONWARNINGS=ignore
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 for what in "$@"; do
   case $what in
     tests)
       python3 -m pytest -q -x -p no:cacheprovider -W ignore::numba.core.errors.NumbaPerformanceWarning \
-        tests/test_cuda.py tests/test_memory.py tests/test_dynamics.py tests/test_resume.py 2>&1 \
+        tests/test_cuda.py tests/test_memory.py tests/test_dynamics.py tests/test_resume.py \
+        tests/test_crash_safety.py tests/test_cli.py 2>&1 \
         | tail -n 30 | tee "$OUT/tests.log" ;;
     variants)
       python3 benchmarks/gpu_variants.py --registers 2>&1 | tee "$OUT/registers.log"
@@ -20,7 +21,9 @@ for what in "$@"; do
       python3 benchmarks/gpu_variants.py --minimal 2>&1 | tee "$OUT/minimal.log" ;;
     bench)
       python3 -m pdgeneral bench --cases 2d-1m,2d-4m,2d-16m,3d-1m,3d-8m --backends cuda \
-        --precision float64,float32 --steps 100 --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" ;;
+        --precision float64 --steps 100 --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
+      python3 -m pdgeneral bench --cases 2d-4m,3d-8m --backends cuda \
+        --precision float32 --steps 100 --json "$OUT/bench32.json" 2>&1 | tee "$OUT/bench32.log" ;;
     bench-quick)
       python3 -m pdgeneral bench --cases 2d-4m,3d-8m --backends cuda --precision float64 --steps 100 \
         --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" ;;
