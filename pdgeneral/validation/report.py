@@ -25,6 +25,12 @@ from .core import RESOLUTIONS, Check, Result
 #: Written into every JSON, so that an old file read by a newer reader is recognisable.
 FORMAT = 1
 
+#: The shipped case files (the repository's cases/ folder), which the benchmarks build on.
+CASES = Path(__file__).resolve().parents[2] / "cases"
+
+#: Figures stay small in the repository: about 100 dpi.
+FIGURE_DPI = 100
+
 _PREAMBLE = """\
 Every benchmark of the validation suite, run against its published or analytical answer. This file
 is generated: `make validate` (or `pdgeneral validate`) re-runs the suite at full resolution and
@@ -72,6 +78,17 @@ def _commit() -> str:
         return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def save_figure(figure, directory: Path, name: str, label: str) -> Path:
+    """Save a matplotlib figure as ``<directory>/<name>-<label>.png`` (100 dpi), close it, return the path."""
+    import matplotlib.pyplot as plt
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}-{label}.png"
+    figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+    plt.close(figure)
+    return path
 
 
 def _figure_in(directory: Path, name: str, figure: Path) -> Path:
