@@ -149,10 +149,36 @@ def make_lanes_kernel(lanes, shared_threads=0):
     return lanes_kernel
 
 
+def step_breakdown(engine, model, repeats):
+    """Force kernel, fused kick and whole steps, timed separately in the state of `pdgeneral bench`."""
+    from pdgeneral.model import time_stepping
+    import time
+    a = engine.arrays
+    dt, _ = time_stepping(model)
+    engine.compute_forces()
+    engine.advance(0, 1, dt)
+    force = timed(engine.compute_forces, repeats)
+    kick = timed(lambda: engine.kick_kick_drift_launch(dt, engine.density, a.constrained,
+                                                       a.displacement, a.velocity, a.force,
+                                                       a.body_force), repeats)
+    steps = timed(lambda: engine.advance(1, 100, dt), 3) / 100
+    cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(100):
+        engine.forces_launch(*engine._force_args())
+    host_launch = (time.perf_counter() - started) / 100
+    cuda.synchronize()
+    print(f"bench state: force kernel {force * 1e3:.3f} ms, fused kick {kick * 1e3:.3f} ms, "
+          f"whole step (advance of 100) {steps * 1e3:.3f} ms, host time per force launch "
+          f"{host_launch * 1e6:.1f} us", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--case", default="2d-4m")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--step-only", action="store_true",
+                        help="only where the time of a whole step goes (no variants)")
     args = parser.parse_args()
     dim, n = CASES[args.case]
     assert dim == 2
@@ -160,6 +186,9 @@ def main():
     engine = backends.create("cuda", model)
     engine.warm_up("explicit")
     a = engine.arrays
+    if args.step_only:
+        step_breakdown(engine, model, args.repeats)
+        return
     # A small smooth displacement so that every bond carries force (no bond breaks: s << s0).
     rng = np.random.default_rng(1)
     u = 1e-6 * model.spacing * rng.standard_normal((2, model.particle_count))

@@ -89,7 +89,10 @@ def find_neighbors(points: np.ndarray, horizon: float) -> tuple[np.ndarray, np.n
     n, dim = points.shape
     lo = points.min(axis=0)
     extent = points.max(axis=0) - lo
-    cell_size = float(horizon)
+    # Cells a little wider than the search radius: two particles within the radius then always lie
+    # in the same or adjacent cells, whatever the rounding of (x - lo) / cell_size. Cells of exactly
+    # the horizon lost bonds of length 3 dx in a horizon of 3 dx (x = 2e-3/3 * k on a 2 mm horizon).
+    cell_size = float(horizon) * (1.0 + 1e3 * HORIZON_TOLERANCE)
     dims = np.maximum(1, np.floor(extent / cell_size).astype(np.int64) + 1)
     cell = _cell_coords(points, lo, cell_size, dims)
     order = np.argsort(cell, kind="stable")

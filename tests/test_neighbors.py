@@ -42,6 +42,20 @@ def test_horizon_on_a_lattice_shell_includes_it():
     assert np.diff(offsets).max() == 28  # 29 lattice points with i^2 + j^2 <= 9, minus the centre
 
 
+@pytest.mark.parametrize("spacing, horizon", [(2e-3 / 3, 2e-3), (0.5e-3, 1.5e-3)])
+def test_no_bond_lost_when_the_horizon_is_a_whole_number_of_spacings(spacing, horizon):
+    # Cells exactly one horizon wide put some pairs at distance 3 dx two cells apart, and their
+    # bonds were dropped (1,793 particles one bond short for the first configuration).
+    points = lattice(Box(min=[0.0, 0.0], max=[60 * spacing, 40 * spacing]), spacing)
+    offsets, neighbors = find_neighbors(points, horizon)
+    expected = all_pairs(points, horizon * (1 + 1e-10))
+    for i in range(len(points)):
+        assert list(neighbors[offsets[i]:offsets[i + 1]]) == expected[i]
+    counts = np.diff(offsets)
+    interior = np.all((points > 4 * spacing) & (points < points.max(axis=0) - 3 * spacing), axis=1)
+    assert np.all(counts[interior] == 28)
+
+
 def test_lattice_cell_centres_and_order():
     points = lattice(Box(min=[0.0, 0.0], max=[0.3, 0.2]), 0.1)
     assert points.shape == (6, 2)

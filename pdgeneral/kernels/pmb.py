@@ -108,7 +108,7 @@ def particle_force(i, reference, displacement, no_fail, bond_first, bond_count, 
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
             bond_intact = 0
-        scale = micromodulus * weight * stretch / deformed_length if bond_intact else 0.0
+        scale = micromodulus * weight * stretch * (1.0 / deformed_length) if bond_intact else 0.0
         fx += scale * (xi_x + eta_x)
         fy += scale * (xi_y + eta_y)
         fz += scale * (xi_z + eta_z)

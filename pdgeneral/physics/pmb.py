@@ -114,7 +114,9 @@ def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: flo
     deformed_length = math.sqrt(yx * yx + yy * yy + yz * yz)
     numerator = 2.0 * (xi_x * eta_x + xi_y * eta_y + xi_z * eta_z) + (
         eta_x * eta_x + eta_y * eta_y + eta_z * eta_z)
-    stretch = numerator / (reference_length * (deformed_length + reference_length))
+    # A reciprocal and a product rather than numerator / denominator: a GPU's float64 division
+    # takes a slow path when the numerator is zero (a bond not yet reached by a wave).
+    stretch = numerator * (1.0 / (reference_length * (deformed_length + reference_length)))
     return stretch, deformed_length, reference_length
 
 
