@@ -27,6 +27,15 @@ for what in "$@"; do
     bench-quick)
       python3 -m pdgeneral bench --cases 2d-4m,3d-8m --backends cuda --precision float64 --steps 100 \
         --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" ;;
+    order)   # particle order: plain lattice order against tiles (model.PARTICLE_TILES)
+      python3 -c "
+import pdgeneral.model as m
+from pdgeneral.bench import run_benchmarks
+for tiles in (False, True):
+    m.PARTICLE_TILES = tiles
+    print('PARTICLE_TILES =', tiles, flush=True)
+    run_benchmarks(['2d-4m', '3d-8m'], ['cuda'], ['float64'], 100)
+" 2>&1 | grep -v -i warn | tee "$OUT/order.log" ;;
     compare)
       python3 -m pdgeneral compare cases/tension_to_failure_2d.yaml serial/parallel/cuda \
         --json "$OUT/compare-fracture.json" 2>&1 | tail -n 12 | tee "$OUT/compare-fracture.log"

@@ -43,10 +43,11 @@ def test_run_writes_the_documented_layout(tmp_path):
     tree = ET.parse(tmp_path / "out.xdmf")
     grids = tree.findall(".//Grid[@GridType='Uniform']")
     assert len(grids) == 3
-    with h5py.File(tmp_path / "out.h5") as f:
-        for item in tree.iter("DataItem"):
-            file_name, dataset = item.text.split(":")
-            assert file_name == "out.h5" and dataset in f
+    for item in tree.iter("DataItem"):
+        file_name, dataset = item.text.split(":")
+        assert file_name.startswith("out.h5.d/")
+        with h5py.File(tmp_path / file_name) as f:
+            assert dataset in f
 
 
 def test_run_refuses_to_overwrite(tmp_path):
