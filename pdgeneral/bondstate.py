@@ -1,7 +1,7 @@
 """Bond state packing: one bit per bond, 32 bonds to a uint32 word, words laid out (words, N).
 
-Bit n % 32 of word n // 32 of particle i is bond n of i's row (its n-th neighbour in the row's order:
-by lattice position, z then y then x; see model.build_model), on every backend. 1 = intact.
+Bit n % 32 of word n // 32 of particle i is bond n of i's row (the n-th neighbour in ascending
+order), on every backend. 1 = intact.
 """
 from __future__ import annotations
 

@@ -117,35 +117,3 @@ def bonds_cut_by(crack: Precrack, xi: np.ndarray, xj: np.ndarray) -> np.ndarray:
         return bonds_cut_by_segment(xi, xj, crack.segment.start, crack.segment.end)
     r = crack.rectangle
     return bonds_cut_by_rectangle(xi, xj, r.corner, r.edge1, r.edge2)
-
-
-#: Particles per tile of the cache-friendly order (x, y[, z]): 256, a block of GPU threads. A tile's
-#: neighbourhood ((32 + 6) x (8 + 6) particles in 2D, 38 x 10 x 8 in 3D at 3 dx) fits a streaming
-#: multiprocessor's L1 cache, where a run of 256 lattice-ordered particles reaches 7 (49) lattice rows.
-TILES = {2: (32, 8), 3: (32, 4, 2)}
-
-
-def lattice_index(points: np.ndarray, spacing: float) -> np.ndarray:
-    """(N, dim) integer lattice coordinates of particles on (or near) a lattice of ``spacing``."""
-    return np.rint((points - points.min(axis=0)) / spacing).astype(np.int64)
-
-
-def lattice_rank(cells: np.ndarray) -> np.ndarray:
-    """(N,) int64 lexicographic position (x fastest) of lattice coordinates ``cells`` (N, dim)."""
-    extent = cells.max(axis=0) + 1
-    rank = np.zeros(len(cells), dtype=np.int64)
-    for d in reversed(range(cells.shape[1])):
-        rank = rank * extent[d] + cells[:, d]
-    return rank
-
-
-def tiled_order(cells: np.ndarray, tiles: tuple[int, ...] | None) -> np.ndarray:
-    """Permutation that sorts particles by tile (tiles in lexicographic order), then x fastest within
-    a tile; the identity order (lexicographic) for ``tiles=None``."""
-    dim = cells.shape[1]
-    if tiles is None:
-        return np.argsort(lattice_rank(cells), kind="stable")
-    tile = cells // np.asarray(tiles, dtype=np.int64)
-    # np.lexsort sorts by its last key first: tile z, y, x, then z, y, x inside the tile.
-    keys = [cells[:, d] for d in range(dim)] + [tile[:, d] for d in range(dim)]
-    return np.lexsort(keys)

@@ -178,11 +178,6 @@ def _region_masks(case: Case, points: np.ndarray) -> dict[str, np.ndarray]:
     return masks
 
 
-#: Order particles in tiles (geometry.tiled_order); False keeps the lattice order (x fastest). A
-#: module switch so that benchmarks can time both.
-PARTICLE_TILES = True
-
-
 def build_model(case: Case) -> Model:
     """Particles, bonds, constants and loads of a validated case. Raises CaseError for problems that
     only the particles reveal (empty regions, pre-cracks that cut nothing, an unstable time step)."""
@@ -196,21 +191,14 @@ def build_model(case: Case) -> Model:
     keep = np.ones(len(points), dtype=bool)
     for hole in case.geometry.holes:
         keep &= ~geometry.inside(hole, points, spacing)
-    points = points[keep]
+    points = np.ascontiguousarray(points[keep])
     if len(points) == 0:
         raise CaseError("geometry.holes", "the holes remove every particle")
-    # Particles in tiles of 256 (geometry.TILES): a GPU block's neighbours stay in its L1 cache.
-    # Each row lists its bonds by lattice offset, so bond n of neighbouring particles points the same
-    # way and a warp's gathers of bond n are contiguous.
-    cells = geometry.lattice_index(points, spacing)
-    order = geometry.tiled_order(cells, geometry.TILES.get(dim) if PARTICLE_TILES else None)
-    points = np.ascontiguousarray(points[order])
-    cells = cells[order]
     n = len(points)
     cell_volume = spacing**dim * (thickness if dim == 2 else 1.0)
     volume = np.full(n, cell_volume)
 
-    offsets, neighbors = find_neighbors(points, horizon, sort_key=geometry.lattice_rank(cells))
+    offsets, neighbors = find_neighbors(points, horizon)
     empty_rows = offsets[1:] == offsets[:-1]
     if np.any(empty_rows):
         raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "

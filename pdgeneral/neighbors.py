@@ -31,7 +31,7 @@ def _cell_coords(points, lo, cell_size, dims):
 
 
 @njit(parallel=True, cache=True)
-def _scan(points, lo, cell_size, dims, cell_start, order, radius2, offsets, neighbors, fill, sort_key):
+def _scan(points, lo, cell_size, dims, cell_start, order, radius2, offsets, neighbors, fill):
     """Count (fill=False) or write (fill=True) the neighbours of every particle."""
     n, dim = points.shape
     for i in prange(n):
@@ -66,15 +66,12 @@ def _scan(points, lo, cell_size, dims, cell_start, order, radius2, offsets, neig
                                 neighbors[write + count] = j
                             count += 1
         if fill:
-            # Insertion sort of the short row by sort_key[j] (ascending j without a key),
-            # independent of the cell traversal.
+            # Insertion sort of the short row: ascending j, independent of the cell traversal.
             start = offsets[i]
-            keyed = sort_key.shape[0] > 0
             for a in range(start + 1, start + count):
                 value = neighbors[a]
-                rank = sort_key[value] if keyed else value
                 b = a - 1
-                while b >= start and (sort_key[neighbors[b]] if keyed else neighbors[b]) > rank:
+                while b >= start and neighbors[b] > value:
                     neighbors[b + 1] = neighbors[b]
                     b -= 1
                 neighbors[b + 1] = value
@@ -82,14 +79,11 @@ def _scan(points, lo, cell_size, dims, cell_start, order, radius2, offsets, neig
             offsets[i + 1] = count
 
 
-def find_neighbors(points: np.ndarray, horizon: float,
-                   sort_key: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def find_neighbors(points: np.ndarray, horizon: float) -> tuple[np.ndarray, np.ndarray]:
     """All pairs with |x_j - x_i| <= horizon, as CSR: (offsets (N+1,) int64, neighbors (M,) int32).
 
-    ``points`` is (N, dim) float64. Row i holds the neighbours of i in ascending order, or in
-    ascending ``sort_key[j]`` ((N,) int64) when given (model.py passes the lattice position, so
-    that bond n is the same lattice offset for every interior particle whatever the particle
-    order); every bond is stored from both ends.
+    ``points`` is (N, dim) float64. Row i holds the neighbours of i in ascending order; every bond is
+    stored from both ends.
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     n, dim = points.shape
@@ -108,9 +102,8 @@ def find_neighbors(points: np.ndarray, horizon: float,
     radius2 = (horizon * (1.0 + HORIZON_TOLERANCE)) ** 2
     offsets = np.zeros(n + 1, dtype=np.int64)
     dummy = np.empty(0, dtype=np.int32)
-    key = np.zeros(0, dtype=np.int64) if sort_key is None else np.ascontiguousarray(sort_key, np.int64)
-    _scan(points, lo, cell_size, dims, cell_start, order, radius2, offsets, dummy, False, key)
+    _scan(points, lo, cell_size, dims, cell_start, order, radius2, offsets, dummy, False)
     np.cumsum(offsets, out=offsets)
     neighbors = np.empty(offsets[-1], dtype=np.int32)
-    _scan(points, lo, cell_size, dims, cell_start, order, radius2, offsets, neighbors, True, key)
+    _scan(points, lo, cell_size, dims, cell_start, order, radius2, offsets, neighbors, True)
     return offsets, neighbors

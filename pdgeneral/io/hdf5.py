@@ -18,7 +18,7 @@ An output ``OUT.h5`` is a small HDF5 file plus a folder ``OUT.h5.d/`` beside it:
                              time_step, quasi-static runs load_factor, iterations, residual, converged
         displacement (N, dim) m, velocity (N, dim) m/s, damage (N,)
         bond_state (words, N) uint32: bit n % 32 of word n // 32 = bond n of the particle's row
-                   (its n-th neighbour in the row order of bondstate.py) intact; with displacement and
+                   (its n-th neighbour in ascending order) intact; with displacement and
                    velocity, what a run needs to continue from this snapshot (``--resume``)
     OUT.h5.d/checkpoint.h5   the newest restart point apart from the snapshots
                              (output.checkpoint_every, output.checkpoint_minutes): displacement,
