@@ -207,10 +207,11 @@ def _figure(levels):
     order, intercept = np.polyfit(np.log(spacings), np.log(errors), 1)
     right.loglog(spacings * 1e3, 100 * np.exp(intercept) * spacings ** order, "k:",
                  label=f"least squares, slope {order:.2f}")
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
     for axis in (right.xaxis, right.yaxis):
         axis.set_major_formatter(ScalarFormatter())
-        axis.set_minor_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
+    right.set_xticks(spacings * 1e3)
     right.set(xlabel="dx (mm)", ylabel="|c_measured / c - 1| (%)", title="front speed error")
     right.legend(fontsize=8)
     figure.tight_layout()
