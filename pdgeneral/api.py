@@ -96,7 +96,8 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
         from .io import SnapshotWriter
         try:
             writer = SnapshotWriter(path, model, prepared.case_text, prepared.backend, overwrite,
-                                    attributes={"overrides": list(prepared.overrides)},
+                                    attributes={"overrides": list(prepared.overrides),
+                                                "device": engine.device()},
                                     resume=resume)
         except CaseError as err:
             err.file = err.file or prepared.source

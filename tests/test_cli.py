@@ -168,6 +168,8 @@ def test_info_and_plot_of_an_output_file(tmp_path):
     assert result.exit_code == 0, result.output
     assert "particles   800" in result.output and "snapshots   3: steps 0 .. 20" in result.output
     assert "bond_state, damage, displacement, velocity" in result.output
+    device_line = next(line for line in result.output.splitlines() if line.startswith("device"))
+    assert device_line.endswith(f", {os.cpu_count()} CPU threads")   # the hardware is recorded
     result = runner.invoke(main, ["plot", str(out), "--field", "displacement", "--step", "10",
                                   "-o", str(tmp_path / "u.png")])
     assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@ equal bit for bit. On a real GPU the compiler contracts multiply-adds (FMA), so 
 rounding before fracture (relative 1e-10 in float64) and crack paths agree to a small fraction of
 particles; the ``gpu``-marked tests check that, and are skipped where there is no GPU.
 """
+import h5py
 import numpy as np
 import pytest
 
@@ -144,3 +145,6 @@ def test_cuda_resume_matches_an_uninterrupted_cuda_run(tmp_path):
     assert full["step"] == cut["step"] == 8
     for name in ("displacement", "velocity", "damage"):
         assert np.array_equal(full[name], cut[name]), name
+    # The output names the GPU it ran on (its UUID tells the GPUs of one host apart).
+    with h5py.File(tmp_path / "full.h5") as f:
+        assert "(GPU-" in f.attrs["device"]

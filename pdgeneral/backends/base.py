@@ -152,6 +152,12 @@ class Backend:
         """Adaptive dynamic relaxation at a load factor; returns (iterations, relative residual)."""
         raise NotImplementedError
 
+    def device(self) -> str:
+        """The hardware this backend runs on, for output files and reports."""
+        import os
+        import platform
+        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads"
+
     def synchronize(self) -> None:
         """Wait until queued work has finished (a no-op on the CPU); timings call it."""
 

@@ -339,6 +339,13 @@ class CudaBackend(Backend):
                 a.velocity, a.displacement, a.old_residual)
         return max_iterations, ratio
 
+    def device(self) -> str:
+        """GPU name and UUID: tells the GPUs of one host apart (batch --gpus)."""
+        gpu = cuda.get_current_device()
+        name = getattr(gpu, "name", None) or "CUDA simulator"
+        name = name.decode() if isinstance(name, bytes) else name
+        return f"{name} ({getattr(gpu, 'uuid', 'no uuid')})"
+
     def synchronize(self) -> None:
         cuda.synchronize()
 

@@ -6,8 +6,9 @@ An output ``OUT.h5`` is a small HDF5 file plus a folder ``OUT.h5.d/`` beside it:
     OUT.h5                   what users open: attributes and external links, no arrays
       /                      attrs: pdgeneral_version, case (YAML text as read), overrides (the
                                     --set KEY=VALUE strings applied to it), case_normalized (JSON,
-                                    overrides and defaults applied), name, backend, precision,
-                                    dimension, and the derived constants (micromodulus,
+                                    overrides and defaults applied), name, backend, device (the
+                                    CPU or GPU the run started on), precision, dimension, and the
+                                    derived constants (micromodulus,
                                     critical_stretch, horizon, spacing, stable_time_step)
       /particles          -> OUT.h5.d/particles.h5:/
       /steps/<step:08d>   -> OUT.h5.d/step-<step:08d>.h5:/

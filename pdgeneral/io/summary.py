@@ -41,6 +41,7 @@ def describe(path: str | Path) -> list[str]:
             f"file        {path}",
             f"case        {attrs['name']} ({case['solver']['type']}, {dim}D, {attrs['precision']}, "
             f"written by pdgeneral {attrs['pdgeneral_version']} on {attrs['backend']})",
+            f"device      {attrs.get('device', 'not recorded')}",
             f"particles   {n:,}",
             f"snapshots   {len(steps)}: steps {steps[0]} .. {steps[-1]}, time "
             f"{first.attrs['time']:.6g} .. {last.attrs['time']:.6g}"
