@@ -23,17 +23,7 @@ from pdgeneral.bench import CASES, synthetic_case
 from pdgeneral.case import load_case_text
 from pdgeneral.model import build_model
 
-
-def timed(fn, repeats):
-    fn()
-    cuda.synchronize()
-    start, stop = cuda.event(), cuda.event()
-    start.record()
-    for _ in range(repeats):
-        fn()
-    stop.record()
-    stop.synchronize()
-    return cuda.event_elapsed_time(start, stop) / 1e3 / repeats
+from gpu_variants import timed   # benchmarks/ is the script's own folder, first on sys.path
 
 
 def select_kernel(reference, displacement, no_fail, bond_count, stride, neighbors, weights, intact,
