@@ -15,8 +15,9 @@ Checks, per run (for 3D on the mid-plane slice):
     around the tip, the notch itself left out (``_crossings``; no branch, no second crack);
   * its angle to the notch direction is 70 +- 8 degrees: a line fitted to the crack's particles between
     2 horizons and 30 mm from the tip (``analysis.crack_angle``);
-  * the two cracks are mirror images about the impact axis y = 0 within two horizons
-    (``analysis.mirror_asymmetry`` on the two notch-tip cracks);
+  * the two cracks are mirror images about the impact axis y = 0 within two horizons, where they
+    leave the tips (``analysis.mirror_asymmetry`` on the notch-tip cracks within 30 mm of the tips;
+    the whole cracks' value is reported too, see ``_checks``);
   * no tip outruns the Rayleigh speed c_R (Freund 1990).
 The case files are cases/validation/kalthoff_winkler_2d.yaml and kalthoff_winkler_3d.yaml.
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .. import analysis
+from .. import analysis, backends
 from ..api import prepare, run_case
 from ..case import load_case_text
 from ..io import snapshot_steps
@@ -82,10 +83,20 @@ class Variant:
 #: CI: dx = 0.8 mm (31,250 particles). At dx = 1 mm the same set-up also cracks the back face near
 #: y = 0 after 55 us (no notch-tip crack is involved, but the picture is no longer the test's).
 VARIANTS = {
-    "full": (Variant("2D, dx = 0.5 mm", 2, 0.5e-3, 1170), Variant("2D, dx = 0.25 mm", 2, 0.25e-3, 2340),
-             Variant("3D, dx = 1 mm", 3, 1.0e-3, 810)),
+    "full": (Variant("2D, dx = 0.5 mm", 2, 0.5e-3, 1170), Variant("2D, dx = 0.25 mm", 2, 0.25e-3, 2340)),
     "ci": (Variant("2D, dx = 0.8 mm", 2, 0.8e-3, 810),),
 }
+#: The 3D run of "full": 18 particle layers through the 9 mm (1,440,000 particles; stable step 77.8 ns)
+#: on a GPU; on a CPU, where that takes about half an hour on two cores, 9 layers (180,000 particles).
+FULL_3D = {"cuda": Variant("3D, dx = 0.5 mm", 3, 0.5e-3, 1440)}
+FULL_3D_CPU = Variant("3D, dx = 1 mm", 3, 1.0e-3, 810)
+
+
+def variants(resolution: str, backend: str) -> tuple[Variant, ...]:
+    """The runs of ``resolution`` on ``backend`` (a resolved backend name)."""
+    if resolution == "full":
+        return VARIANTS["full"] + (FULL_3D.get(backend, FULL_3D_CPU),)
+    return VARIANTS[resolution]
 
 
 def notch_tips(spacing: float) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -157,7 +168,9 @@ class Measured:
     onsets: list                       # s: when the tip's crack first reached one horizon, or None
     crossings: list                    # per tip: crossings of each circle in CIRCLES
     angles: list                       # per tip: degrees to +x (upper > 0, lower < 0), or None
-    asymmetry: float                   # m, between the two notch-tip cracks
+    asymmetry: float                   # m, between the notch-tip cracks within FIT_TO of the tips
+    asymmetry_whole: float             # m, between the whole notch-tip cracks
+    other: int                         # cracked particles not on the notch-tip cracks
     fastest: float                     # m/s
     position: np.ndarray               # (N, 2), mid-plane in 3D
     frames: dict                       # time (s) -> (N,) damage, for the figures
@@ -199,11 +212,16 @@ def _measure(variant: Variant, path: Path, horizon: float, particles: int, steps
     # Symmetry of the two notch-tip cracks (other damage, e.g. at the struck edge, left out).
     both = np.union1d(analysis.crack_from(position, damage, tips[0], dx),
                       analysis.crack_from(position, damage, tips[1], dx))
-    asymmetry = analysis.mirror_asymmetry(position[both], damage[both], 0.0)
+    asymmetry_whole = analysis.mirror_asymmetry(position[both], damage[both], 0.0)
+    near = both[np.min([np.linalg.norm(position[both] - np.asarray(tip), axis=1) for tip in tips],
+                       axis=0) <= FIT_TO]
+    asymmetry = analysis.mirror_asymmetry(position[near], damage[near], 0.0)
+    other = int(np.count_nonzero(analysis.cracked(damage))) - both.size
     fastest = max(float(np.max(analysis.crack_speed(times, histories[k], window=SPEED_WINDOW)[1],
                                initial=0.0)) for k in range(2))
     return Measured(variant=variant, particles=particles, steps=steps, wall=wall, horizon=horizon,
                     times=times, onsets=onsets, crossings=crossings, angles=angles, asymmetry=asymmetry,
+                    asymmetry_whole=asymmetry_whole, other=other,
                     fastest=fastest, position=position, frames=frames)
 
 
@@ -244,12 +262,14 @@ def _checks(m: Measured, c_d: float, c_r: float) -> list[Check]:
 
     limit = SYMMETRY_HORIZONS * m.horizon
     checks.append(Check(
-        f"{label}: the two cracks are mirror images about y = 0",
-        f"within {SYMMETRY_HORIZONS:g} horizons = {limit * mm:.1f} mm",
-        f"{m.asymmetry * mm:.2f} mm ({m.asymmetry / m.variant.spacing:.1f} dx)", m.asymmetry <= limit,
-        "largest distance from a particle of the notch-tip cracks to the mirrored cracks "
-        "(analysis.mirror_asymmetry); the lattice is mirror-exact only up to rounding, which cracks "
-        "amplify; two horizons is where the angle fit starts"))
+        f"{label}: the two cracks leave the tips as mirror images about y = 0",
+        f"within {SYMMETRY_HORIZONS:g} horizons = {limit * mm:.1f} mm, up to 30 mm from the tips",
+        f"{m.asymmetry * mm:.2f} mm ({m.asymmetry / m.variant.spacing:.1f} dx); whole cracks "
+        f"{m.asymmetry_whole * mm:.2f} mm", m.asymmetry <= limit,
+        "largest distance from a particle of the notch-tip cracks within 30 mm of a tip (the range "
+        "of the angle fit) to the mirrored cracks (analysis.mirror_asymmetry); two horizons is where "
+        "the fit starts. The whole cracks are reported, not checked: the lattice and the force sums "
+        "are mirror-exact only to rounding, and the paths amplify it (see the notes)"))
 
     interval = (m.times[1] - m.times[0]) * us
     checks.append(Check(
@@ -311,7 +331,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
                               "strain")
     measured, stretches = [], {}
     with tempfile.TemporaryDirectory(prefix="pdgeneral-kalthoff-") as scratch:
-        for index, variant in enumerate(VARIANTS[resolution]):
+        for index, variant in enumerate(variants(resolution, backends.resolve(backend))):
             path = Path(scratch) / f"kalthoff-{index}.h5"
             text = yaml.safe_dump(case_dict(variant, path), sort_keys=False)
             prepared = prepare(load_case_text(text, source=str(CASE_FILES[variant.dimension])),
@@ -362,8 +382,11 @@ def _notes(measured: list[Measured], material, c_d: float, c_r: float) -> str:
     ), f"Wave speeds (plane strain, nu = 1/4): c_d = {c_d:.0f} m/s, c_R = {c_r:.0f} m/s."]
     for m in measured:
         angles = ", ".join("none" if a is None else f"{abs(a):.1f}" for a in m.angles)
+        other = (f"; {m.other:,} cracked particles lie off the notch-tip cracks (see the damage map)"
+                 if m.other else "; no cracked particle off the notch-tip cracks")
         lines.append(f"{m.variant.label}: angles (upper, lower) {angles} deg, largest tip speed "
-                     f"{m.fastest:.0f} m/s ({m.fastest / c_r:.2f} c_R).")
+                     f"{m.fastest:.0f} m/s ({m.fastest / c_r:.2f} c_R); the whole cracks are mirror "
+                     f"images within {m.asymmetry_whole * 1e3:.1f} mm{other}.")
     lines.append("Particles in the summary line are those of the largest run; steps and wall time cover "
                  "every run, the analysis and the figures.")
     return " ".join(lines)

@@ -54,10 +54,10 @@ BOOK_CRITICAL_STRETCH = 0.04472
 GRIP_ROWS = 3                # particle rows outside each loaded edge (the book's nbnd = 3)
 SPEEDS = (20.0, 50.0)        # m/s, the book's two programs
 
-#: Published behaviour at 20 m/s (issue 4, item 7, from the book's damage plots).
+#: Published behaviour at 20 m/s (issue 4, item 7, after the book's sec. 9.2).
 ONSET_TIME = 7.5e-6          # s
-#: "Near 7.5 us": the plots the number is read from are snapshots, not a tip history; the test accepts
-#: +-1.5 us, the time the dilatational wave takes to cross 7.8 mm, about the crack's half-length.
+#: "Near 7.5 us" comes without a tolerance; the test accepts +-1.5 us (20 %), the time the dilatational
+#: wave takes to cross 7.8 mm, about the crack's half-length.
 ONSET_TOLERANCE = 1.5e-6     # s
 EXTENSION_BAND = (12.0e-3, 20.0e-3)   # m, each tip's growth at 16.7 us
 #: The tip has moved by one horizon: the first unambiguous crack growth (a single broken bond ahead of
@@ -250,8 +250,8 @@ def _checks(m: Measured, c_d: float) -> list[Check]:
             f"{label}: start of crack growth",
             f"near {ONSET_TIME * us:.1f} us (+-{ONSET_TOLERANCE * us:.1f} us)",
             onset_text, m.onset is not None and abs(m.onset - ONSET_TIME) <= ONSET_TOLERANCE,
-            "literature value read from the book's damage plots; the tolerance is the wave's transit "
-            "time over 7.8 mm (about half the crack length)"))
+            "7.5 us: issue 4, after the book's sec. 9.2, which states no tolerance; +-1.5 us (20 %) is "
+            "ours: the time the dilatational wave takes to cross 7.8 mm, about half the crack"))
         low, high = EXTENSION_BAND
         checks.append(Check(
             f"{label}: extension of each tip at 16.7 us", f"{low * mm:.0f}-{high * mm:.0f} mm",
@@ -368,6 +368,22 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
                   notes=_notes(measured, c_d, c_r))
 
 
+#: What was tried about the branching at 20 m/s (exploratory runs on the full lattice, cuda on an H200,
+#: before the crack tips were moved a quarter spacing; the runs then were not exactly symmetric).
+GAP_20 = (
+    "Gap: issue 4, after the book's sec. 9.2, expects a straight crack at 20 m/s, and the CI lattice "
+    "gives one; on the book's lattice (dx = 0.1 mm), though, each tip splits into two symmetric "
+    "branches at |x| = 14 mm, about 13 us, once the tips run at 0.68 c_R (1900 m/s). Causes looked "
+    "for, each on the full lattice: the time step (the book's 13.367 ns, and 0.4 of the stable step "
+    "instead of 0.8: the same split at the same place); the load (no-fail only on the moving rows "
+    "instead of |y| > 12.5 mm: identical); the surface correction (switched off: a softer plate whose "
+    "crack ends in short side branches instead); the resolution (dx = 0.05 mm, 1,006,000 particles, "
+    "the same G0: the same split, at |x| = 14 mm); the crack insertion (tips on lattice corners or a "
+    "quarter spacing off: the same split). The book's program differs in its integrator (explicit "
+    "Euler) and in breaking bonds in compression too, neither of which acts on a crack running in "
+    "tension; we found no cause on our side and report the difference as it is.")
+
+
 def _notes(measured: list[Measured], c_d: float, c_r: float) -> str:
     us, mm = 1e6, 1e3
     lines = [(
@@ -389,6 +405,9 @@ def _notes(measured: list[Measured], c_d: float, c_r: float) -> str:
         f"{measured[0].critical_stretch:.3f} here), bonds ahead of the crack break too and that "
         "particle can run ahead of any crack tip (seen on the CI lattice, dx = 0.25 mm, where keeping "
         "the book's G0 lowers s0 to 0.028).")
+    slow = measured[0]
+    if slow.speed == SPEEDS[0] and any(b is not None for b in slow.branches):
+        lines.append(GAP_20)
     lines.append("Particles are those of one run; steps and wall time cover both speeds, the analysis "
                  "and the figures.")
     return " ".join(lines)
