@@ -180,8 +180,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
              "0.2 % for this width and rise time. The plateau column shows the particle velocity behind the "
              "front against sigma / (rho c): a strip stiffer by e carries sigma / sqrt(rho E_strip), lower "
              "by about e / 2.")
-    first = levels[-1]
-    return Result(NAME, TITLE, SOURCE, setup, resolution, first["backend"],
+    return Result(NAME, TITLE, SOURCE, setup, resolution, finest["backend"],
                   sum(lv["particles"] for lv in levels), sum(lv["steps"] for lv in levels), wall, checks,
                   [path], notes)
 
