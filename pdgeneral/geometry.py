@@ -52,6 +52,10 @@ def inside(shape: Shape, points: np.ndarray, spacing: float) -> np.ndarray:
     raise ValueError(kind)
 
 
+#: Relative distance (to the bond length) below which a point counts as lying on a line.
+SNAP = 1e-9
+
+
 def _orientation(ax, ay, bx, by, px, py):
     """Twice the signed area of triangle (a, b, p): > 0 when p is left of a->b."""
     return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
@@ -63,13 +67,23 @@ def bonds_cut_by_segment(xi: np.ndarray, xj: np.ndarray, start, end) -> np.ndarr
     A bond is cut when its end points lie strictly on opposite sides of the crack line and the crack
     end points lie on opposite sides of (or on) the bond's line. A particle lying exactly on the crack
     line is therefore never detached, and a bond that touches the crack tip counts as cut.
+    "Exactly" means within 1e-9 of the bond length: coordinates such as 0.05 or k * 2e-3 / 3 are not
+    representable, and deciding a bond through the tip by the sign of a rounding error cut the two
+    sides of a crack differently.
     """
     ax, ay = start
     bx, by = end
-    o1 = _orientation(ax, ay, bx, by, xi[:, 0], xi[:, 1])
-    o2 = _orientation(ax, ay, bx, by, xj[:, 0], xj[:, 1])
-    o3 = _orientation(xi[:, 0], xi[:, 1], xj[:, 0], xj[:, 1], ax, ay)
-    o4 = _orientation(xi[:, 0], xi[:, 1], xj[:, 0], xj[:, 1], bx, by)
+    length = np.hypot(xj[:, 0] - xi[:, 0], xj[:, 1] - xi[:, 1])
+    crack_length = np.hypot(bx - ax, by - ay)
+
+    def orientation(scale, *points):
+        o = _orientation(*points)   # |o| = the length of one side times a distance
+        return np.where(np.abs(o) <= SNAP * length * scale, 0.0, o)
+
+    o1 = orientation(crack_length, ax, ay, bx, by, xi[:, 0], xi[:, 1])
+    o2 = orientation(crack_length, ax, ay, bx, by, xj[:, 0], xj[:, 1])
+    o3 = orientation(length, xi[:, 0], xi[:, 1], xj[:, 0], xj[:, 1], ax, ay)
+    o4 = orientation(length, xi[:, 0], xi[:, 1], xj[:, 0], xj[:, 1], bx, by)
     return (o1 * o2 < 0) & (o3 * o4 <= 0)
 
 

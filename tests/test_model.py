@@ -76,6 +76,32 @@ def test_precrack_breaks_exactly_the_crossing_bonds(base_2d):
     assert broken > 0 and broken == model.precracked_bond_count
 
 
+def test_precrack_ending_on_a_lattice_corner_cuts_both_sides_alike(base_2d):
+    # The crack-branching plate at its CI spacing, written as a case file writes it: the tip
+    # (0.05, 0.02) lies on cell corners, so bonds pass exactly through it. With the sign of a rounding
+    # error deciding those, 4 bonds were cut on one side only; mirror symmetry about the crack line
+    # must hold bond by bond.
+    spacing = 6.666666666666667e-4
+    raw = merge(base_2d, {"geometry": {"box": {"min": [0.0, 0.0], "max": [0.1, 0.04]}},
+                          "discretization": {"spacing": spacing},
+                          "precracks": [{"segment": {"start": [0.0, 0.02], "end": [0.05, 0.02]}}]})
+    model = model_from(raw)
+    cells = np.rint(model.positions / spacing - 0.5).astype(int)        # integer lattice indices
+    rows = cells[:, 1].max()
+    index = {tuple(c): i for i, c in enumerate(cells)}
+    mirror = np.array([index[(cx, rows - cy)] for cx, cy in cells])     # y -> 0.04 - y
+    cut = set()
+    for i in range(model.particle_count):
+        for k in range(model.offsets[i], model.offsets[i + 1]):
+            if not model.initial_intact[k]:
+                cut.add((i, int(model.neighbors[k])))
+    assert cut and cut == {(int(mirror[i]), int(mirror[j])) for i, j in cut}
+    # ... and the bonds through the tip itself count as cut (the documented rule)
+    tip = np.array([0.05, 0.02])
+    assert any(np.allclose((model.positions[i] + model.positions[j]) / 2, tip, atol=1e-12)
+               for i, j in cut)
+
+
 def test_precrack_outside_the_body_is_an_error(base_2d):
     raw = merge(base_2d, {"precracks": [{"segment": {"start": [1.0, 1.0], "end": [2.0, 1.0]}}]})
     with pytest.raises(CaseError, match=r"precracks\[0\].*cuts no bond"):
