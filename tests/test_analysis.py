@@ -121,11 +121,16 @@ def test_no_branching_on_a_straight_crack_or_a_short_fork():
     # A side crack 6 mm long at 45 degrees, a separate band over only 4 stations (the first 2.5 mm
     # it shares the main crack's band), is not a branch under the 10-spacing minimum, but is one when
     # the minimum is 2 spacings; the junction is then its root (20, 10) mm.
-    side_end = (0.02 + 0.006 * math.cos(math.pi / 4), 0.01 + 0.006 * math.sin(math.pi / 4))
-    pos, damage = cracked_plate([((0.0, 0.01), (0.04, 0.01)), ((0.02, 0.01), side_end)])
+    # The side crack starts a quarter spacing off the lattice corner: a 45-degree line through a
+    # corner runs through particle centres, and particles on a crack line are never detached.
+    root = (0.02 + DX / 4, 0.01)
+    side_end = (root[0] + 0.006 * math.cos(math.pi / 4), root[1] + 0.006 * math.sin(math.pi / 4))
+    pos, damage = cracked_plate([((0.0, 0.01), (0.04, 0.01)), (root, side_end)])
     assert analysis.branching(pos, damage, (0.0, 0.01), DX, direction=(1, 0)) is None
     fork = analysis.branching(pos, damage, (0.0, 0.01), DX, direction=(1, 0), min_length=2 * DX)
-    assert np.linalg.norm(fork.point - [0.02, 0.01]) <= DX
+    # The junction is where lines fitted to the two branches meet: the side branch is 12 spacings
+    # long and three rows wide, which puts that point within 2 spacings of the root (1.75 here).
+    assert np.linalg.norm(fork.point - root) <= 2 * DX
 
 
 @pytest.mark.parametrize("sign", [1, -1])

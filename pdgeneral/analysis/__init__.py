@@ -12,8 +12,10 @@ from .crack import (DEFAULT_THRESHOLD, LINK_FACTOR, REACH_FACTOR, BranchCount, B
                     branch_count, branching, crack_angle, crack_bands, crack_clusters, crack_from,
                     crack_speed, crack_tip, cracked, mean_crack_speed, mirror_asymmetry)
 from .files import branching_time, broken_bonds, damage_field, file_spacing, tip_history
+from .waves import wave_speeds
 
 __all__ = ["DEFAULT_THRESHOLD", "LINK_FACTOR", "REACH_FACTOR", "BranchCount", "Branching",
            "branch_count", "branching", "branching_time", "broken_bonds", "crack_angle",
            "crack_bands", "crack_clusters", "crack_from", "crack_speed", "crack_tip", "cracked",
-           "damage_field", "file_spacing", "mean_crack_speed", "mirror_asymmetry", "tip_history"]
+           "damage_field", "file_spacing", "mean_crack_speed", "mirror_asymmetry", "tip_history",
+           "wave_speeds"]

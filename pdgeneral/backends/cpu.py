@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit, prange
 
-from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift, kick_kick_drift,
-                           particle_damage, particle_force, relaxation_control, unphysical, relaxation_residual,
-                           relaxation_update)
+from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
+                           kick_kick_drift, particle_damage, particle_force, relaxation_control,
+                           relaxation_residual, relaxation_update, unphysical)
 from .base import Backend
 
 

@@ -26,9 +26,8 @@ from numba import cuda, njit, prange
 from ..errors import CaseError
 from ..kernels import pmb as kernels
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
-                           kick_kick_drift,
-                           particle_damage, particle_force, relaxation_control, unphysical, relaxation_residual,
-                           relaxation_update)
+                           kick_kick_drift, particle_damage, particle_force, relaxation_control,
+                           relaxation_residual, relaxation_update, unphysical)
 from ..physics import pmb as physics
 from ..memory import estimate_bytes
 from .base import Backend

@@ -19,7 +19,6 @@ The case file is cases/crack_branching_glass_2d.yaml; ``"full"`` runs it at hori
 """
 from __future__ import annotations
 
-import math
 import tempfile
 import time as clock
 from dataclasses import dataclass
@@ -82,27 +81,6 @@ VARIANTS = {
              Variant("m = 4", 2.5e-4, 1.0e-3, 903)),
     "ci": (Variant("m = 3, horizon 2 mm", 6.666666666666667e-4, 2.0e-3, 430),),
 }
-
-
-def wave_speeds(youngs_modulus: float, density: float, nu: float) -> tuple[float, float, float]:
-    """Plane-stress dilatational, shear and Rayleigh speeds (m/s).
-
-    c_d = sqrt(E / (rho (1 - nu^2))), c_s = sqrt(E / (2 rho (1 + nu))) (plane stress); c_R = x c_s
-    with x the root in (0, 1) of the Rayleigh equation (2 - x^2)^2 = 4 sqrt(1 - x^2)
-    sqrt(1 - x^2 c_s^2 / c_d^2) (Graff, Wave Motion in Elastic Solids, sec. 6.1; Freund 1990).
-    E = 72 GPa, rho = 2440 kg/m^3, nu = 1/3: 5762, 3326 and 3058 m/s.
-    """
-    from scipy.optimize import brentq
-
-    c_d = math.sqrt(youngs_modulus / (density * (1.0 - nu * nu)))
-    c_s = math.sqrt(youngs_modulus / (2.0 * density * (1.0 + nu)))
-    ratio = (c_s / c_d) ** 2
-
-    def rayleigh(x: float) -> float:
-        return (2.0 - x * x) ** 2 - 4.0 * math.sqrt(1.0 - x * x) * math.sqrt(1.0 - x * x * ratio)
-
-    # The equation also has the root x = 0; the Rayleigh root lies between 0.5 and 1 for any nu.
-    return c_d, c_s, brentq(rayleigh, 0.5, 1.0 - 1e-12, xtol=1e-14) * c_s
 
 
 def mirror_defects(model) -> int:
@@ -389,7 +367,8 @@ def speeds() -> tuple[float, float]:
     """(c_d, c_R) in m/s for the case file's glass (plane stress, nu = 1/3)."""
     # PyYAML reads 72.0e9 (no exponent sign) as text: take the validated values.
     material = load_case_text(CASE_FILE.read_text(), source=str(CASE_FILE)).material
-    c_d, _, c_r = wave_speeds(material.youngs_modulus, material.density, POISSON_RATIO["stress"])
+    c_d, _, c_r = analysis.wave_speeds(material.youngs_modulus, material.density,
+                                       POISSON_RATIO["stress"], "stress")
     return c_d, c_r
 
 

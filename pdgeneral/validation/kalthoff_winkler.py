@@ -38,7 +38,7 @@ from ..case import load_case_text
 from ..io import snapshot_steps
 from ..physics import pmb
 from .core import Benchmark, Check, Result
-from .precracked_plate import damage_image, wave_speeds
+from .precracked_plate import damage_image
 from .report import CASES, save_figure
 
 NAME = "kalthoff_winkler"
@@ -327,7 +327,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
     started = clock.perf_counter()
     workdir = Path(workdir)
     material = load_case_text(CASE_FILES[2].read_text(), source=str(CASE_FILES[2])).material
-    c_d, _, c_r = wave_speeds(material.youngs_modulus, material.density, pmb.POISSON_RATIO["strain"],
+    c_d, _, c_r = analysis.wave_speeds(material.youngs_modulus, material.density, pmb.POISSON_RATIO["strain"],
                               "strain")
     measured, stretches = [], {}
     with tempfile.TemporaryDirectory(prefix="pdgeneral-kalthoff-") as scratch:
