@@ -35,12 +35,11 @@ def step_traffic_bytes(dimension: int, precision: str, max_bonds: int) -> int:
 
     Force kernel: reads reference and displacement (2 dim reals), no-fail flag (1), row start and
     count (8), bond-state words (4 per 32 bonds), neighbour index and bond weight (4 + real per
-    bond); writes force (dim reals). kick_drift:
-    reads v, u, f, b, writes v, u (6 dim reals); kick: reads v, f, b, writes v (4 dim reals); both
-    read the constraint bits (2)."""
+    bond); writes force (dim reals). Inside a chunk of steps one fused pass (kick_kick_drift) reads
+    v, u, f, b and writes v, u (6 dim reals) and reads the constraint bits (1)."""
     real = 8 if precision == "float64" else 4
     words = max(1, (max_bonds + 31) // 32)
     per_bond = 4 + real
     force = 2 * dimension * real + 1 + 8 + 4 * words + per_bond * max_bonds
     force += dimension * real
-    return force + 10 * dimension * real + 2
+    return force + 6 * dimension * real + 1

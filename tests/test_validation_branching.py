@@ -41,8 +41,8 @@ def test_every_check_passes_at_ci_resolution(ci_run):
               if not c.passed]
     assert not failed, failed
     # One run: three-microsecond quiet time, branching, bands, lattice symmetry, field symmetry,
-    # mean speed, largest speed, no-fail layers.
-    assert len(result.checks) == 8 and result.passed
+    # mean speed, largest speed, no-fail layers, no crack along the loaded edges.
+    assert len(result.checks) == 9 and result.passed
     assert all(path.exists() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in result.figures)
 
 
