@@ -226,6 +226,7 @@ class CudaBackend(Backend):
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
+        self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
         # Launch configurations of the per-step kernels, built once instead of on every step.
         per_particle = (self._blocks, THREADS_PER_BLOCK)
@@ -266,7 +267,8 @@ class CudaBackend(Backend):
 
     def first_unphysical_particle(self, speed_limit: float) -> int:
         n = self.model.particle_count
-        first = cuda.to_device(np.array([n], dtype=np.int64))
+        first = self._first_unphysical
+        first.copy_to_device(np.array([n], dtype=np.int64))
         a = self.arrays
         self.k.unphysical_kernel[self._blocks, THREADS_PER_BLOCK](speed_limit, a.displacement,
                                                                  a.velocity, first)
