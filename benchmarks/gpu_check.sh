@@ -13,11 +13,16 @@ for what in "$@"; do
              # importing it need; they run on CI)
       python3 -m pytest -q -x -p no:cacheprovider -W ignore::numba.core.errors.NumbaPerformanceWarning \
         tests/test_cuda.py tests/test_memory.py tests/test_dynamics.py tests/test_resume.py \
-        tests/test_cli.py 2>&1 \
+        tests/test_cli.py tests/test_stencil.py 2>&1 \
         | tail -n 30 | tee "$OUT/tests.log" ;;
     variants)
       python3 benchmarks/gpu_variants.py --registers 2>&1 | tee "$OUT/registers.log"
       python3 benchmarks/gpu_variants.py --case 2d-4m --steps 50 2>&1 | tee "$OUT/variants.log" ;;
+    registers)
+      python3 benchmarks/gpu_variants.py --registers 2>&1 | tee "$OUT/registers.log" ;;
+    steps)
+      python3 benchmarks/gpu_force_variants.py --case 2d-4m --step-only 2>&1 | tee "$OUT/steps-2d.log"
+      python3 benchmarks/gpu_force_variants.py --case 3d-8m --step-only 2>&1 | tee "$OUT/steps-3d.log" ;;
     minimal)
       python3 benchmarks/gpu_variants.py --minimal 2>&1 | tee "$OUT/minimal.log" ;;
     bench)

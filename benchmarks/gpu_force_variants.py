@@ -26,6 +26,17 @@ from pdgeneral.model import build_model
 from gpu_variants import timed   # benchmarks/ is the script's own folder, first on sys.path
 
 
+def explicit_layout(model, engine):
+    """The layout these variants were written for (every particle an explicit bond-major row, as
+    before the stencil particles of pdgeneral.stencil): reference, bond counts, stride, padded
+    neighbours and weights on the device, all from the model."""
+    from pdgeneral.backends.cuda import padded_bond_layout
+    _, count, stride, neighbors = padded_bond_layout(model.offsets, model.neighbors)
+    weights = padded_bond_layout(model.offsets, model.bond_weights(), fill=0.0)[3]
+    return (cuda.to_device(model.reference), cuda.to_device(count), stride,
+            cuda.to_device(neighbors), cuda.to_device(weights))
+
+
 def select_kernel(reference, displacement, no_fail, bond_count, stride, neighbors, weights, intact,
                   c, s0, force):
     i = cuda.grid(1)
@@ -143,24 +154,32 @@ def step_breakdown(engine, model, repeats):
     """Force kernel, fused kick and whole steps, timed separately in the state of `pdgeneral bench`."""
     from pdgeneral.model import time_stepping
     import time
-    a = engine.arrays
     dt, _ = time_stepping(model)
     engine.compute_forces()
     engine.advance(0, 1, dt)
     force = timed(engine.compute_forces, repeats)
-    kick = timed(lambda: engine.kick_kick_drift_launch(dt, engine.density, a.constrained,
-                                                       a.displacement, a.velocity, a.force,
-                                                       a.body_force), repeats)
+    engine.kick_kick_drift_launch.set(0, dt)
+    kick = timed(engine.kick_kick_drift_launch, repeats)
     steps = timed(lambda: engine.advance(1, 100, dt), 3) / 100
     cuda.synchronize()
     started = time.perf_counter()
     for _ in range(100):
-        engine.forces_launch(*engine._force_args())
+        engine.forces_launch()
     host_launch = (time.perf_counter() - started) / 100
     cuda.synchronize()
-    print(f"bench state: force kernel {force * 1e3:.3f} ms, fused kick {kick * 1e3:.3f} ms, "
-          f"whole step (advance of 100) {steps * 1e3:.3f} ms, host time per force launch "
-          f"{host_launch * 1e6:.1f} us", flush=True)
+    ordinary = engine.k.forces_kernel[engine._blocks, 256]
+    args = engine._force_args()
+    started = time.perf_counter()
+    for _ in range(100):
+        ordinary(*args)
+    host_ordinary = (time.perf_counter() - started) / 100
+    cuda.synchronize()
+    print(f"host time per force launch: prepared {host_launch * 1e6:.1f} us (fast path "
+          f"{engine.forces_launch.fast}), through the dispatcher {host_ordinary * 1e6:.1f} us",
+          flush=True)
+    print(f"{model.particle_count} particles, {engine.rows.stencil_particles} stencil particles; "
+          f"bench state: force kernel {force * 1e3:.3f} ms, fused kick {kick * 1e3:.3f} ms, "
+          f"whole step (advance of 100) {steps * 1e3:.3f} ms", flush=True)
 
 
 def main():
@@ -171,7 +190,6 @@ def main():
                         help="only where the time of a whole step goes (no variants)")
     args = parser.parse_args()
     dim, n = CASES[args.case]
-    assert dim == 2
     model = build_model(load_case_text(synthetic_case(dim, n, "float64")))
     engine = backends.create("cuda", model)
     engine.warm_up("explicit")
@@ -179,6 +197,7 @@ def main():
     if args.step_only:
         step_breakdown(engine, model, args.repeats)
         return
+    assert dim == 2, "the variants are 2D kernels"
     # A small smooth displacement so that every bond carries force (no bond breaks: s << s0).
     rng = np.random.default_rng(1)
     u = 1e-6 * model.spacing * rng.standard_normal((2, model.particle_count))
@@ -186,8 +205,9 @@ def main():
     base = timed(engine.compute_forces, args.repeats)
     reference_force = a.force.copy_to_host()
     print(f"{args.case}: package kernel {base * 1e3:.3f} ms", flush=True)
-    common = (a.reference, a.displacement, a.no_fail, a.bond_count, engine.bond_stride, a.neighbors,
-              a.bond_weights, a.intact, engine.micromodulus, engine.critical_stretch, a.force)
+    reference, bond_count, stride, neighbors, weights = explicit_layout(model, engine)
+    common = (reference, a.displacement, a.no_fail, bond_count, stride, neighbors, weights,
+              a.intact, engine.micromodulus, engine.critical_stretch, a.force)
     N = model.particle_count
     variants = [("select", select_kernel, 1)]
     variants += [(f"lanes {t}", make_lanes_kernel(t), t) for t in (2, 4, 8)]

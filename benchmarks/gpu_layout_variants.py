@@ -34,6 +34,17 @@ from pdgeneral.model import build_model, time_stepping
 from gpu_variants import timed as _timed   # benchmarks/ is the script's own folder, on sys.path
 
 
+def explicit_layout(model, engine):
+    """The layout these variants were written for (every particle an explicit bond-major row, as
+    before the stencil particles of pdgeneral.stencil): reference, bond counts, stride, padded
+    neighbours and weights on the device, all from the model."""
+    from pdgeneral.backends.cuda import padded_bond_layout
+    _, count, stride, neighbors = padded_bond_layout(model.offsets, model.neighbors)
+    weights = padded_bond_layout(model.offsets, model.bond_weights(), fill=0.0)[3]
+    return (cuda.to_device(model.reference), cuda.to_device(count), stride,
+            cuda.to_device(neighbors), cuda.to_device(weights))
+
+
 def timed(fn, repeats):
     if config.ENABLE_CUDASIM:   # the simulator has no events: a functional check only
         fn()
@@ -227,13 +238,13 @@ def main():
 
     shape = lattice_shape(model.reference)
     offsets, table, table_w, bits = stencil_tables(model, shape)
-    padded_neighbors = a.neighbors.copy_to_host()
+    reference, bond_count, stride, neighbors32, weights64 = explicit_layout(model, engine)
+    padded_neighbors = neighbors32.copy_to_host()
     delta = padded_neighbors.reshape(-1, N) - np.arange(N, dtype=np.int64)[None, :]
-    counts = a.bond_count.copy_to_host()
+    counts = bond_count.copy_to_host()
     mask = np.arange(delta.shape[0])[:, None] < counts[None, :]
     delta[~mask] = 0
     fits16 = np.abs(delta).max() < 2**15
-    weights64 = a.bond_weights
     weights32 = cuda.to_device(weights64.copy_to_host().astype(np.float32))
     dev = dict(
         neighbors16=cuda.to_device(delta.astype(np.int16).ravel()) if fits16 else None,
@@ -274,10 +285,10 @@ def main():
             continue
         python_kernel = make_kernel(dim, **flags)
         stencil = flags["index"] == "stencil"
-        neighbors = dev["neighbors16"] if flags["index"] == "i16" else a.neighbors
+        neighbors = dev["neighbors16"] if flags["index"] == "i16" else neighbors32
         weights = weights32 if flags["weights"] == "f32" else weights64
         intact = dev["stencil_bits"] if stencil else a.intact
-        call = (a.reference, a.displacement, a.no_fail, a.bond_count, engine.bond_stride, neighbors,
+        call = (reference, a.displacement, a.no_fail, bond_count, stride, neighbors,
                 weights, intact, engine.micromodulus, engine.critical_stretch, a.force,
                 dev["offsets"], dev["table"], dev["table_w"], dev["correction"],
                 a.velocity, dev["u_out"], a.body_force, a.constrained, dt * 0.0, engine.density)

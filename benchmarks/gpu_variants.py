@@ -33,7 +33,7 @@ def registers(case: str, steps: int) -> None:
     from pdgeneral.backends import cuda as cuda_backend
     dim, n = CASES[case]
     model = build_model(load_case_text(synthetic_case(dim, n, "float64")))
-    for cap in (None, 80, 64, 56, 48, 40):
+    for cap in (None, 72, 64, 56):
         cuda_backend.FORCE_KERNEL_OPTIONS = {} if cap is None else {"max_registers": cap}
         engine = backends.create("cuda", model)
         engine.warm_up("explicit")

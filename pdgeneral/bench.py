@@ -77,8 +77,9 @@ class BenchResult:
                 f"(build {self.build_seconds:.1f} s, set-up {self.setup_seconds:.1f} s)")
 
 
-def time_backend(model, backend: str, steps: int) -> tuple[float, float]:
-    """(set-up seconds including compilation, seconds for ``steps`` explicit steps)."""
+def time_backend(model, backend: str, steps: int) -> tuple[float, float, float]:
+    """(set-up seconds including compilation, seconds for ``steps`` explicit steps, fraction of
+    particles with explicit bond rows)."""
     started = time.perf_counter()
     engine = backends.create(backend, model)
     engine.warm_up("explicit")
@@ -91,7 +92,8 @@ def time_backend(model, backend: str, steps: int) -> tuple[float, float]:
     started = time.perf_counter()
     engine.advance(1, steps, dt)
     engine.synchronize()
-    return setup, time.perf_counter() - started
+    explicit = engine.rows.explicit.shape[0] / model.particle_count
+    return setup, time.perf_counter() - started, explicit
 
 
 def run_benchmarks(case_names, backend_names, precisions, steps: int, report=print) -> list[BenchResult]:
@@ -104,9 +106,9 @@ def run_benchmarks(case_names, backend_names, precisions, steps: int, report=pri
                                                source=f"bench {name}"))
             build = time.perf_counter() - started
             for backend in backend_names:
-                setup, seconds = time_backend(model, backend, steps)
+                setup, seconds, explicit = time_backend(model, backend, steps)
                 rate = steps / seconds
-                traffic = step_traffic_bytes(dimension, precision, model.max_bonds)
+                traffic = step_traffic_bytes(dimension, precision, model.max_bonds, explicit)
                 result = BenchResult(name, backend, precision, model.particle_count, model.bond_count,
                                      build, setup, steps, seconds, rate * model.particle_count,
                                      rate * model.bond_count,

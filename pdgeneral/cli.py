@@ -122,7 +122,7 @@ def check(case, overrides, schema) -> None:
     if case is None:
         raise PdgeneralError("check needs a CASE file (or --schema)")
     from .api import prepare
-    from .memory import estimate_bytes
+    from .memory import model_bytes
     from .model import DEFAULT_LOAD_STEPS, time_stepping
     prepared = prepare(case, overrides)
     model = prepared.model
@@ -146,13 +146,15 @@ def check(case, overrides, schema) -> None:
     for name, count in model.region_counts.items():
         click.echo(f"region      {name}: {count:,} particles")
     click.echo(f"backend     {prepared.backend}, precision {c.precision}")
-    memory = estimate_bytes(model.particle_count, model.bond_count, model.dimension, c.precision,
-                            backend="cuda" if prepared.backend == "cuda" else "cpu",
-                            max_bonds=model.max_bonds)
+    rows = model.bond_rows()
+    click.echo(f"stencil     {rows.stencil_particles:,} particles read their bonds from the lattice "
+               f"stencil ({len(model.stencil.offsets)} vectors); "
+               f"{rows.explicit.shape[0]:,} have explicit rows")
+    memory = model_bytes(model, c.precision, "cuda" if prepared.backend == "cuda" else "cpu", rows)
     if prepared.backend == "cuda":
         from .backends.cuda import CudaBackend
         try:
-            CudaBackend.check_memory(model)
+            CudaBackend.check_memory(model, rows)
         except PdgeneralError as err:
             err.file = prepared.source
             raise

@@ -21,11 +21,17 @@ def lattice(box: Box, spacing: float) -> np.ndarray:
     keeps neighbours close in memory. Returns (N, dim) float64.
     """
     lo = np.asarray(box.min, dtype=np.float64)
-    hi = np.asarray(box.max, dtype=np.float64)
-    counts = np.floor((hi - lo) / spacing + 1e-6).astype(np.int64)
+    counts = lattice_counts(box, spacing)
     axes = [lo[d] + spacing * (0.5 + np.arange(counts[d])) for d in range(len(lo))]
     grids = np.meshgrid(*axes[::-1], indexing="ij")  # last axis slowest -> x fastest
     return np.stack([g.ravel() for g in grids[::-1]], axis=1)
+
+
+def lattice_counts(box: Box, spacing: float) -> np.ndarray:
+    """Cells of ``lattice`` along each axis (int64)."""
+    lo = np.asarray(box.min, dtype=np.float64)
+    hi = np.asarray(box.max, dtype=np.float64)
+    return np.floor((hi - lo) / spacing + 1e-6).astype(np.int64)
 
 
 def inside(shape: Shape, points: np.ndarray, spacing: float) -> np.ndarray:

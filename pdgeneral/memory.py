@@ -7,39 +7,66 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, backend: str = "cpu",
-                   max_bonds: int | None = None) -> int:
+                   max_bonds: int | None = None, explicit_particles: int | None = None,
+                   stencil_size: int = 0) -> int:
     """Bytes of the working arrays of one backend.
 
-    Per particle (both backends): reference, displacement, velocity, force, body force and two
-    relaxation residuals (7 * dim reals), volume, initial bond
-    volume, damage, relaxation mass (4 reals), 4 relaxation sums (float64 on the GPU), the
-    constraint bits and the no-fail flag (2 bytes), bond row start and count (12 bytes), and the
-    bond-state words (4 bytes per 32 bonds).
-    Per bond: neighbour index (4) + bond weight (real); on the GPU both are padded to
-    max_bonds slots per particle.
+    ``bonds`` and ``explicit_particles`` count the explicit bond rows (pdgeneral.stencil): the
+    stencil particles of a lattice's interior need no per-bond storage. Without
+    ``explicit_particles`` every particle is counted as explicit with ``bonds`` bonds in all (an
+    upper bound, what `pdgeneral check` reports before the rows are classified).
+
+    Per particle (both backends): displacement, velocity, force, body force and two relaxation
+    residuals (6 * dim reals), volume, initial bond volume, damage, relaxation mass (4 reals), 4
+    relaxation sums (float64 on the GPU), the constraint bits and the no-fail flag (2 bytes), the
+    explicit-row index (4), and the bond-state words (4 bytes per 32 bonds).
+    Per explicit row: row start and count (12 bytes). Per explicit bond: neighbour index (4),
+    stencil slot (2) and bond weight (one real); on the GPU padded to max_bonds slots per row.
+    Per stencil vector: its offset (8) and vector, length and weight (dim + 2 reals).
     """
     real = 8 if precision == "float64" else 4
     max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
+    explicit = particles if explicit_particles is None else explicit_particles
     words = max(1, (max_bonds + 31) // 32)
-    per_particle = (7 * dimension + 4) * real + 4 * 8 + 2 + 12 + 4 * words
+    per_particle = (6 * dimension + 4) * real + 4 * 8 + 2 + 4 + 4 * words
+    per_bond = 4 + 2 + real
+    tables = stencil_size * (8 + (dimension + 2) * real)
     if backend == "cuda":
-        return particles * per_particle + particles * max_bonds * (4 + real)
-    return particles * per_particle + bonds * (4 + real)
+        return particles * per_particle + explicit * (12 + max_bonds * per_bond) + tables
+    return particles * per_particle + explicit * 12 + bonds * per_bond + tables
 
 
-def step_traffic_bytes(dimension: int, precision: str, max_bonds: int) -> int:
+def model_bytes(model, precision: str, backend: str = "cpu", rows=None) -> int:
+    """``estimate_bytes`` of a built model; with its explicit rows (Model.bond_rows) when given,
+    else the upper bound of every particle explicit."""
+    explicit_bonds = model.bond_count
+    explicit_particles = None
+    if rows is not None:
+        explicit = rows.explicit
+        explicit_bonds = int(np.sum(model.offsets[explicit + 1] - model.offsets[explicit]))
+        explicit_particles = int(explicit.shape[0])
+    return estimate_bytes(model.particle_count, explicit_bonds, model.dimension, precision,
+                          backend=backend, max_bonds=model.max_bonds,
+                          explicit_particles=explicit_particles, stencil_size=model.stencil.size)
+
+
+def step_traffic_bytes(dimension: int, precision: str, max_bonds: int,
+                       explicit_fraction: float = 1.0) -> int:
     """Compulsory device-memory traffic of one explicit step per particle, in bytes, counting each
     array element once (neighbour gathers are assumed to hit the caches).
 
-    Force kernel: reads reference and displacement (2 dim reals), no-fail flag (1), row start and
-    count (8), bond-state words (4 per 32 bonds), neighbour index and bond weight (4 + real per
-    bond); writes force (dim reals). Inside a chunk of steps one fused pass (kick_kick_drift) reads
-    v, u, f, b and writes v, u (6 dim reals) and reads the constraint bits (1)."""
+    Force kernel: reads displacement (dim reals), no-fail flag (1), explicit-row index (4),
+    bond-state words (4 per 32 bonds) and, for the ``explicit_fraction`` of particles with explicit
+    rows, row start and count (8) and per bond the neighbour index, stencil slot and weight
+    (4 + 2 + real); writes force (dim reals). Inside a chunk of steps one fused pass
+    (kick_kick_drift) reads v, u, f, b and writes v, u (6 dim reals) and reads the constraint bits
+    (1)."""
     real = 8 if precision == "float64" else 4
     words = max(1, (max_bonds + 31) // 32)
-    per_bond = 4 + real
-    force = 2 * dimension * real + 1 + 8 + 4 * words + per_bond * max_bonds
-    force += dimension * real
-    return force + 6 * dimension * real + 1
+    explicit = explicit_fraction * (8 + (4 + 2 + real) * max_bonds)
+    force = dimension * real + 1 + 4 + 4 * words + explicit + dimension * real
+    return int(round(force + 6 * dimension * real + 1))

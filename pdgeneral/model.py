@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
-from . import geometry
+from . import geometry, stencil
 from .case.schema import Case
 from .errors import CaseError
 from .kernels.pmb import PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY, bond_correction, bond_weight
 from .neighbors import find_neighbors
 from .physics import pmb
+from .stencil import Stencil
 
 DEFAULT_SAFETY_FACTOR = 0.8
 DEFAULT_TOLERANCE = 1e-4
@@ -44,6 +45,8 @@ class Model:
     volume: np.ndarray               # (N,) m^3 (m^2 * thickness in 2D)
     offsets: np.ndarray              # (N + 1,) int64, CSR row starts
     neighbors: np.ndarray            # (M,) int32, neighbour j of each bond
+    bond_slot: np.ndarray            # (M,) uint16, each bond's lattice vector in ``stencil``
+    stencil: Stencil                 # the lattice vectors of the bonds: xi and |xi| of every bond
     correction: np.ndarray           # (dim, N) surface-correction factors g_d (ones without it)
     surface_correction: bool
     initial_intact: np.ndarray       # (M,) bool, False for bonds cut by pre-cracks
@@ -87,10 +90,18 @@ class Model:
         """(M,) bond weights w_ij = beta_ij V_j G_ij (m^3) in CSR order, float64: what the force
         kernels multiply each bond's force by (kernels.pmb.bond_weight)."""
         weights = np.empty(self.bond_count)
-        _weights_and_stiffness(self.reference, self.volume, self.correction, self.surface_correction,
-                               self.offsets, self.neighbors, self.horizon, self.spacing,
-                               self.micromodulus, weights)
+        _weights_and_stiffness(self.stencil.xi, self.stencil.length, self.volume, self.correction,
+                               self.surface_correction, self.offsets, self.neighbors,
+                               self.bond_slot, self.horizon, self.spacing, self.micromodulus,
+                               weights)
         return weights
+
+    def bond_rows(self, weights: np.ndarray | None = None, use_stencil: bool = True) -> stencil.Rows:
+        """Stencil particles and explicit rows (pdgeneral.stencil.classify) for these weights
+        (Model.bond_weights() when not given)."""
+        weights = self.bond_weights() if weights is None else weights
+        return stencil.classify(self.offsets, self.neighbors, self.bond_slot, weights, self.stencil,
+                                enabled=use_stencil)
 
 
 def time_stepping(model: Model) -> tuple[float, int]:
@@ -119,45 +130,45 @@ def time_stepping(model: Model) -> tuple[float, int]:
 
 
 @njit(parallel=True, cache=True)
-def _family_moments(points, offsets, neighbors, horizon, spacing, volume):
+def _family_moments(stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon, spacing,
+                    volume):
     """Per particle: sum_j beta_ij V_j (the damage denominator) and the directional moments
     sum_j n_d^4 |xi| beta_ij V_j that the energy surface correction matches to the continuum."""
-    n, dim = points.shape
+    dim = stencil_xi.shape[0]
+    n = offsets.shape[0] - 1
     bond_volume = np.zeros(n)
     moments = np.zeros((dim, n))
     for i in prange(n):
         for k in range(offsets[i], offsets[i + 1]):
             j = neighbors[k]
-            r2 = 0.0
-            for d in range(dim):
-                delta = points[j, d] - points[i, d]
-                r2 += delta * delta
-            r = math.sqrt(r2)
+            slot = bond_slot[k]
+            r = stencil_length[slot]
             partial = pmb.partial_volume_factor(r, horizon, spacing) * volume[j]
             bond_volume[i] += partial
             for d in range(dim):
-                nd = (points[j, d] - points[i, d]) / r
+                nd = stencil_xi[d, slot] / r
                 moments[d, i] += nd ** 4 * r * partial
     return bond_volume, moments
 
 
 @njit(parallel=True)
-def _weights_and_stiffness(reference, volume, correction, corrected, offsets, neighbors, horizon,
-                           spacing, micromodulus, weights):
+def _weights_and_stiffness(stencil_xi, stencil_length, volume, correction, corrected, offsets,
+                           neighbors, bond_slot, horizon, spacing, micromodulus, weights):
     """Per particle sum_j c w_ij / |xi_ij| (N/m^4), with the kernels' own bond weight; also stores
     each w_ij into ``weights`` when it has one entry per bond."""
     n = volume.shape[0]
-    dim = reference.shape[0]
+    dim = stencil_xi.shape[0]
     stiffness = np.zeros(n)
     store = weights.shape[0] == neighbors.shape[0]
     for i in prange(n):
         total = 0.0
         for k in range(offsets[i], offsets[i + 1]):
             j = neighbors[k]
-            xi_x = reference[0, j] - reference[0, i]
-            xi_y = reference[1, j] - reference[1, i]
-            xi_z = reference[2, j] - reference[2, i] if dim == 3 else 0.0
-            length = math.sqrt(xi_x * xi_x + xi_y * xi_y + xi_z * xi_z)
+            slot = bond_slot[k]
+            xi_x = stencil_xi[0, slot]
+            xi_y = stencil_xi[1, slot]
+            xi_z = stencil_xi[2, slot] if dim == 3 else 0.0
+            length = stencil_length[slot]
             factor = bond_correction(i, j, length, xi_x, xi_y, xi_z, correction, corrected)
             weight, _ = bond_weight(j, length, volume, factor, horizon, spacing)
             if store:
@@ -203,8 +214,12 @@ def build_model(case: Case) -> Model:
     if np.any(empty_rows):
         raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
                                           "the horizon (isolated by holes?)")
-    initial_bond_volume, moments = _family_moments(points, offsets, neighbors, horizon, spacing,
-                                                   volume)
+    lattice_index = stencil.lattice_indices(points, np.asarray(case.geometry.box.min), spacing)
+    bond_stencil, bond_slot = stencil.build(
+        lattice_index, geometry.lattice_counts(case.geometry.box, spacing), offsets, neighbors,
+        horizon, spacing)
+    initial_bond_volume, moments = _family_moments(bond_stencil.xi, bond_stencil.length, offsets,
+                                                   neighbors, bond_slot, horizon, spacing, volume)
 
     material = case.material
     c = pmb.micromodulus(material.youngs_modulus, horizon, dim, plane, thickness)
@@ -222,8 +237,9 @@ def build_model(case: Case) -> Model:
     else:
         correction = np.ones((dim, n))
     reference = np.ascontiguousarray(points.T)
-    particle_stiffness = _weights_and_stiffness(reference, volume, correction, corrected, offsets,
-                                                neighbors, horizon, spacing, c, np.empty(0))
+    particle_stiffness = _weights_and_stiffness(bond_stencil.xi, bond_stencil.length, volume,
+                                                correction, corrected, offsets, neighbors,
+                                                bond_slot, horizon, spacing, c, np.empty(0))
     stable = pmb.stable_time_step_of(material.density, float(particle_stiffness.max()))
 
     masks = _region_masks(case, points)
@@ -239,6 +255,7 @@ def build_model(case: Case) -> Model:
     return Model(
         case=case, dimension=dim, dtype=np.dtype(case.precision), positions=points,
         reference=reference, volume=volume, offsets=offsets, neighbors=neighbors,
+        bond_slot=bond_slot, stencil=bond_stencil,
         correction=np.ascontiguousarray(correction), surface_correction=corrected,
         initial_intact=intact, no_fail=no_fail,
         initial_bond_volume=initial_bond_volume, particle_stiffness=particle_stiffness,

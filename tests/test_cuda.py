@@ -134,6 +134,27 @@ def test_gpu_agrees_with_serial_to_rounding_before_fracture():
 
 
 @needs_cuda
+def test_prepared_launches_give_the_dispatcher_results():
+    # The step loop's launches convert their arguments once (PreparedLaunch); a scalar changed
+    # with set() reaches the kernel. Against the ordinary launch through the dispatcher.
+    from pdgeneral.backends.cuda import THREADS_PER_BLOCK
+    model = prepare(case_from(SMALL)).model
+    engine = backends.create("cuda", model)
+    a = engine.arrays
+    engine.forces_launch()
+    prepared_force = a.force.copy_to_host()
+    engine.k.forces_kernel[engine._blocks, THREADS_PER_BLOCK](*engine._force_args())
+    assert np.array_equal(prepared_force, a.force.copy_to_host())
+    engine.set_body_force(0.5e-6)   # half way up the ramp of SMALL's body force
+    half = a.body_force.copy_to_host()
+    engine.set_body_force(2.0e-6)
+    full = a.body_force.copy_to_host()
+    assert np.abs(full).max() > 0 and np.allclose(half, 0.5 * full, rtol=1e-12, atol=0)
+    if not CUDA_SIMULATOR:   # a real GPU takes the fast path of numba-cuda 0.30
+        assert engine.forces_launch.fast and engine.kick_kick_drift_launch.fast
+
+
+@needs_cuda
 def test_cuda_resume_matches_an_uninterrupted_cuda_run(tmp_path):
     from pdgeneral.api import run_case
     from pdgeneral.io import read_snapshot

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pdgeneral import backends
-from pdgeneral.memory import estimate_bytes
+from pdgeneral.memory import model_bytes
 
 from conftest import BASE_2D, merge, model_from, needs_cuda
 
@@ -16,8 +16,7 @@ def allocated_bytes(engine) -> int:
 def test_estimate_covers_the_cpu_backend_arrays(precision):
     model = model_from(merge(BASE_2D, {"precision": precision}))
     engine = backends.create("serial", model)
-    estimate = estimate_bytes(model.particle_count, model.bond_count, 2, precision,
-                              max_bonds=model.max_bonds)
+    estimate = model_bytes(model, precision, "cpu", engine.rows)
     actual = allocated_bytes(engine)
     # The estimate is what `check` prints and the GPU backend tests against: never below the
     # truth, and not wasteful (within 15 %).
@@ -29,8 +28,7 @@ def test_estimate_covers_the_cuda_backend_arrays():
     model = model_from(BASE_2D)
     engine = backends.create("cuda", model)
     actual = sum(value.nbytes for value in vars(engine.arrays).values())
-    estimate = estimate_bytes(model.particle_count, model.bond_count, 2, "float64", backend="cuda",
-                              max_bonds=model.max_bonds)
+    estimate = model_bytes(model, "float64", "cuda", engine.rows)
     assert actual <= estimate <= 1.15 * actual
 
 

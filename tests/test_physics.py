@@ -88,11 +88,19 @@ def test_bond_stretch_matches_direct_formula():
     for _ in range(100):
         xi = rng.normal(size=3)
         eta = 1e-3 * rng.normal(size=3)
-        s, length, length0 = pmb.bond_stretch(*xi, *eta)
+        numerator, denominator, length = pmb.bond_stretch(*xi, *eta, np.linalg.norm(xi))
         direct = (np.linalg.norm(xi + eta) - np.linalg.norm(xi)) / np.linalg.norm(xi)
-        assert s == pytest.approx(direct, rel=1e-9)
+        assert numerator / denominator == pytest.approx(direct, rel=1e-9)
         assert length == pytest.approx(np.linalg.norm(xi + eta))
-        assert length0 == pytest.approx(np.linalg.norm(xi))
+
+
+def test_bond_stretch_keeps_float32_precision_at_small_strain():
+    # The cancellation-free numerator: a strain of 1e-6 in float32 keeps 6 digits, where
+    # |xi + eta| - |xi| would keep none.
+    xi = np.array([1.0, 0.5, 0.0], dtype=np.float32)
+    eta = np.float32(1e-6) * xi
+    numerator, denominator, _ = pmb.bond_stretch(*xi, *eta, np.float32(np.linalg.norm(xi)))
+    assert float(numerator) / float(denominator) == pytest.approx(1e-6, rel=1e-5)
 
 
 def test_bond_stretch_is_symmetric_bitwise():
@@ -101,7 +109,8 @@ def test_bond_stretch_is_symmetric_bitwise():
     for _ in range(100):
         xi = rng.normal(size=3)
         eta = 1e-4 * rng.normal(size=3)
-        assert pmb.bond_stretch(*xi, *eta)[0] == pmb.bond_stretch(*(-xi), *(-eta))[0]
+        length = np.linalg.norm(xi)
+        assert pmb.bond_stretch(*xi, *eta, length) == pmb.bond_stretch(*(-xi), *(-eta), length)
 
 
 def test_partial_volume_factor_ramp():

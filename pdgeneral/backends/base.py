@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .. import bondstate
+from .. import bondstate, stencil
 from ..model import Model
 
 
@@ -15,8 +15,17 @@ class Backend:
     operations; this base class lays the arrays out (structure-of-arrays, run precision)."""
 
     name = "base"
-    def __init__(self, model: Model):
+    #: Whether interior particles read their bonds from the lattice stencil (pdgeneral.stencil);
+    #: False gives every particle an explicit row (the same forces; tests compare the two).
+    use_stencil = True
+
+    def __init__(self, model: Model, weights: np.ndarray | None = None,
+                 rows: stencil.Rows | None = None):
+        """``weights`` (Model.bond_weights) and ``rows`` (Model.bond_rows) when the subclass has
+        them already (the CUDA backend needs them to check the memory first)."""
         self.model = model
+        weights = model.bond_weights() if weights is None else weights
+        rows = model.bond_rows(weights, self.use_stencil) if rows is None else rows
         dtype = model.dtype
         n = model.particle_count
         dim = model.dimension
@@ -36,13 +45,19 @@ class Backend:
         # the Gershgorin bound of the stiffness row (<= 2 * 1.37 * sum_j c w_ij / |xi_ij|), as the
         # stability of the relaxation requires (Underwood 1983; Kilic and Madenci 2010, eq. 12).
         fictitious_density = model.particle_stiffness
-        bond_first, bond_count, self.bond_stride, neighbors = self._bond_layout(model)
+        self.rows = rows
+        row_first, row_count, self.bond_stride, per_bond = self._bond_layout(
+            model, rows, (model.neighbors, model.bond_slot, weights))
+        del weights   # only the layout needs them (one real per bond on the host)
+        neighbors, bond_slot, bond_weights = per_bond
         self.arrays = SimpleNamespace(
-            reference=real(model.reference), volume=real(model.volume),
-            bond_weights=real(self._bond_weight_layout(model)),
-            no_fail=self._upload(model.no_fail),
-            bond_first=self._upload(bond_first), bond_count=self._upload(bond_count),
-            neighbors=self._upload(neighbors), initial_bond_volume=real(model.initial_bond_volume),
+            volume=real(model.volume), no_fail=self._upload(model.no_fail),
+            bond_row=self._upload(rows.bond_row), row_first=self._upload(row_first),
+            row_count=self._upload(row_count), neighbors=self._upload(neighbors),
+            bond_slot=self._upload(bond_slot), bond_weights=real(bond_weights),
+            stencil_offset=self._upload(model.stencil.offsets), stencil_xi=real(model.stencil.xi),
+            stencil_length=real(model.stencil.length), stencil_weight=real(rows.stencil_weight),
+            initial_bond_volume=real(model.initial_bond_volume),
             constrained=self._upload(model.constrained),
             constraint_particle=self._upload(model.constraint_particle),
             constraint_component=self._upload(model.constraint_component),
@@ -58,19 +73,16 @@ class Backend:
         )
 
     # Layout and transfers -----------------------------------------------------------------------
-    def _bond_layout(self, model: Model):
-        """(bond_first (N,), bond_count (N,) int32, bond_stride, neighbors): bond n of particle i is
-        neighbors[bond_first[i] + n * bond_stride]. Default: the model's CSR rows."""
-        offsets = model.offsets
-        return (np.ascontiguousarray(offsets[:-1]), np.diff(offsets).astype(np.int32), 1,
-                model.neighbors)
+    def _bond_layout(self, model: Model, rows, per_bond: tuple):
+        """(row_first (E,), row_count (E,) int32, bond_stride, per-bond arrays of the explicit
+        rows): bond n of explicit row r is at row_first[r] + n * bond_stride. Default: CSR rows
+        of the explicit particles only (pdgeneral.stencil.explicit_rows)."""
+        row_offsets, *values = stencil.explicit_rows(model.offsets, rows.explicit, *per_bond)
+        return (np.ascontiguousarray(row_offsets[:-1]), np.diff(row_offsets).astype(np.int32), 1,
+                tuple(_not_empty(v) for v in values))
 
     def _upload(self, array: np.ndarray):
         raise NotImplementedError
-
-    def _bond_weight_layout(self, model: Model) -> np.ndarray:
-        """Per-bond weights w_ij (Model.bond_weights) in this backend's bond layout (default: CSR)."""
-        return model.bond_weights()
 
     def download(self, array) -> np.ndarray:
         raise NotImplementedError
@@ -115,13 +127,16 @@ class Backend:
     # Argument tuples of the force and constraint loops (the same on every backend) -------------
     def _force_args(self) -> tuple:
         a = self.arrays
-        return (a.reference, a.displacement, a.no_fail, a.bond_first, a.bond_count, self.bond_stride,
-                a.neighbors, a.bond_weights, a.intact, self.micromodulus, self.critical_stretch, a.force)
+        return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count, self.bond_stride,
+                a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset, a.stencil_xi,
+                a.stencil_length, a.stencil_weight, a.intact, self.micromodulus,
+                self.critical_stretch, a.force)
 
     def _damage_args(self) -> tuple:
         a = self.arrays
-        return (a.reference, a.volume, self.horizon, self.spacing, a.bond_first, a.bond_count,
-                self.bond_stride, a.neighbors, a.intact, a.initial_bond_volume, a.damage)
+        return (a.volume, self.horizon, self.spacing, a.bond_row, a.row_first, a.row_count,
+                self.bond_stride, a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset,
+                a.stencil_length, a.stencil_weight, a.intact, a.initial_bond_volume, a.damage)
 
     def _constraint_args(self) -> tuple:
         a = self.arrays
@@ -165,3 +180,9 @@ class Backend:
         """Compile what the solver will call (so that timings of the stepping exclude compilation),
         without changing the state."""
         raise NotImplementedError
+
+
+def _not_empty(values: np.ndarray) -> np.ndarray:
+    """The array, or one zero of its type when it is empty (no explicit rows): device arrays of
+    size zero are not allowed everywhere."""
+    return values if values.size else np.zeros(1, dtype=values.dtype)

@@ -22,18 +22,22 @@ from .base import Backend
 # build, ``prange`` in the parallel one. The step loops below call them in sequence, so a loop never
 # starts before the previous one has finished on every thread.
 
-def _forces_source(reference, displacement, no_fail, bond_first, bond_count, bond_stride, neighbors,
-                   bond_weights, intact, micromodulus, critical_stretch, force):
+def _forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
+                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
+                   intact, micromodulus, critical_stretch, force):
     for i in prange(displacement.shape[1]):
-        particle_force(i, reference, displacement, no_fail, bond_first, bond_count, bond_stride,
-                       neighbors, bond_weights, intact, micromodulus, critical_stretch, force)
+        particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                       stencil_weight, intact, micromodulus, critical_stretch, force)
 
 
-def _damage_source(reference, volume, horizon, spacing, bond_first, bond_count, bond_stride, neighbors,
-                   intact, initial_bond_volume, damage):
+def _damage_source(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,
+                   bond_slot, bond_weights, stencil_offset, stencil_length, stencil_weight, intact,
+                   initial_bond_volume, damage):
     for i in prange(damage.shape[0]):
-        particle_damage(i, reference, volume, horizon, spacing, bond_first, bond_count, bond_stride,
-                        neighbors, intact, initial_bond_volume, damage)
+        particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count, bond_stride,
+                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_length,
+                        stencil_weight, intact, initial_bond_volume, damage)
 
 
 def _constrain_source(time, dt, phase, particle, component, kind, value, ramp_time, displacement,

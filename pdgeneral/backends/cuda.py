@@ -3,12 +3,13 @@
 - One thread per particle (gather): a particle's thread is the only writer of its force, damage and
   bond-state words, so there are no atomics and the force sum has one fixed order: runs are
   deterministic.
-- Bonds are stored bond-major and padded to the longest row: bond n of particle i is at
-  ``n * N + i``, so the threads of a warp read consecutive neighbour indices (coalesced). The bond
-  state is one bit per bond (32 to a word, words laid out (words, N)); the bond weight
-  w_ij = beta_ij V_j G_ij is stored per bond in the run precision, so a bond costs 4 + 8 bytes in
-  float64 (4 + 4 in float32) and a step does no per-bond volume or correction arithmetic. Damage
-  is computed by its own kernel, only for snapshots.
+- Interior particles of the lattice read their bonds from the stencil (pdgeneral.stencil): the
+  neighbour is i + offset[n], the bond vector, length and weight come from small tables that stay
+  in cache, so such a particle reads no per-bond data at all. The other particles' explicit rows
+  are stored bond-major and padded to the longest row: bond n of row r is at ``n * E + r``, so the
+  threads of a warp read consecutive entries (coalesced); a bond costs 4 (neighbour) + 2 (stencil
+  slot) + one real (weight) bytes. The bond state is one bit per bond (32 to a word, words laid
+  out (words, N)). Damage is computed by its own kernel, only for snapshots.
 - State stays on the device for the whole run; the host sees data only at snapshots (and, in the
   quasi-static solver, four reduced numbers per relaxation iteration).
 
@@ -29,8 +30,9 @@ from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, k
                            kick_kick_drift, particle_damage, particle_force, relaxation_control,
                            relaxation_residual, relaxation_update, unphysical)
 from ..physics import pmb as physics
-from ..memory import estimate_bytes
-from .base import Backend
+from ..memory import model_bytes
+from .. import stencil
+from .base import Backend, _not_empty
 
 from numba import config
 
@@ -42,20 +44,24 @@ THREADS_PER_BLOCK = 32 if _SIMULATOR else 256
 REDUCE_THREADS = 32 if _SIMULATOR else 256
 
 
-def forces_kernel(reference, displacement, no_fail, bond_first, bond_count, bond_stride, neighbors,
-                  bond_weights, intact, micromodulus, critical_stretch, force):
+def forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
+                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
+                  intact, micromodulus, critical_stretch, force):
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        particle_force(i, reference, displacement, no_fail, bond_first, bond_count, bond_stride,
-                       neighbors, bond_weights, intact, micromodulus, critical_stretch, force)
+        particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                       stencil_weight, intact, micromodulus, critical_stretch, force)
 
 
-def damage_kernel(reference, volume, horizon, spacing, bond_first, bond_count, bond_stride, neighbors,
-                  intact, initial_bond_volume, damage):
+def damage_kernel(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,
+                  bond_slot, bond_weights, stencil_offset, stencil_length, stencil_weight, intact,
+                  initial_bond_volume, damage):
     i = cuda.grid(1)
     if i < damage.shape[0]:
-        particle_damage(i, reference, volume, horizon, spacing, bond_first, bond_count, bond_stride,
-                        neighbors, intact, initial_bond_volume, damage)
+        particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count, bond_stride,
+                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_length,
+                        stencil_weight, intact, initial_bond_volume, damage)
 
 
 def kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
@@ -145,7 +151,7 @@ def reduce_rows_kernel(values, partial):
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
 _SHARED = (physics.bond_stretch, physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
-           kernels.ramp_rate, kernels.particle_force, kernels.particle_damage,
+           kernels.ramp_rate, kernels.bond_at, kernels.particle_force, kernels.particle_damage,
            kernels.external_force, kernels.kick_drift, kernels.kick, kernels.kick_kick_drift,
            kernels.constrain, kernels.unphysical,
            kernels.relaxation_residual, kernels.relaxation_update)
@@ -188,6 +194,74 @@ def compiled(dimension: int) -> dict:
     return _COMPILED[key]
 
 
+class PreparedLaunch:
+    """One kernel, one launch configuration and one argument list, converted for the driver once.
+
+    numba-cuda types and converts every argument on every launch, about 12 us per array: 0.2 ms for
+    the force kernel's arguments, which is longer than the kernel itself at 1M particles (0.18 ms on
+    an H200). The step loop launches the same kernels on the same arrays thousands of times, so
+    the conversion is done here once, and a launch is one call of cuda.core's ``launch``. Scalars
+    that change (time, dt) are set with ``set`` before a launch.
+
+    This uses numba-cuda internals (the compiled kernel's argument conversion, its cufunc, cuda.core's
+    ``launch`` as numba-cuda 0.30 calls it), found at construction. Where they are missing (another
+    numba-cuda, the simulator), ``fast`` is False and the launch goes through the dispatcher as
+    usual, with the same arguments and results.
+    """
+
+    def __init__(self, dispatcher, griddim: int, blockdim: int, args: tuple):
+        self._configured = dispatcher[griddim, blockdim]
+        self._args = list(args)
+        self._scalars: dict[int, object] = {}   # argument position -> its ctypes value
+        self._launch = None
+        if not _SIMULATOR:
+            try:
+                self._launch = self._prepare(dispatcher, griddim, blockdim)
+            except Exception:   # noqa: BLE001 - any change of the internals: the ordinary launch
+                self._launch = None
+                self._scalars = {}
+
+    def _prepare(self, dispatcher, griddim, blockdim):
+        import ctypes
+
+        from numba.cuda import dispatcher as internals
+        kernel = dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in self._args))
+        if kernel.debug or kernel.cooperative:
+            return None
+        kernelargs: list = []
+        written_back: list = []
+        for position, (argtype, value) in enumerate(zip(kernel.argument_types, self._args)):
+            start = len(kernelargs)
+            kernel._prepare_args(argtype, value, 0, written_back, kernelargs)
+            if len(kernelargs) == start + 1 and isinstance(kernelargs[start], ctypes._SimpleCData):
+                self._scalars[position] = kernelargs[start]
+        if written_back:   # host arrays copied per launch: not for a step loop
+            return None
+        cooperative = "is_cooperative" if internals.CUDA_CORE_GE_1_0 else "cooperative_launch"
+        config = internals.LaunchConfig(grid=griddim, block=blockdim, shmem_size=0,
+                                        **{cooperative: False})
+        function = kernel._codelibrary.get_cufunc().kernel
+        launch = internals.launch
+        return lambda: launch(0, config, function, *kernelargs)
+
+    @property
+    def fast(self) -> bool:
+        """True when launches skip numba-cuda's per-launch argument conversion."""
+        return self._launch is not None
+
+    def set(self, position: int, value) -> None:
+        """Change scalar argument ``position`` for the following launches."""
+        self._args[position] = value
+        if self._launch is not None:
+            self._scalars[position].value = value
+
+    def __call__(self) -> None:
+        if self._launch is not None:
+            self._launch()
+        else:
+            self._configured(*self._args)
+
+
 def _blocks(n: int, threads: int | None = None) -> int:
     threads = threads or THREADS_PER_BLOCK
     return max(1, (n + threads - 1) // threads)
@@ -219,8 +293,11 @@ class CudaBackend(Backend):
     name = "cuda"
 
     def __init__(self, model):
-        self.check_memory(model)
-        super().__init__(model)
+        weights = model.bond_weights()
+        rows = model.bond_rows(weights, self.use_stencil)
+        self.check_memory(model, rows)
+        super().__init__(model, weights, rows)
+        del weights
         n = model.particle_count
         self.k = SimpleNamespace(**compiled(model.dimension))
         self._blocks = _blocks(n)
@@ -228,29 +305,48 @@ class CudaBackend(Backend):
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
-        # Launch configurations of the per-step kernels, built once instead of on every step.
-        per_particle = (self._blocks, THREADS_PER_BLOCK)
-        self.forces_launch = self.k.forces_kernel[per_particle]
-        self.kick_drift_launch = self.k.kick_drift_kernel[per_particle]
-        self.kick_launch = self.k.kick_kernel[per_particle]
-        self.kick_kick_drift_launch = self.k.kick_kick_drift_kernel[per_particle]
+        # The step loop's launches, arguments converted once (PreparedLaunch); time and dt are set
+        # per launch.
+        a = self.arrays
+        blocks = self._blocks
+        state = (self.density, a.constrained, a.displacement, a.velocity, a.force, a.body_force)
+        self.forces_launch = PreparedLaunch(self.k.forces_kernel, blocks, THREADS_PER_BLOCK,
+                                            self._force_args())
+        self.kick_drift_launch = PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
+                                                (0.0, *state))
+        self.kick_kick_drift_launch = PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
+                                                     THREADS_PER_BLOCK, (0.0, *state))
+        self.kick_launch = PreparedLaunch(self.k.kick_kernel, blocks, THREADS_PER_BLOCK,
+                                          (0.0, *state[:2], *state[3:]))
+        self.body_force_launch = PreparedLaunch(self.k.body_force_kernel, blocks, THREADS_PER_BLOCK,
+                                                (0.0, a.load_ramps, a.load_forces, a.body_force))
+        self.constrain_launch = None
+        if model.constraint_particle.shape[0]:
+            self.constrain_launch = PreparedLaunch(
+                self.k.constrain_kernel, self._constraint_blocks, THREADS_PER_BLOCK,
+                (0.0, 0.0, 0, *self._constraint_args()))
 
-    @staticmethod
-    def check_memory(model) -> None:
-        """Refuse, before allocating, a case whose working arrays do not fit in free GPU memory."""
-        need = estimate_bytes(model.particle_count, model.bond_count, model.dimension,
-                              str(model.dtype), backend="cuda", max_bonds=model.max_bonds)
+    @classmethod
+    def check_memory(cls, model, rows=None) -> None:
+        """Refuse, before allocating, a case whose working arrays do not fit in free GPU memory
+        (``rows``: Model.bond_rows, classified here when not given)."""
+        rows = model.bond_rows(use_stencil=cls.use_stencil) if rows is None else rows
+        need = model_bytes(model, str(model.dtype), "cuda", rows)
         free, total = cuda.current_context().get_memory_info()
         if need > 0.95 * free:
             raise CaseError("backend", f"the case needs about {need / 2**30:.2f} GiB of GPU memory "
                                        f"but the GPU has {free / 2**30:.2f} GiB free of "
                                        f"{total / 2**30:.2f} GiB; use a coarser spacing or a CPU backend")
 
-    def _bond_layout(self, model):
-        return padded_bond_layout(model.offsets, model.neighbors)
-
-    def _bond_weight_layout(self, model) -> np.ndarray:
-        return padded_bond_layout(model.offsets, model.bond_weights(), fill=0.0)[3]
+    def _bond_layout(self, model, rows, per_bond: tuple):
+        """Bond-major padded columns over the explicit rows: bond n of row r at n * E + r."""
+        row_offsets, *values = stencil.explicit_rows(model.offsets, rows.explicit, *per_bond)
+        padded = [padded_bond_layout(row_offsets, v)[3] for v in values]
+        rows_count = row_offsets.shape[0] - 1
+        first = np.arange(rows_count, dtype=np.int32)
+        count = np.diff(row_offsets).astype(np.int32)
+        return (_not_empty(first), _not_empty(count), max(rows_count, 1),
+                tuple(_not_empty(v) for v in padded))
 
     def _upload(self, array):
         return cuda.to_device(np.ascontiguousarray(array))
@@ -263,7 +359,7 @@ class CudaBackend(Backend):
 
     # Operations -------------------------------------------------------------------------------
     def compute_forces(self) -> None:
-        self.k.forces_kernel[self._blocks, THREADS_PER_BLOCK](*self._force_args())
+        self.forces_launch()
 
     def first_unphysical_particle(self, speed_limit: float) -> int:
         n = self.model.particle_count
@@ -279,37 +375,36 @@ class CudaBackend(Backend):
         self.k.damage_kernel[self._blocks, THREADS_PER_BLOCK](*self._damage_args())
 
     def apply_constraints(self, time: float, dt: float, phase: int) -> None:
-        if self.model.constraint_particle.shape[0]:
-            self.k.constrain_kernel[self._constraint_blocks, THREADS_PER_BLOCK](
-                time, dt, phase, *self._constraint_args())
+        launch = self.constrain_launch
+        if launch is not None:
+            launch.set(0, time)
+            launch.set(1, dt)
+            launch.set(2, phase)
+            launch()
 
     def set_body_force(self, time: float) -> None:
-        a = self.arrays
-        self.k.body_force_kernel[self._blocks, THREADS_PER_BLOCK](time, a.load_ramps, a.load_forces,
-                                                            a.body_force)
+        self.body_force_launch.set(0, time)
+        self.body_force_launch()
 
     def advance(self, first_step: int, n_steps: int, dt: float) -> None:
-        a = self.arrays
-        force_args = self._force_args()
-        kick_drift_args = (dt, self.density, a.constrained, a.displacement, a.velocity, a.force,
-                           a.body_force)
-        kick_args = (dt, self.density, a.constrained, a.velocity, a.force, a.body_force)
-        constrained = self.model.constraint_particle.shape[0] > 0
+        for launch in (self.kick_drift_launch, self.kick_kick_drift_launch, self.kick_launch):
+            launch.set(0, dt)
+        constrained = self.constrain_launch is not None
         for s in range(n_steps):   # the same sequence as the CPU driver (backends/cpu.py)
             time = (first_step + s + 1) * dt
             if s == 0:
-                self.kick_drift_launch(*kick_drift_args)
+                self.kick_drift_launch()
             if constrained:
                 self.apply_constraints(time, dt, AFTER_DRIFT)
-            self.forces_launch(*force_args)
+            self.forces_launch()
             if time - dt < self._last_ramp:
                 self.set_body_force(time)
             if s == n_steps - 1:
-                self.kick_launch(*kick_args)
+                self.kick_launch()
                 if constrained:
                     self.apply_constraints(time, dt, AFTER_KICK)
             else:
-                self.kick_kick_drift_launch(*kick_drift_args)
+                self.kick_kick_drift_launch()
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays
@@ -322,11 +417,10 @@ class CudaBackend(Backend):
         blocks = self._blocks
         self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)
         self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
-        force_args = self._force_args()
         ratio = math.inf
         dt = 1.0
         for iteration in range(max_iterations + 1):
-            self.k.forces_kernel[blocks, THREADS_PER_BLOCK](*force_args)
+            self.forces_launch()
             self.k.residual_kernel[blocks, THREADS_PER_BLOCK](load_factor, dt, a.constrained, a.volume,
                                                        a.force, a.body_force, a.fictitious_density,
                                                        a.velocity, a.displacement, a.old_residual,
@@ -352,14 +446,12 @@ class CudaBackend(Backend):
 
     def warm_up(self, solver: str) -> None:
         """Compile every kernel the solver uses by launching it once without changing the state."""
-        a = self.arrays
         self.compute_damage()
         self.first_unphysical_particle(math.inf)
         if solver == "explicit":
-            state = (self.density, a.constrained, a.displacement, a.velocity, a.force, a.body_force)
-            self.kick_drift_launch(0.0, *state)           # dt = 0: the state stays as it is
-            self.kick_kick_drift_launch(0.0, *state)
-            self.kick_launch(0.0, *state[:2], *state[3:])
+            for launch in (self.kick_drift_launch, self.kick_kick_drift_launch, self.kick_launch):
+                launch.set(0, 0.0)   # dt = 0: the state stays as it is
+                launch()
             self.set_body_force(0.0)
             self.compute_forces()
             if self.model.constraint_particle.shape[0]:

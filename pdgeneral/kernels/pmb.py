@@ -5,8 +5,12 @@ the loops around them need no atomics and give the same bits whatever the thread
 Arrays are structure-of-arrays: vectors are (dim, N), per-bond arrays are CSR rows (``offsets``).
 
 Bond state is one bit per bond (intact or not), 32 bonds to a word, owned by the particle; no_fail is
-a per-particle flag. A bond is stored from both ends; both compute the identical stretch (the
-formula is odd-symmetric in xi and eta), so both copies break in the same step.
+a per-particle flag. A bond is stored from both ends; both compute the identical stretch (xi is the
+exact lattice vector of the bond's stencil slot, -xi at the other end, and the formula is
+odd-symmetric in xi and eta), so both copies break in the same step.
+
+A particle's bonds come either from the lattice stencil (interior particles: neighbour i + offset[n],
+the interior weights) or from its explicit row (pdgeneral.stencil); ``bond_at`` hides which.
 """
 from __future__ import annotations
 
@@ -54,31 +58,43 @@ def bond_weight(j, reference_length, volume, factor, horizon, spacing):
 
 
 @register_jitable(inline="always")
-def particle_force(i, reference, displacement, no_fail, bond_first, bond_count, bond_stride, neighbors,
-                   bond_weights, intact, micromodulus, critical_stretch, force):
+def bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+            stencil_weight):
+    """(j, slot, w_ij) of bond n of particle i. A stencil particle (``row`` < 0) reads them from the
+    stencil (j = i + offset[n], slot n, the interior weight); the others from their explicit row,
+    where bond n is at ``first + n * bond_stride`` (CSR rows on the CPU, bond-major padded columns
+    on the GPU). Either way the same numbers (pdgeneral.stencil)."""
+    if row < 0:
+        return i + stencil_offset[n], n, stencil_weight[n]
+    k = first + n * bond_stride
+    return neighbors[k], bond_slot[k], bond_weights[k]
+
+
+@register_jitable(inline="always")
+def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
+                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                   stencil_weight, intact, micromodulus, critical_stretch, force):
     """Internal force density (N/m^3) on particle i, and breaking of its bonds.
 
     f_i = sum_j c * w_ij * s_ij * (xi + eta) / |xi + eta| over intact bonds, with the bond weight
     w_ij = beta_ij V_j G_ij (partial volume, neighbour volume, surface correction) computed once per
-    run by ``bond_weight`` (``bond_weights[k]``): a step reads 4 + one real bytes per bond and does
-    no per-bond volume or correction arithmetic.
+    run (Model.bond_weights), and xi, |xi| the exact lattice vector of the bond's stencil slot. A
+    stencil particle reads no per-bond data; an explicit row costs 4 + 2 + one real bytes per bond.
 
-    Bond n of particle i is ``neighbors[bond_first[i] + n * bond_stride]`` (CSR rows on the CPU,
-    bond-major padded columns on the GPU). Its state is bit n % 32 of ``intact[n // 32, i]``
-    (1 = intact); a bond never breaks when either end has ``no_fail`` set.
+    Bond n's state is bit n % 32 of ``intact[n // 32, i]`` (1 = intact); a bond never breaks when
+    either end has ``no_fail`` set. It breaks when s > s0, tested as numerator > s0 * denominator
+    (physics.pmb.bond_stretch): no division, and the same answer at both ends of the bond.
     """
-    dim = reference.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
-    xi_i = reference[0, i]
-    yi_i = reference[1, i]
-    zi_i = reference[2, i] if dim == 3 else 0.0
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
     uz_i = displacement[2, i] if dim == 3 else 0.0
     fx = 0.0
     fy = 0.0
     fz = 0.0
-    count = bond_count[i]
-    first = bond_first[i]
+    row = bond_row[i]
+    count = stencil_offset.shape[0] if row < 0 else row_count[row]
+    first = 0 if row < 0 else row_first[row]
     word = 0
     changed = False
     for n in range(count):
@@ -89,26 +105,28 @@ def particle_force(i, reference, displacement, no_fail, bond_first, bond_count, 
         # Every bond's loads are issued whether or not it is intact, and a select (not a branch)
         # drops a broken bond's force: the GPU then overlaps the gathers of successive bonds
         # (1.22x faster on an H200, same bits; benchmarks/gpu_force_variants.py).
-        k = first + n * bond_stride
-        j = neighbors[k]
-        weight = bond_weights[k]
-        xi_x = reference[0, j] - xi_i
-        xi_y = reference[1, j] - yi_i
+        j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights,
+                                  stencil_offset, stencil_weight)
+        xi_x = stencil_xi[0, slot]
+        xi_y = stencil_xi[1, slot]
         eta_x = displacement[0, j] - ux_i
         eta_y = displacement[1, j] - uy_i
         if dim == 3:
-            xi_z = reference[2, j] - zi_i
+            xi_z = stencil_xi[2, slot]
             eta_z = displacement[2, j] - uz_i
         else:
             xi_z = 0.0
             eta_z = 0.0
-        stretch, deformed_length, _ = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z)
+        numerator, denominator, deformed_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
+                                                               stencil_length[slot])
         bond_intact = (word >> bit) & 1
-        if bond_intact and stretch > critical_stretch and no_fail[i] == 0 and no_fail[j] == 0:
+        if (bond_intact and numerator > critical_stretch * denominator and no_fail[i] == 0
+                and no_fail[j] == 0):
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
             bond_intact = 0
-        scale = micromodulus * weight * stretch * (1.0 / deformed_length) if bond_intact else 0.0
+        scale = (micromodulus * weight * numerator * (1.0 / (denominator * deformed_length))
+                 if bond_intact else 0.0)
         fx += scale * (xi_x + eta_x)
         fy += scale * (xi_y + eta_y)
         fz += scale * (xi_z + eta_z)
@@ -121,25 +139,24 @@ def particle_force(i, reference, displacement, no_fail, bond_first, bond_count, 
 
 
 @register_jitable(inline="always")
-def particle_damage(i, reference, volume, horizon, spacing, bond_first, bond_count, bond_stride,
-                    neighbors, intact, initial_bond_volume, damage):
+def particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count, bond_stride,
+                    neighbors, bond_slot, bond_weights, stencil_offset, stencil_length,
+                    stencil_weight, intact, initial_bond_volume, damage):
     """Damage of particle i: 1 - sum_intact beta_ij V_j / sum_all beta_ij V_j (Silling and Askari
     2005, eq. 21, with partial volumes). Only snapshots need it, so the step does not compute it."""
-    dim = reference.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     intact_volume = 0.0
-    first = bond_first[i]
+    row = bond_row[i]
+    count = stencil_offset.shape[0] if row < 0 else row_count[row]
+    first = 0 if row < 0 else row_first[row]
     word = 0
-    for n in range(bond_count[i]):
+    for n in range(count):
         bit = n & 31
         if bit == 0:
             word = intact[n >> 5, i]
         if (word >> bit) & 1:
-            j = neighbors[first + n * bond_stride]
-            xi_x = reference[0, j] - reference[0, i]
-            xi_y = reference[1, j] - reference[1, i]
-            xi_z = reference[2, j] - reference[2, i] if dim == 3 else 0.0
-            length = math.sqrt(xi_x * xi_x + xi_y * xi_y + xi_z * xi_z)
-            intact_volume += partial_volume_factor(length, horizon, spacing) * volume[j]
+            j, slot, _ = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights,
+                                 stencil_offset, stencil_weight)
+            intact_volume += partial_volume_factor(stencil_length[slot], horizon, spacing) * volume[j]
     damage[i] = 1.0 - intact_volume / initial_bond_volume[i]
 
 

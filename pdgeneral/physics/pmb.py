@@ -101,23 +101,26 @@ def partial_volume_factor(bond_length: float, horizon: float, spacing: float) ->
 
 
 @register_jitable(inline="always")
-def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: float, eta_z: float):
-    """Stretch s = (|xi + eta| - |xi|) / |xi| and deformed length |xi + eta| of one bond.
+def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: float, eta_z: float,
+                 reference_length: float):
+    """The stretch s = (|xi + eta| - |xi|) / |xi| of one bond as a fraction, and its deformed length:
+    (numerator, denominator, |xi + eta|) with s = numerator / denominator.
 
-    Written as s = (2 xi.eta + eta.eta) / (|xi| (|xi + eta| + |xi|)), which is the same quantity
-    without the cancellation of |xi + eta| - |xi| (matters in float32, where |eta| << |xi|).
+    numerator = 2 xi.eta + eta.eta and denominator = |xi| (|xi + eta| + |xi|): the same quantity
+    without the cancellation of |xi + eta| - |xi| (which matters in float32, where |eta| << |xi|).
+    The kernels never divide by the denominator: the break test s > s0 is numerator > s0 *
+    denominator, and the force factor c w s / |xi + eta| takes one reciprocal,
+    numerator * (1 / (denominator * |xi + eta|)). A GPU's float64 division is also slow when the
+    numerator is zero, as it is for every bond at rest.
+    ``reference_length`` is |xi|, which the kernels read from the stencil table (pdgeneral.stencil).
     """
-    reference_length = math.sqrt(xi_x * xi_x + xi_y * xi_y + xi_z * xi_z)
     yx = xi_x + eta_x
     yy = xi_y + eta_y
     yz = xi_z + eta_z
     deformed_length = math.sqrt(yx * yx + yy * yy + yz * yz)
     numerator = 2.0 * (xi_x * eta_x + xi_y * eta_y + xi_z * eta_z) + (
         eta_x * eta_x + eta_y * eta_y + eta_z * eta_z)
-    # A reciprocal and a product rather than numerator / denominator: a GPU's float64 division
-    # takes a slow path when the numerator is zero (a bond not yet reached by a wave).
-    stretch = numerator * (1.0 / (reference_length * (deformed_length + reference_length)))
-    return stretch, deformed_length, reference_length
+    return numerator, reference_length * (deformed_length + reference_length), deformed_length
 
 
 @register_jitable(inline="always")

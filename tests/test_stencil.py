@@ -1,0 +1,125 @@
+"""The lattice stencil (pdgeneral.stencil): exact bond vectors, and stencil particles that read their
+bonds from the table give the same forces, damage and broken bonds as explicit rows."""
+import numpy as np
+import pytest
+
+from pdgeneral import backends, stencil
+from pdgeneral.model import time_stepping
+from pdgeneral.solvers import run_explicit
+
+from conftest import CUDA_SIMULATOR, merge, model_from, needs_cuda
+
+# A plate with a hole, a pre-crack, the surface correction, a no-fail strip and loads: every reason
+# for a row to differ from the interior's.
+PLATE = {
+    "name": "stencil", "dimension": 2, "plane": "stress", "thickness": 1e-3,
+    "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0, "critical_stretch": 5e-4},
+    "discretization": {"spacing": 1.0e-3, "horizon_factor": 3.015, "surface_correction": "energy"},
+    "geometry": {"box": {"min": [0, 0], "max": [0.06, 0.03]},
+                 "holes": [{"circle": {"center": [0.042, 0.015], "radius": 0.004}}]},
+    "precracks": [{"segment": {"start": [0.0, 0.0151], "end": [0.02, 0.0151]}}],
+    "regions": {"left": {"box": {"min": [0, 0], "max": [0.003, 0.03]}},
+                "right": {"box": {"min": [0.057, 0], "max": [0.06, 0.03]}}},
+    "boundary_conditions": [
+        {"region": "left", "type": "velocity", "value": [-10.0, None]},
+        {"region": "right", "type": "velocity", "value": [10.0, None]}],
+    "no_fail": ["right"],
+    "solver": {"type": "explicit", "steps": 60},
+}
+
+
+@pytest.fixture(scope="module")
+def plate():
+    return model_from(PLATE)
+
+
+def test_bond_vectors_are_exact_lattice_vectors(plate):
+    table = plate.stencil
+    i = np.repeat(np.arange(plate.particle_count), np.diff(plate.offsets))
+    j = plate.neighbors
+    from_positions = plate.reference[:, j] - plate.reference[:, i]
+    xi = table.xi[:, plate.bond_slot]
+    assert np.abs(xi - from_positions).max() < 1e-9 * plate.spacing
+    assert np.array_equal(table.length, np.sqrt(np.sum(table.xi**2, axis=0)))
+    # j -> i is exactly -xi of i -> j, with the same length: both ends see the same stretch.
+    opposite = {tuple(v): s for s, v in enumerate(table.vectors)}
+    for s, v in enumerate(table.vectors):
+        t = opposite[tuple(-v)]
+        assert np.array_equal(table.xi[:, t], -table.xi[:, s])
+        assert table.length[t] == table.length[s]
+    assert table.size == 28 and np.all(np.diff(table.offsets) > 0)
+
+
+def test_stencil_particles_have_the_interior_row(plate):
+    rows = plate.bond_rows()
+    weights = plate.bond_weights()
+    stencil_particles = np.flatnonzero(rows.bond_row < 0)
+    assert 0 < stencil_particles.size < plate.particle_count
+    for i in stencil_particles:
+        first, last = plate.offsets[i], plate.offsets[i + 1]
+        assert np.array_equal(plate.neighbors[first:last] - i, plate.stencil.offsets)
+        assert np.array_equal(plate.bond_slot[first:last], np.arange(plate.stencil.size))
+        assert np.array_equal(weights[first:last], rows.stencil_weight)
+    # The explicit rows are numbered in particle order; particles next to the hole, the edges and
+    # the surface correction's reach are among them.
+    assert np.array_equal(rows.bond_row[rows.explicit], np.arange(rows.explicit.size))
+    near_hole = np.linalg.norm(plate.positions - [0.042, 0.015], axis=1) < 0.006
+    assert np.all(rows.bond_row[near_hole] >= 0)
+    assert np.all(rows.bond_row[plate.positions[:, 0] < 0.006] >= 0)
+
+
+def test_without_the_stencil_every_row_is_explicit(plate):
+    rows = plate.bond_rows(use_stencil=False)
+    assert np.array_equal(rows.explicit, np.arange(plate.particle_count))
+
+
+def test_explicit_rows_gather_the_csr_rows():
+    offsets = np.array([0, 2, 5, 6])
+    values = np.array([10, 11, 20, 21, 22, 30])
+    row_offsets, out = stencil.explicit_rows(offsets, np.array([0, 2]), values)
+    assert list(row_offsets) == [0, 2, 3] and list(out) == [10, 11, 30]
+
+
+def run(model, backend, use_stencil, steps=60):
+    previous = backends.base.Backend.use_stencil
+    backends.base.Backend.use_stencil = use_stencil
+    try:
+        engine = backends.create(backend, model)
+    finally:
+        backends.base.Backend.use_stencil = previous
+    assert (engine.rows.stencil_particles > 0) == use_stencil
+    dt, _ = time_stepping(model)
+    run_explicit(engine, None, steps, dt, 10**9)
+    out = engine.fields()
+    out["intact"] = engine.intact_bonds()
+    return out
+
+
+@pytest.mark.parametrize("backend", ["serial", "parallel"])
+def test_stencil_particles_give_the_same_run_bit_for_bit(plate, backend):
+    explicit = run(plate, "serial", use_stencil=False)
+    assert np.count_nonzero(~explicit["intact"]) > plate.precracked_bond_count  # bonds did break
+    with_stencil = run(plate, backend, use_stencil=True)
+    for name in explicit:
+        assert np.array_equal(explicit[name], with_stencil[name]), name
+
+
+@needs_cuda
+def test_cuda_stencil_particles_match_serial_explicit_rows():
+    # The simulator evaluates the CUDA kernels with the serial backend's operations: equal bits.
+    model = model_from(merge(PLATE, {"geometry": {"box": {"min": [0, 0], "max": [0.03, 0.02]},
+                                                  "holes": []},
+                                     "precracks": [{"segment": {"start": [0.0, 0.0101],
+                                                                "end": [0.01, 0.0101]}}],
+                                     "regions": {"right": {"box": {"min": [0.027, 0],
+                                                                   "max": [0.03, 0.02]}}}}))
+    explicit = run(model, "serial", use_stencil=False, steps=30)
+    gpu = run(model, "cuda", use_stencil=True, steps=30)
+    assert np.count_nonzero(~explicit["intact"]) > model.precracked_bond_count
+    if CUDA_SIMULATOR:
+        for name in explicit:
+            assert np.array_equal(explicit[name], gpu[name]), name
+    else:   # a real GPU contracts multiply-adds (FMA): rounding, and the same bonds break
+        scale = np.abs(explicit["displacement"]).max()
+        assert np.abs(explicit["displacement"] - gpu["displacement"]).max() < 1e-9 * scale
+        assert np.mean(explicit["intact"] != gpu["intact"]) < 0.01
