@@ -22,6 +22,8 @@ for what in "$@"; do
       python3 benchmarks/gpu_variants.py --registers 2>&1 | tee "$OUT/registers.log" ;;
     steps)
       python3 benchmarks/gpu_force_variants.py --case 2d-4m --step-only 2>&1 | tee "$OUT/steps-2d.log"
+      python3 benchmarks/gpu_force_variants.py --case 2d-1m --step-only 2>&1 | tee "$OUT/steps-2d-1m.log" ;;
+    steps-3d)
       python3 benchmarks/gpu_force_variants.py --case 3d-8m --step-only 2>&1 | tee "$OUT/steps-3d.log" ;;
     minimal)
       python3 benchmarks/gpu_variants.py --minimal 2>&1 | tee "$OUT/minimal.log" ;;
