@@ -241,8 +241,9 @@ class PreparedLaunch:
         config = internals.LaunchConfig(grid=griddim, block=blockdim, shmem_size=0,
                                         **{cooperative: False})
         function = kernel._codelibrary.get_cufunc().kernel
+        stream = internals.driver._to_core_stream(0)   # the default stream, as numba-cuda's own
         launch = internals.launch
-        return lambda: launch(0, config, function, *kernelargs)
+        return lambda: launch(stream, config, function, *kernelargs)
 
     @property
     def fast(self) -> bool:
@@ -257,9 +258,13 @@ class PreparedLaunch:
 
     def __call__(self) -> None:
         if self._launch is not None:
-            self._launch()
-        else:
-            self._configured(*self._args)
+            try:
+                self._launch()
+                return
+            except TypeError:   # the internals' calling convention changed: launch as usual
+                self._launch = None
+                self._scalars = {}
+        self._configured(*self._args)
 
 
 def _blocks(n: int, threads: int | None = None) -> int:
