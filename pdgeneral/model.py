@@ -17,7 +17,6 @@ from . import geometry, stencil
 from .case.schema import Case
 from .errors import CaseError
 from .kernels.pmb import PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY, bond_correction, bond_weight
-from .neighbors import find_neighbors
 from .physics import pmb
 from .stencil import Stencil
 
@@ -202,6 +201,7 @@ def build_model(case: Case) -> Model:
     keep = np.ones(len(points), dtype=bool)
     for hole in case.geometry.holes:
         keep &= ~geometry.inside(hole, points, spacing)
+    kept = np.flatnonzero(keep)   # each particle's lattice cell (x fastest)
     points = np.ascontiguousarray(points[keep])
     if len(points) == 0:
         raise CaseError("geometry.holes", "the holes remove every particle")
@@ -209,15 +209,17 @@ def build_model(case: Case) -> Model:
     cell_volume = spacing**dim * (thickness if dim == 2 else 1.0)
     volume = np.full(n, cell_volume)
 
-    offsets, neighbors = find_neighbors(points, horizon)
+    # Bonds by walking the lattice stencil from each particle (no neighbour search; the same rows
+    # as neighbors.find_neighbors on the positions, which tests/test_stencil.py checks).
+    counts = geometry.lattice_counts(case.geometry.box, spacing)
+    lattice_index = np.stack([(kept // int(np.prod(counts[:d]))) % counts[d] for d in range(dim)],
+                             axis=1).astype(np.int64)
+    bond_stencil, offsets, neighbors, bond_slot = stencil.lattice_bonds(lattice_index, kept, counts,
+                                                                         horizon, spacing)
     empty_rows = offsets[1:] == offsets[:-1]
     if np.any(empty_rows):
         raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
                                           "the horizon (isolated by holes?)")
-    lattice_index = stencil.lattice_indices(points, np.asarray(case.geometry.box.min), spacing)
-    bond_stencil, bond_slot = stencil.build(
-        lattice_index, geometry.lattice_counts(case.geometry.box, spacing), offsets, neighbors,
-        horizon, spacing)
     initial_bond_volume, moments = _family_moments(bond_stencil.xi, bond_stencil.length, offsets,
                                                    neighbors, bond_slot, horizon, spacing, volume)
 

@@ -40,81 +40,83 @@ class Stencil:
         return self.offsets.shape[0]
 
 
-def lattice_indices(points: np.ndarray, origin: np.ndarray, spacing: float) -> np.ndarray:
-    """(N, dim) int32 lattice coordinates of the cell centres origin + spacing * (k + 1/2)."""
-    return np.rint((points - origin) / spacing - 0.5).astype(np.int32)
-
-
-@njit(parallel=True, cache=True)
-def _candidate_slots(index, offsets, neighbors, reach, lookup, bond_slot):
-    """bond_slot[k] = lookup[key of the lattice vector of bond k] (-1 if outside the reach)."""
-    n, dim = index.shape
-    width = 2 * reach + 1
-    for i in prange(n):
-        for k in range(offsets[i], offsets[i + 1]):
-            j = neighbors[k]
-            key = 0
-            outside = False
-            for d in range(dim - 1, -1, -1):
-                step = index[j, d] - index[i, d]
-                if step < -reach or step > reach:
-                    outside = True
-                key = key * width + step + reach
-            bond_slot[k] = -1 if outside else lookup[key]
-
-
-@njit(cache=True)
-def _mark_used(bond_slot, used):
-    for k in range(bond_slot.shape[0]):
-        used[bond_slot[k]] = True
-
-
-@njit(parallel=True, cache=True)
-def _renumber(bond_slot, new_slot, out):
-    for k in prange(bond_slot.shape[0]):
-        out[k] = new_slot[bond_slot[k]]
-
-
-def build(index: np.ndarray, counts: np.ndarray, offsets: np.ndarray, neighbors: np.ndarray,
-          horizon: float, spacing: float) -> tuple[Stencil, np.ndarray]:
-    """The stencil of a lattice model and each bond's slot in it: (Stencil, bond_slot (M,) uint16).
-
-    ``index`` (N, dim) lattice coordinates, ``counts`` the lattice size along each axis, ``offsets``
-    and ``neighbors`` the CSR bond rows. Raises ValueError if a bond is not a lattice vector within
-    the horizon (a bug, not a user error)."""
-    dim = index.shape[1]
-    reach = int(math.ceil(horizon / spacing * (1 + 1e-6)))
-    width = 2 * reach + 1
+def vectors_within(horizon: float, spacing: float, counts: np.ndarray,
+                   tolerance: float = 1e-10) -> np.ndarray:
+    """(S, dim) int32 lattice vectors k with 0 < |k| dx <= horizon (1 + tolerance), ordered by
+    their offset k_x + n_x k_y (+ n_x n_y k_z) in a lattice of ``counts`` cells: for one particle,
+    ascending offset is ascending neighbour index, the order of a bond row."""
+    dim = len(counts)
+    reach = int(math.floor(horizon / spacing * (1 + tolerance)))
+    limit = (horizon * (1 + tolerance)) ** 2
     strides = np.cumprod([1, *counts[:-1]]).astype(np.int64)
-    candidates = [v for v in itertools.product(range(-reach, reach + 1), repeat=dim) if any(v)]
-    lookup = np.full(width**dim, -1, dtype=np.int64)
-    for slot, v in enumerate(candidates):
-        key = 0
-        for d in range(dim - 1, -1, -1):
-            key = key * width + v[d] + reach
-        lookup[key] = slot
-    slots = np.empty(neighbors.shape[0], dtype=np.int64)
-    _candidate_slots(index, offsets, neighbors, reach, lookup, slots)
-    if slots.size and slots.min() < 0:
-        raise ValueError("a bond is longer than the horizon allows on the lattice")
-    used = np.zeros(len(candidates), dtype=np.bool_)
-    _mark_used(slots, used)
-    kept = [v for v, keep in zip(candidates, used) if keep]
-    kept.sort(key=lambda v: int(np.dot(v, strides)))
-    if len(kept) > np.iinfo(np.uint16).max:
-        raise ValueError(f"{len(kept)} lattice vectors in the horizon: more than a bond slot holds")
-    new_slot = np.full(len(candidates), -1, dtype=np.int64)
-    position = {v: s for s, v in enumerate(kept)}
-    for old, v in enumerate(candidates):
-        if v in position:
-            new_slot[old] = position[v]
-    bond_slot = np.empty(neighbors.shape[0], dtype=np.uint16)
-    _renumber(slots, new_slot, bond_slot)
-    vectors = np.array(kept, dtype=np.int32).reshape(-1, dim)
+    vectors = [v for v in itertools.product(range(-reach, reach + 1), repeat=dim)
+               if any(v) and sum((c * spacing) ** 2 for c in v) <= limit]
+    vectors.sort(key=lambda v: int(np.dot(v, strides)))
+    if len(vectors) > np.iinfo(np.uint16).max:
+        raise ValueError(f"{len(vectors)} lattice vectors in the horizon: more than a bond slot holds")
+    return np.array(vectors, dtype=np.int32).reshape(-1, dim)
+
+
+@njit(parallel=True, cache=True)
+def _lattice_rows(index, grid_to_particle, counts, vectors, offsets, neighbors, bond_slot, fill):
+    """Count (fill=False) or write (fill=True) each particle's bonds: the stencil vectors whose end
+    is a lattice cell inside the box that holds a particle (holes remove some)."""
+    n, dim = index.shape
+    for i in prange(n):
+        count = 0
+        write = offsets[i] if fill else 0
+        for s in range(vectors.shape[0]):
+            cell = 0
+            stride = 1
+            inside = True
+            for d in range(dim):
+                c = index[i, d] + vectors[s, d]
+                if c < 0 or c >= counts[d]:
+                    inside = False
+                    break
+                cell += c * stride
+                stride *= counts[d]
+            if not inside:
+                continue
+            j = grid_to_particle[cell]
+            if j < 0:
+                continue
+            if fill:
+                neighbors[write + count] = j
+                bond_slot[write + count] = s
+            count += 1
+        if not fill:
+            offsets[i + 1] = count
+
+
+def lattice_bonds(index: np.ndarray, kept: np.ndarray, counts: np.ndarray, horizon: float,
+                  spacing: float) -> tuple[Stencil, np.ndarray, np.ndarray, np.ndarray]:
+    """The bonds of a lattice model without a neighbour search: (Stencil, offsets (N+1,) int64,
+    neighbors (M,) int32, bond_slot (M,) uint16), rows in ascending neighbour order.
+
+    ``index`` (N, dim) lattice coordinates of the particles, ``kept`` their cells' numbers in the
+    x-fastest lattice of ``counts`` cells (ascending: geometry.lattice's order with holes removed).
+    The same rows as a search for |x_j - x_i| <= horizon (1 + 1e-10) among the positions
+    (neighbors.find_neighbors, which tests/test_stencil.py compares against), found by walking the
+    stencil from each particle: each particle's row costs S lookups and no distances."""
+    counts = np.asarray(counts, dtype=np.int64)
+    vectors = vectors_within(horizon, spacing, counts)
+    grid_to_particle = np.full(int(np.prod(counts)), -1, dtype=np.int32)
+    grid_to_particle[kept] = np.arange(kept.shape[0], dtype=np.int32)
+    n = index.shape[0]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    _lattice_rows(index, grid_to_particle, counts, vectors, offsets, np.empty(0, np.int32),
+                  np.empty(0, np.uint16), False)
+    np.cumsum(offsets, out=offsets)
+    neighbors = np.empty(offsets[-1], dtype=np.int32)
+    bond_slot = np.empty(offsets[-1], dtype=np.uint16)
+    _lattice_rows(index, grid_to_particle, counts, vectors, offsets, neighbors, bond_slot, True)
+    strides = np.cumprod([1, *counts[:-1]]).astype(np.int64)
     xi = np.ascontiguousarray(vectors.T.astype(np.float64) * spacing)
     length = np.sqrt(np.sum(xi * xi, axis=0))   # the same sum for v and -v: equal lengths
-    return Stencil(vectors=vectors, offsets=vectors.astype(np.int64) @ strides, xi=xi,
-                   length=length), bond_slot
+    stencil = Stencil(vectors=vectors, offsets=vectors.astype(np.int64) @ strides, xi=xi,
+                      length=length)
+    return stencil, offsets, neighbors, bond_slot
 
 
 @njit(parallel=True, cache=True)

@@ -149,3 +149,27 @@ def test_3d_stencil_particles_give_the_same_run_bit_for_bit():
     with_stencil = run(model, "parallel", use_stencil=True, steps=25)
     for name in explicit:
         assert np.array_equal(explicit[name], with_stencil[name]), name
+
+
+@pytest.mark.parametrize("changes", [
+    {},                                                                  # hole, pre-crack
+    {"discretization": {"horizon_factor": 3.0}},                         # bonds of exactly 3 dx
+    {"discretization": {"horizon_factor": 4.0, "spacing": 1.5e-3}},      # extent not whole cells
+    "3d",                                                                # a block with a hole
+])
+def test_lattice_bonds_are_the_neighbour_search_rows(changes):
+    from pdgeneral.neighbors import find_neighbors
+    if changes == "3d":
+        raw = {key: PLATE[key] for key in ("name", "material", "discretization", "solver")}
+        raw.update({"dimension": 3, "geometry": {
+            "box": {"min": [0, 0, 0], "max": [0.012, 0.01, 0.009]},
+            "holes": [{"sphere": {"center": [0.006, 0.005, 0.0045], "radius": 0.002}}]}})
+    else:
+        raw = merge(PLATE, changes)
+    model = model_from(raw)
+    offsets, neighbors = find_neighbors(model.positions, model.horizon)
+    assert np.array_equal(model.offsets, offsets)
+    assert np.array_equal(model.neighbors, neighbors)
+    i = np.repeat(np.arange(model.particle_count), np.diff(offsets))
+    xi = model.stencil.xi[:, model.bond_slot]
+    assert np.abs(xi - (model.reference[:, neighbors] - model.reference[:, i])).max() < 1e-9 * model.spacing

@@ -439,12 +439,12 @@ def _notes(measured: list[Measured], c_d: float, c_r: float) -> str:
         "50 mm cuts in exact arithmetic (a bond through the tip is cut, theory sec. 9); with the tip "
         "exactly on a bond crossing, rounding in the orientation tests cut some of those bonds on one "
         "side only (seen on the 0.4 and 0.667 mm lattices), and the crack then leaves the centre line.",
-        "**Lattice symmetry.** With a horizon of exactly 3 spacings, whether the neighbour search keeps "
-        "the bonds of length 3 dx depends on the last bit of the coordinates (cells of exactly one "
-        "horizon: two particles one horizon apart can fall two cells apart). Spacing 2e-3/3 loses "
-        "them for some rows and not their mirror rows, and the CI run then branches asymmetrically "
-        "(5 dx); the spacings used here, written as a case file gives them, keep them all. The check "
-        "on particles whose family differs from their mirror image's guards this.",
+        "**Lattice symmetry.** With a horizon of exactly 3 spacings, an early cell-list neighbour "
+        "search kept or lost the bonds of length 3 dx by the last bit of the coordinates (cells of "
+        "exactly one horizon), for some rows and not their mirror rows, and the CI run then branched "
+        "asymmetrically (5 dx). Bonds now come from the lattice stencil (integer vectors, no "
+        "rounding); the check on particles whose family differs from their mirror image's guards "
+        "this.",
         "**Mean speed** runs from the first snapshot with a broken bond, so it includes the "
         "acceleration of the crack after initiation; the speed over the last 5 us before branching is "
         "given beside it. Particles and steps in the summary line are those of the finest run; the "
