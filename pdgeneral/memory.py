@@ -12,7 +12,7 @@ import numpy as np
 
 def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, backend: str = "cpu",
                    max_bonds: int | None = None, explicit_particles: int | None = None,
-                   stencil_size: int = 0) -> int:
+                   stencil_size: int = 0, load_groups: int = 0) -> int:
     """Bytes of the working arrays of one backend.
 
     ``bonds`` and ``explicit_particles`` count the explicit bond rows (pdgeneral.stencil): the
@@ -26,15 +26,16 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     explicit-row index (4), and the bond-state words (4 bytes per 32 bonds).
     Per explicit row: row start and count (12 bytes). Per explicit bond: neighbour index (4),
     stencil slot (2) and bond weight (one real); on the GPU padded to max_bonds slots per row.
-    Per stencil vector: its offset (8) and vector, length and weight (dim + 2 reals).
+    Per stencil vector: its offset (8) and vector, length and weight (dim + 2 reals). Per load
+    group (traction or body force with its own ramp): a body-force field of dim reals per particle.
     """
     real = 8 if precision == "float64" else 4
     max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
     explicit = particles if explicit_particles is None else explicit_particles
     words = max(1, (max_bonds + 31) // 32)
-    per_particle = (6 * dimension + 4) * real + 4 * 8 + 2 + 4 + 4 * words
+    per_particle = ((6 + load_groups) * dimension + 4) * real + 4 * 8 + 2 + 4 + 4 * words
     per_bond = 4 + 2 + real
-    tables = stencil_size * (8 + (dimension + 2) * real)
+    tables = stencil_size * (8 + (dimension + 2) * real) + 8 * load_groups   # + the ramp times
     if backend == "cuda":
         return particles * per_particle + explicit * (12 + max_bonds * per_bond) + tables
     return particles * per_particle + explicit * 12 + bonds * per_bond + tables
@@ -51,7 +52,8 @@ def model_bytes(model, precision: str, backend: str = "cpu", rows=None) -> int:
         explicit_particles = int(explicit.shape[0])
     return estimate_bytes(model.particle_count, explicit_bonds, model.dimension, precision,
                           backend=backend, max_bonds=model.max_bonds,
-                          explicit_particles=explicit_particles, stencil_size=model.stencil.size)
+                          explicit_particles=explicit_particles, stencil_size=model.stencil.size,
+                          load_groups=len(model.load_groups))
 
 
 def step_traffic_bytes(dimension: int, precision: str, max_bonds: int,

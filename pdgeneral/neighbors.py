@@ -1,5 +1,9 @@
 """Neighbour search: a numba cell list that writes the bond list in CSR form.
 
+The model finds its bonds by walking the lattice stencil (stencil.lattice_bonds); this search over
+the positions is the independent reference it is tested against (tests/test_stencil.py), and works
+for point sets that are not a lattice.
+
 Cells have the size of the horizon, so the neighbours of a particle lie in its own cell and the
 3^dim cells around it. Each particle's row is filled independently (prange), then sorted by
 neighbour index, so the result does not depend on the thread count.

@@ -11,10 +11,12 @@ and everything that needs xi or |xi| (forces, damage, weights, surface correctio
 A particle whose bond row is the whole stencil in stencil order (neighbour j = i + offset[n] for
 every slot n, as in the interior of a lattice in x-fastest order) and whose bond weights equal the
 interior weights bit for bit is a *stencil particle*: the kernels take its neighbours and weights
-from the table and read no per-bond data at all. The others (within about two horizons of a surface
-or a hole, where the rows are shorter or the surface correction changes the weights) keep an explicit
-row. The choice only changes where the same numbers are read from, never which numbers: forces are
-identical either way (tests/test_stencil.py).
+from the table and read no per-bond data at all. The others keep an explicit row: those within
+about two horizons of a surface (shorter rows, or weights the surface correction changes) and, in a
+body with holes, those whose index distance to a neighbour changes because particles between them
+in the numbering were removed (the rows or planes across a hole's extent). The choice only
+changes where the same numbers are read from, never which numbers: forces are identical either
+way (tests/test_stencil.py).
 """
 from __future__ import annotations
 

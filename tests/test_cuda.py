@@ -136,22 +136,29 @@ def test_gpu_agrees_with_serial_to_rounding_before_fracture():
 @needs_cuda
 def test_prepared_launches_give_the_dispatcher_results():
     # The step loop's launches convert their arguments once (PreparedLaunch); a scalar changed
-    # with set() reaches the kernel. Against the ordinary launch through the dispatcher.
+    # with set() reaches the kernel. Against the ordinary launch through the dispatcher, in a
+    # deformed state where bonds break.
     from pdgeneral.backends.cuda import THREADS_PER_BLOCK
     model = prepare(case_from(SMALL)).model
-    engine = backends.create("cuda", model)
-    a = engine.arrays
-    engine.forces_launch()
-    prepared_force = a.force.copy_to_host()
-    engine.k.forces_kernel[engine._blocks, THREADS_PER_BLOCK](*engine._force_args())
-    assert np.array_equal(prepared_force, a.force.copy_to_host())
-    engine.set_body_force(0.5e-6)   # half way up the ramp of SMALL's body force
+    dt, _ = time_stepping(model)
+    prepared, ordinary = (backends.create("cuda", model) for _ in range(2))
+    for engine in (prepared, ordinary):
+        engine.advance(0, 25, dt)
+    prepared.forces_launch()
+    ordinary.k.forces_kernel[ordinary._blocks, THREADS_PER_BLOCK](*ordinary._force_args())
+    force = prepared.arrays.force.copy_to_host()
+    assert np.abs(force).max() > 0
+    assert np.array_equal(force, ordinary.arrays.force.copy_to_host())
+    assert np.array_equal(prepared.bond_bits(), ordinary.bond_bits())
+    assert np.count_nonzero(~prepared.intact_bonds()) > model.precracked_bond_count
+    a = prepared.arrays
+    prepared.set_body_force(0.5e-6)   # half way up the ramp of SMALL's body force
     half = a.body_force.copy_to_host()
-    engine.set_body_force(2.0e-6)
+    prepared.set_body_force(2.0e-6)
     full = a.body_force.copy_to_host()
     assert np.abs(full).max() > 0 and np.allclose(half, 0.5 * full, rtol=1e-12, atol=0)
     if not CUDA_SIMULATOR:   # a real GPU takes the fast path of numba-cuda 0.30
-        assert engine.forces_launch.fast and engine.kick_kick_drift_launch.fast
+        assert prepared.forces_launch.fast and prepared.kick_kick_drift_launch.fast
 
 
 @needs_cuda

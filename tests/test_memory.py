@@ -12,6 +12,34 @@ def allocated_bytes(engine) -> int:
     return sum(np.asarray(value).nbytes for value in vars(engine.arrays).values())
 
 
+LOADED_3D = {
+    "dimension": 3, "plane": None, "thickness": None,
+    "geometry": {"box": {"min": [0, 0, 0], "max": [0.02, 0.012, 0.01]},
+                 "holes": [{"sphere": {"center": [0.01, 0.006, 0.005], "radius": 0.002}}]},
+    "regions": {"end": {"box": {"min": [0.018, 0, 0], "max": [0.02, 0.012, 0.01]}},
+                "top": {"box": {"min": [0, 0.01, 0], "max": [0.02, 0.012, 0.01]}}},
+    "boundary_conditions": [
+        {"region": "end", "type": "traction", "value": [1.0e6, 0.0, 0.0], "ramp_time": 1e-6},
+        {"region": "top", "type": "body_force", "value": [0.0, 1.0e9, 0.0]}],
+}
+
+
+def loaded_3d(precision):
+    raw = merge(BASE_2D, LOADED_3D)
+    for key in ("plane", "thickness"):
+        raw.pop(key)
+    return model_from(merge(raw, {"precision": precision}))
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_estimate_covers_a_3d_case_with_loads_and_a_hole(precision):
+    model = loaded_3d(precision)
+    assert len(model.load_groups) >= 1
+    engine = backends.create("serial", model)
+    actual = allocated_bytes(engine)
+    assert actual <= model_bytes(model, precision, "cpu", engine.rows) <= 1.15 * actual
+
+
 @pytest.mark.parametrize("precision", ["float64", "float32"])
 def test_estimate_covers_the_cpu_backend_arrays(precision):
     model = model_from(merge(BASE_2D, {"precision": precision}))
@@ -24,8 +52,9 @@ def test_estimate_covers_the_cpu_backend_arrays(precision):
 
 
 @needs_cuda
-def test_estimate_covers_the_cuda_backend_arrays():
-    model = model_from(BASE_2D)
+@pytest.mark.parametrize("loaded", [False, True])
+def test_estimate_covers_the_cuda_backend_arrays(loaded):
+    model = loaded_3d("float64") if loaded else model_from(BASE_2D)
     engine = backends.create("cuda", model)
     actual = sum(value.nbytes for value in vars(engine.arrays).values())
     estimate = model_bytes(model, "float64", "cuda", engine.rows)

@@ -95,11 +95,13 @@ def run(model, backend, use_stencil, steps=60):
     return out
 
 
-@pytest.mark.parametrize("backend", ["serial", "parallel"])
-def test_stencil_particles_give_the_same_run_bit_for_bit(plate, backend):
-    explicit = run(plate, "serial", use_stencil=False)
-    assert np.count_nonzero(~explicit["intact"]) > plate.precracked_bond_count  # bonds did break
-    with_stencil = run(plate, backend, use_stencil=True)
+@pytest.mark.parametrize("backend, precision", [("serial", "float64"), ("parallel", "float64"),
+                                                ("parallel", "float32")])
+def test_stencil_particles_give_the_same_run_bit_for_bit(plate, backend, precision):
+    model = plate if precision == "float64" else model_from(merge(PLATE, {"precision": precision}))
+    explicit = run(model, "serial", use_stencil=False)
+    assert np.count_nonzero(~explicit["intact"]) > model.precracked_bond_count  # bonds did break
+    with_stencil = run(model, backend, use_stencil=True)
     for name in explicit:
         assert np.array_equal(explicit[name], with_stencil[name]), name
 

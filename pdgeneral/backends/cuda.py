@@ -171,9 +171,9 @@ def _retarget(function, table: dict):
 _COMPILED: dict = {}
 
 
-#: Options of the force kernel's compilation. A cap of 64 registers (from 89 in 2D, 106 in 3D) spills
-#: a little to local memory but doubles the resident warps: on an H200 the force evaluation went from
-#: 3.11 to 1.95 ms (2D, 4M particles) and 3.44 to 2.27 ms (3D, 1M); 72, 56 and 48 were slower
+#: Options of the force kernel's compilation. A cap of 64 registers keeps half the warps resident.
+#: With the stencil kernel on an H200: 3D 1M 1.079 ms with the cap against 1.269 without it (72
+#: registers) and 1.287 at 56; 2D 4M 0.718 against 0.709 ms uncapped (61 registers), 56 slower
 #: (benchmarks/gpu_variants.py --registers, docs/performance.md).
 FORCE_KERNEL_OPTIONS: dict = {"max_registers": 64}
 

@@ -74,8 +74,9 @@ class Variant:
 #: at factors 3 and 4), 100 ns for the 2 mm horizon of the CI lattice (0.83 of its stable 120 ns).
 #: The CI lattice keeps factor 3 and doubles the horizon (9,000 particles instead of 36,000); it
 #: still branches. Spacings are written as a case file gives them (3.3333333333333335e-4, not
-#: 1e-3 / 3): with a horizon of exactly m spacings, whether the neighbour search keeps every bond of
-#: length m dx depends on the last bit of the coordinates (see ``mirror_defects``).
+#: 1e-3 / 3). With a horizon of exactly m spacings an early cell-list search kept the bonds of
+#: length m dx by the last bit of the coordinates; bonds now come from the lattice stencil (integer
+#: vectors), and ``mirror_defects`` still checks that mirrored particles have mirrored families.
 VARIANTS = {
     "full": (Variant("m = 3", 3.3333333333333335e-4, 1.0e-3, 903),
              Variant("m = 4", 2.5e-4, 1.0e-3, 903)),
