@@ -23,18 +23,8 @@ from pdgeneral.bench import CASES, synthetic_case
 from pdgeneral.case import load_case_text
 from pdgeneral.model import build_model
 
-from gpu_variants import timed   # benchmarks/ is the script's own folder, first on sys.path
+from gpu_variants import explicit_layout, timed   # benchmarks/ is the script's own folder
 
-
-def explicit_layout(model, engine):
-    """The layout these variants were written for (every particle an explicit bond-major row, as
-    before the stencil particles of pdgeneral.stencil): reference, bond counts, stride, padded
-    neighbours and weights on the device, all from the model."""
-    from pdgeneral.backends.cuda import padded_bond_layout
-    _, count, stride, neighbors = padded_bond_layout(model.offsets, model.neighbors)
-    weights = padded_bond_layout(model.offsets, model.bond_weights(), fill=0.0)[3]
-    return (cuda.to_device(model.reference), cuda.to_device(count), stride,
-            cuda.to_device(neighbors), cuda.to_device(weights))
 
 
 def select_kernel(reference, displacement, no_fail, bond_count, stride, neighbors, weights, intact,

@@ -28,6 +28,17 @@ def timed(fn, repeats):
     return cuda.event_elapsed_time(start, stop) / 1e3 / repeats
 
 
+def explicit_layout(model, engine):
+    """The layout these variants were written for (every particle an explicit bond-major row, as
+    before the stencil particles of pdgeneral.stencil): reference, bond counts, stride, padded
+    neighbours and weights on the device, all from the model."""
+    from pdgeneral.backends.cuda import padded_bond_layout
+    _, count, stride, neighbors = padded_bond_layout(model.offsets, model.neighbors)
+    weights = padded_bond_layout(model.offsets, model.bond_weights(), fill=0.0)[3]
+    return (cuda.to_device(model.reference), cuda.to_device(count), stride,
+            cuda.to_device(neighbors), cuda.to_device(weights))
+
+
 def registers(case: str, steps: int) -> None:
     """Force-kernel time against a register cap (occupancy against spills)."""
     from pdgeneral.backends import cuda as cuda_backend
