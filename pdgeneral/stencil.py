@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from .neighbors import HORIZON_TOLERANCE   # the same bonds as the search over positions
+
 
 @dataclass(frozen=True)
 class Stencil:
@@ -43,7 +45,7 @@ class Stencil:
 
 
 def vectors_within(horizon: float, spacing: float, counts: np.ndarray,
-                   tolerance: float = 1e-10) -> np.ndarray:
+                   tolerance: float = HORIZON_TOLERANCE) -> np.ndarray:
     """(S, dim) int32 lattice vectors k with 0 < |k| dx <= horizon (1 + tolerance), ordered by
     their offset k_x + n_x k_y (+ n_x n_y k_z) in a lattice of ``counts`` cells: for one particle,
     ascending offset is ascending neighbour index, the order of a bond row."""

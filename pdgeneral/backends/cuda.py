@@ -346,12 +346,10 @@ class CudaBackend(Backend):
     def _bond_layout(self, model, rows, per_bond: tuple):
         """Bond-major padded columns over the explicit rows: bond n of row r at n * E + r."""
         row_offsets, *values = stencil.explicit_rows(model.offsets, rows.explicit, *per_bond)
-        padded = [padded_bond_layout(row_offsets, v)[3] for v in values]
-        rows_count = row_offsets.shape[0] - 1
-        first = np.arange(rows_count, dtype=np.int32)
-        count = np.diff(row_offsets).astype(np.int32)
-        return (_not_empty(first), _not_empty(count), max(rows_count, 1),
-                tuple(_not_empty(v) for v in padded))
+        layouts = [padded_bond_layout(row_offsets, v) for v in values]
+        first, count, stride, _ = layouts[0]
+        return (_not_empty(first), _not_empty(count), max(stride, 1),
+                tuple(_not_empty(layout[3]) for layout in layouts))
 
     def _upload(self, array):
         return cuda.to_device(np.ascontiguousarray(array))
