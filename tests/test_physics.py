@@ -122,6 +122,25 @@ def test_bond_stretch_is_symmetric_bitwise():
         assert pmb.bond_stretch(*xi, *eta, length) == pmb.bond_stretch(*(-xi), *(-eta), length)
 
 
+def test_bond_stretch_in_2d_is_the_3d_form_with_zero_z_bitwise():
+    # Leaving out the z terms in 2D must not change a bit, signed zeros included.
+    from numba import njit
+
+    @njit
+    def stretch(xi_x, xi_y, eta_x, eta_y, length, dimension):
+        return pmb.bond_stretch(xi_x, xi_y, 0.0, eta_x, eta_y, 0.0, length, dimension)
+
+    rng = np.random.default_rng(3)
+    cases = [(rng.normal(size=2), 1e-4 * rng.normal(size=2)) for _ in range(200)]
+    cases += [(np.array([x, y]), np.array([ex, ey])) for x in (-1.0, 0.0, 1.0) for y in (-2.0, 2.0)
+              for ex in (-0.0, 0.0, 1e-3) for ey in (-0.0, 0.0, -1e-3)]
+    for xi, eta in cases:
+        length = np.linalg.norm(xi)
+        two = np.array(stretch(*xi, *eta, length, 2))
+        three = np.array(stretch(*xi, *eta, length, 3))
+        assert two.tobytes() == three.tobytes(), (xi, eta)
+
+
 def test_partial_volume_factor_ramp():
     dx, delta = 1.0, 3.015
     assert pmb.partial_volume_factor(1.0, delta, dx) == 1.0

@@ -21,11 +21,13 @@ import math
 import types
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 from numba import cuda, njit, prange
 
 from ..errors import CaseError
 from ..kernels import pmb as kernels
+from ..kernels import unrolled
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
                            kick_kick_drift, particle_damage, particle_force, relaxation_control,
                            relaxation_residual, relaxation_update, unphysical)
@@ -52,6 +54,25 @@ def forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_st
         particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
                        stencil_weight, intact, micromodulus, critical_stretch, force)
+
+
+def unrolled_forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                           stencil_length, stencil_weight, intact, micromodulus, critical_stretch,
+                           force):
+    """forces_kernel with the stencil particles' loop unrolled for one model (kernels/unrolled.py):
+    the same arguments and the same results."""
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        if bond_row[i] < 0:
+            # Bound per model when the kernel is built (unrolled_forces).
+            stencil_particle_force(i, displacement, no_fail, intact,  # noqa: F821
+                                   micromodulus, critical_stretch, force)
+        else:
+            particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                           stencil_length, stencil_weight, intact, micromodulus, critical_stretch,
+                           force)
 
 
 def damage_kernel(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,
@@ -151,7 +172,8 @@ def reduce_rows_kernel(values, partial):
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
 _SHARED = (physics.bond_stretch, physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
-           kernels.ramp_rate, kernels.bond_at, kernels.particle_force, kernels.particle_damage,
+           kernels.ramp_rate, kernels.bond_at, kernels.bond_force, kernels.particle_force,
+           kernels.particle_damage,
            kernels.external_force, kernels.kick_drift, kernels.kick, kernels.kick_kick_drift,
            kernels.constrain, kernels.unphysical,
            kernels.relaxation_residual, kernels.relaxation_update)
@@ -178,19 +200,58 @@ _COMPILED: dict = {}
 FORCE_KERNEL_OPTIONS: dict = {"max_registers": 64}
 
 
-def compiled(dimension: int) -> dict:
-    """name -> CUDA kernel for one dimension, built on first use (compilation itself happens at the
-    first launch). The bodies see SPECIALIZED_DIMENSION = dimension, a compile-time constant."""
-    key = (dimension, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
+def _device_functions(dimension: int) -> dict:
+    """name -> device function of the shared bodies for one dimension (they see
+    SPECIALIZED_DIMENSION = dimension, a compile-time constant)."""
+    key = ("device", dimension)
     if key not in _COMPILED:
         table: dict = {"SPECIALIZED_DIMENSION": dimension}
         for function in _SHARED:
             table[function.__name__] = cuda.jit(device=True)(_retarget(function, table))
-        force_options = {} if _SIMULATOR else FORCE_KERNEL_OPTIONS  # the simulator takes none
+        _COMPILED[key] = table
+    return _COMPILED[key]
+
+
+def _force_options() -> dict:
+    return {} if _SIMULATOR else FORCE_KERNEL_OPTIONS   # the simulator takes none
+
+
+def compiled(dimension: int) -> dict:
+    """name -> CUDA kernel for one dimension, built on first use (compilation itself happens at the
+    first launch)."""
+    key = (dimension, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
+    if key not in _COMPILED:
+        table = _device_functions(dimension)
         _COMPILED[key] = {
-            kernel.__name__: cuda.jit(**(force_options if kernel is forces_kernel else {}))(
+            kernel.__name__: cuda.jit(**(_force_options() if kernel is forces_kernel else {}))(
                 _retarget(kernel, table))
             for kernel in _KERNELS}
+    return _COMPILED[key]
+
+
+#: The most stencil slots whose loop is unrolled (kernels/unrolled.py); a larger stencil keeps the
+#: general loop.
+UNROLL_MAX_SLOTS = 128
+
+
+def unrolled_forces(model, rows, dtype):
+    """The force kernel of ``model`` with its stencil particles' loop unrolled (the stencil's tables
+    are compile-time constants, so each stencil and precision compiles its own kernel, once per
+    process). Same arguments as forces_kernel."""
+    dimension = model.dimension
+    real = np.dtype(dtype)
+    tables = (model.stencil.offsets, np.asarray(model.stencil.xi, dtype=real),
+              np.asarray(model.stencil.length, dtype=real),
+              np.asarray(rows.stencil_weight, dtype=real))
+    key = ("unrolled", dimension, real.str, tuple(sorted(FORCE_KERNEL_OPTIONS.items())),
+           *(t.tobytes() for t in tables))
+    if key not in _COMPILED:
+        table = _device_functions(dimension)
+        loop = unrolled.stencil_particle_force(
+            *tables, real, table["bond_force"],
+            unrolled.same_index if _SIMULATOR else numba.uint64)
+        kernel_table = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
+        _COMPILED[key] = cuda.jit(**_force_options())(_retarget(unrolled_forces_kernel, kernel_table))
     return _COMPILED[key]
 
 
@@ -296,6 +357,9 @@ class CudaBackend(Backend):
     host round trip; the relaxation reads four reduced numbers per iteration."""
 
     name = "cuda"
+    #: Whether the stencil particles' force loop is unrolled for the model (kernels/unrolled.py);
+    #: False keeps the general loop (the same results; tests and benchmarks compare the two).
+    unroll_stencil = True
 
     def __init__(self, model):
         weights = model.bond_weights()
@@ -315,8 +379,11 @@ class CudaBackend(Backend):
         a = self.arrays
         blocks = self._blocks
         state = (self.density, a.constrained, a.displacement, a.velocity, a.force, a.body_force)
-        self.forces_launch = PreparedLaunch(self.k.forces_kernel, blocks, THREADS_PER_BLOCK,
-                                            self._force_args())
+        self.unrolled = (self.unroll_stencil and rows.stencil_particles > 0
+                         and model.stencil.size <= UNROLL_MAX_SLOTS)
+        forces = (unrolled_forces(model, rows, model.dtype) if self.unrolled
+                  else self.k.forces_kernel)
+        self.forces_launch = PreparedLaunch(forces, blocks, THREADS_PER_BLOCK, self._force_args())
         self.kick_drift_launch = PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
                                                 (0.0, *state))
         self.kick_kick_drift_launch = PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,

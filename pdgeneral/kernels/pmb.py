@@ -71,6 +71,27 @@ def bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights, s
 
 
 @register_jitable(inline="always")
+def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, weight, eta_x, eta_y, eta_z, bond_intact,
+               no_fail, micromodulus, critical_stretch, dimension):
+    """(force factor, intact) of the bond i -> j: its force on i is factor * (xi + eta).
+
+    factor = c * w_ij * s / |xi + eta| (PMB, Silling and Askari 2005, eq. 10 with the bond weight
+    w_ij), 0 for a broken bond. An intact bond (``bond_intact`` 1) breaks when s > s0, tested as
+    numerator > s0 * denominator (physics.pmb.bond_stretch): no division, and the same answer at
+    both ends of the bond; never when either end has ``no_fail`` set. Every force loop (the general
+    one below and the unrolled stencil of kernels/unrolled.py) calls this, so the law is written
+    once."""
+    numerator, denominator, deformed_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
+                                                           reference_length, dimension)
+    if (bond_intact and numerator > critical_stretch * denominator and no_fail[i] == 0
+            and no_fail[j] == 0):
+        bond_intact = 0
+    scale = (micromodulus * weight * numerator * (1.0 / (denominator * deformed_length))
+             if bond_intact else 0.0)
+    return scale, bond_intact
+
+
+@register_jitable(inline="always")
 def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
                    bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
                    stencil_weight, intact, micromodulus, critical_stretch, force):
@@ -117,16 +138,13 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
         else:
             xi_z = 0.0
             eta_z = 0.0
-        numerator, denominator, deformed_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
-                                                               stencil_length[slot])
         bond_intact = (word >> bit) & 1
-        if (bond_intact and numerator > critical_stretch * denominator and no_fail[i] == 0
-                and no_fail[j] == 0):
+        scale, still_intact = bond_force(i, j, xi_x, xi_y, xi_z, stencil_length[slot], weight, eta_x,
+                                         eta_y, eta_z, bond_intact, no_fail, micromodulus,
+                                         critical_stretch, dim)
+        if still_intact != bond_intact:
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
-            bond_intact = 0
-        scale = (micromodulus * weight * numerator * (1.0 / (denominator * deformed_length))
-                 if bond_intact else 0.0)
         fx += scale * (xi_x + eta_x)
         fy += scale * (xi_y + eta_y)
         fz += scale * (xi_z + eta_z)

@@ -102,7 +102,7 @@ def partial_volume_factor(bond_length: float, horizon: float, spacing: float) ->
 
 @register_jitable(inline="always")
 def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: float, eta_z: float,
-                 reference_length: float):
+                 reference_length: float, dimension: int = 3):
     """The stretch s = (|xi + eta| - |xi|) / |xi| of one bond as a fraction, and its deformed length:
     (numerator, denominator, |xi + eta|) with s = numerator / denominator.
 
@@ -113,13 +113,23 @@ def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: flo
     numerator * (1 / (denominator * |xi + eta|)). A GPU's float64 division is also slow when the
     numerator is zero, as it is for every bond at rest.
     ``reference_length`` is |xi|, which the kernels read from the stencil table (pdgeneral.stencil).
+    With ``dimension`` 2 the z components are left out rather than added as zeros: the same bits
+    (a sum of squares plus +0 is itself, and numerator's 2 xi.eta only differs in the sign of a zero
+    that eta.eta = +0 then removes), and a GPU is spared the additions (which a compiler may not drop,
+    since -0 + 0 is +0).
     """
     yx = xi_x + eta_x
     yy = xi_y + eta_y
-    yz = xi_z + eta_z
-    deformed_length = math.sqrt(yx * yx + yy * yy + yz * yz)
-    numerator = 2.0 * (xi_x * eta_x + xi_y * eta_y + xi_z * eta_z) + (
-        eta_x * eta_x + eta_y * eta_y + eta_z * eta_z)
+    squared = yx * yx + yy * yy
+    along = xi_x * eta_x + xi_y * eta_y
+    eta_squared = eta_x * eta_x + eta_y * eta_y
+    if dimension == 3:
+        yz = xi_z + eta_z
+        squared += yz * yz
+        along += xi_z * eta_z
+        eta_squared += eta_z * eta_z
+    deformed_length = math.sqrt(squared)
+    numerator = 2.0 * along + eta_squared
     return numerator, reference_length * (deformed_length + reference_length), deformed_length
 
 

@@ -1,0 +1,143 @@
+"""The unrolled stencil loop (kernels/unrolled.py) computes the same forces and breaks the same bonds
+as the general loop (kernels.pmb.particle_force), bit for bit, compiled on the CPU with signed and
+unsigned indices and in the CUDA backend."""
+import numpy as np
+import numba
+import pytest
+from numba import njit
+
+from pdgeneral import backends
+from pdgeneral.kernels import pmb as kernels
+from pdgeneral.kernels import unrolled
+from pdgeneral.model import time_stepping
+from pdgeneral.solvers import run_explicit
+
+from conftest import CUDA_SIMULATOR, merge, model_from, needs_cuda
+from test_stencil import PLATE
+
+BLOCK = {
+    "name": "unrolled-3d", "dimension": 3,
+    "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0,
+                 "critical_stretch": 4e-4},
+    "discretization": {"spacing": 1.0e-3, "horizon_factor": 3.015, "surface_correction": "energy"},
+    "geometry": {"box": {"min": [0, 0, 0], "max": [0.016, 0.014, 0.014]}},
+    "precracks": [{"rectangle": {"corner": [0.0, 0.0071, 0.0], "edge1": [0.006, 0.0, 0.0],
+                                 "edge2": [0.0, 0.0, 0.014]}}],
+    "regions": {"left": {"box": {"min": [0, 0, 0], "max": [0.002, 0.014, 0.014]}},
+                "right": {"box": {"min": [0.014, 0, 0], "max": [0.016, 0.014, 0.014]}}},
+    "boundary_conditions": [
+        {"region": "left", "type": "velocity", "value": [-5.0, None, None]},
+        {"region": "right", "type": "velocity", "value": [5.0, None, None]}],
+    "no_fail": ["right"],
+    "solver": {"type": "explicit", "steps": 20},
+}
+
+
+@njit
+def general_loop(particles, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                 neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                 stencil_weight, intact, micromodulus, critical_stretch, force):
+    for i in particles:
+        kernels.particle_force(i, displacement, no_fail, bond_row, row_first, row_count,
+                               bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                               stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
+                               critical_stretch, force)
+
+
+def unrolled_loop(model, engine, as_index):
+    loop = njit(unrolled.stencil_particle_force(
+        model.stencil.offsets, model.stencil.xi, model.stencil.length, engine.rows.stencil_weight,
+        model.dtype, njit(kernels.bond_force), as_index))
+
+    @njit
+    def drive(particles, displacement, no_fail, intact, micromodulus, critical_stretch, force):
+        for i in particles:
+            loop(i, displacement, no_fail, intact, micromodulus, critical_stretch, force)
+    return drive
+
+
+def strained_state(raw):
+    """A serial backend after some explicit steps (bonds at the pre-crack's tip broke), then a
+    stretch u_x = 2 s0 x y / H on top, so that the next force evaluation breaks bonds of stencil
+    particles in the upper part and not in the lower."""
+    model = model_from(raw)
+    engine = backends.create("serial", model)
+    dt, steps = time_stepping(model)
+    run_explicit(engine, None, steps, dt, 10**9)
+    x, y = model.positions[:, 0], model.positions[:, 1]
+    engine.arrays.displacement[0] += 2 * model.critical_stretch * x * y / y.max()
+    return model, engine
+
+
+@pytest.mark.parametrize("raw", [PLATE, merge(PLATE, {"precision": "float32"}), BLOCK],
+                         ids=["2d", "2d-float32", "3d"])
+@pytest.mark.parametrize("as_index", [unrolled.same_index, numba.uint64], ids=["signed", "unsigned"])
+def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
+    model, engine = strained_state(raw)
+    a = engine.arrays
+    particles = np.flatnonzero(engine.rows.bond_row < 0)
+    assert particles.size > 0
+    args = list(engine._force_args())
+    intact_before = a.intact.copy()
+
+    general_force = np.full_like(a.force, np.nan)
+    general_intact = intact_before.copy()
+    args[13], args[16] = general_intact, general_force
+    general_loop(particles, *args)
+
+    force = np.full_like(a.force, np.nan)
+    intact = intact_before.copy()
+    unrolled_loop(model, engine, as_index)(particles, a.displacement, a.no_fail, intact,
+                                           engine.micromodulus, engine.critical_stretch, force)
+
+    # Bonds of stencil particles broke in this evaluation, so the breaking path ran.
+    assert np.count_nonzero(general_intact[:, particles] != intact_before[:, particles]) > 0
+    assert np.array_equal(intact, general_intact)
+    assert np.array_equal(force[:, particles], general_force[:, particles])
+    assert force[:, particles].tobytes() == general_force[:, particles].tobytes()
+
+
+def test_unrolled_source_names_constants_instead_of_values():
+    source = unrolled.stencil_force_source(40, 3)
+    assert "OFFSET_39" in source and "WEIGHT_39" in source and "XI_Z_0" in source
+    assert "intact[1, i] = new_1" in source   # bonds 32..39 live in the second word
+    with pytest.raises(ValueError):
+        unrolled.stencil_force_source(0, 2)
+    with pytest.raises(ValueError):
+        unrolled.stencil_force_source(28, 1)
+
+
+def run_cuda(model, unroll, steps):
+    from pdgeneral.backends.cuda import CudaBackend
+    previous = CudaBackend.unroll_stencil
+    CudaBackend.unroll_stencil = unroll
+    try:
+        engine = backends.create("cuda", model)
+    finally:
+        CudaBackend.unroll_stencil = previous
+    assert engine.unrolled == unroll
+    dt, _ = time_stepping(model)
+    run_explicit(engine, None, steps, dt, 10**9)
+    out = engine.fields()
+    out["intact"] = engine.intact_bonds()
+    return out
+
+
+@needs_cuda
+def test_cuda_unrolled_kernel_matches_the_general_kernel():
+    model = model_from(merge(PLATE, {"geometry": {"box": {"min": [0, 0], "max": [0.03, 0.02]},
+                                                  "holes": []},
+                                     "precracks": [{"segment": {"start": [0.0, 0.0101],
+                                                                "end": [0.01, 0.0101]}}],
+                                     "regions": {"right": {"box": {"min": [0.027, 0],
+                                                                   "max": [0.03, 0.02]}}}}))
+    general = run_cuda(model, False, steps=20)
+    fast = run_cuda(model, True, steps=20)
+    assert np.count_nonzero(~general["intact"]) > model.precracked_bond_count
+    if CUDA_SIMULATOR:
+        for name in general:
+            assert np.array_equal(general[name], fast[name]), name
+    else:   # the same operations; a GPU may contract them into FMAs differently: rounding
+        scale = np.abs(general["displacement"]).max()
+        assert np.abs(general["displacement"] - fast["displacement"]).max() < 1e-12 * scale
+        assert np.mean(general["intact"] != fast["intact"]) < 0.001
