@@ -1,9 +1,11 @@
-"""A/B of the force loop on the GPU: the general loop (kernels.pmb.particle_force) against the
-stencil particles' unrolled loop (kernels/unrolled.py), in the state of `pdgeneral bench`.
-Prints per case the compilation time, the force kernel, the fused kick and a whole step, and the
-largest force difference between the two. Not a test; never run on CI.
+"""A/B of the GPU step's kernels, in the state of `pdgeneral bench`: the general force loop
+(kernels.pmb.particle_force) against the stencil particles' unrolled loop (kernels/unrolled.py), the
+force and kick passes as two kernels or fused (forces_kick_kernel), and the force kernels' register
+cap and threads per block. Prints per case and configuration the set-up time (with compilation),
+the force kernel, the fused force-and-kick kernel, a whole step, and the largest force difference
+against the first configuration. Not a test; never run on CI.
 
-    python benchmarks/gpu_unrolled.py [--cases 2d-1m,2d-4m,3d-1m,3d-8m] [--precision float64]
+    python benchmarks/gpu_unrolled.py [--cases 2d-1m,2d-4m,3d-8m] [--precision float64] [--quick]
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import time
 import numpy as np
 from numba import cuda
 
+from pdgeneral.backends import cuda as cuda_backend
 from pdgeneral.backends.cuda import CudaBackend
 from pdgeneral.bench import CASES, synthetic_case
 from pdgeneral.case import load_case_text
@@ -20,17 +23,37 @@ from pdgeneral.model import build_model, time_stepping
 
 from gpu_variants import timed   # benchmarks/ is the script's own folder
 
+# (name, unroll, fuse, register cap, threads per block)
+CONFIGURATIONS = [
+    ("general, 2 kernels", False, False, 64, 256),
+    ("unrolled, 2 kernels", True, False, 64, 256),
+    ("unrolled, fused", True, True, 64, 256),
+    ("unrolled, fused, no cap", True, True, None, 256),
+    ("unrolled, fused, cap 80", True, True, 80, 256),
+    ("unrolled, fused, cap 96", True, True, 96, 256),
+    ("unrolled, fused, 128 threads", True, True, 64, 128),
+    ("unrolled, fused, 512 threads", True, True, 64, 512),
+]
 
-def measure(model, unroll: bool, repeats: int):
-    previous = CudaBackend.unroll_stencil
-    CudaBackend.unroll_stencil = unroll
+
+def measure(model, unroll, fuse, cap, threads, repeats):
+    saved = (CudaBackend.unroll_stencil, CudaBackend.fuse_kick, dict(cuda_backend.FORCE_KERNEL_OPTIONS),
+             cuda_backend.THREADS_PER_BLOCK)
+    CudaBackend.unroll_stencil, CudaBackend.fuse_kick = unroll, fuse
+    cuda_backend.FORCE_KERNEL_OPTIONS.clear()
+    if cap is not None:
+        cuda_backend.FORCE_KERNEL_OPTIONS["max_registers"] = cap
+    cuda_backend.THREADS_PER_BLOCK = threads
     try:
         started = time.perf_counter()
         engine = CudaBackend(model)
         engine.warm_up("explicit")
         setup = time.perf_counter() - started
     finally:
-        CudaBackend.unroll_stencil = previous
+        CudaBackend.unroll_stencil, CudaBackend.fuse_kick = saved[:2]
+        cuda_backend.FORCE_KERNEL_OPTIONS.clear()
+        cuda_backend.FORCE_KERNEL_OPTIONS.update(saved[2])
+        cuda_backend.THREADS_PER_BLOCK = saved[3]
     dt, _ = time_stepping(model)
     # A small smooth displacement so that every bond carries force (no bond breaks: s << s0).
     rng = np.random.default_rng(1)
@@ -38,31 +61,33 @@ def measure(model, unroll: bool, repeats: int):
     engine.arrays.displacement.copy_to_device(u.astype(model.dtype))
     force_time = timed(engine.compute_forces, repeats)
     force = engine.arrays.force.copy_to_host()
-    engine.kick_kick_drift_launch.set(0, dt)
-    kick = timed(engine.kick_kick_drift_launch, repeats)
+    engine.forces_kick_launch.set(engine._FORCES_KICK_DT, dt)
+    fused = timed(engine.forces_kick_launch, repeats)   # writes the other array: u stays
     step = timed(lambda: engine.advance(1, 100, dt), 3) / 100
-    return engine.unrolled, setup, force_time, kick, step, force
+    return engine.unrolled, setup, force_time, fused, step, force
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cases", default="2d-1m,2d-4m,3d-1m,3d-8m")
+    parser.add_argument("--cases", default="2d-1m,2d-4m,3d-8m")
     parser.add_argument("--precision", default="float64")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="the first three configurations only")
     args = parser.parse_args()
     for name in args.cases.split(","):
         dim, n = CASES[name]
         model = build_model(load_case_text(synthetic_case(dim, n, args.precision)))
-        forces = {}
-        for unroll in (False, True):
-            used, setup, force, kick, step, forces[unroll] = measure(model, unroll, args.repeats)
-            rate = model.particle_count / step
-            print(f"{name} {args.precision} {'unrolled' if used else 'general '}: set-up "
-                  f"{setup:6.2f} s, force {force * 1e3:7.3f} ms, fused kick {kick * 1e3:6.3f} ms, "
-                  f"step {step * 1e3:7.3f} ms, {rate:.3e} particle-steps/s", flush=True)
-        scale = np.abs(forces[False]).max()
-        print(f"{name}: largest force difference {np.abs(forces[True] - forces[False]).max() / scale:.2e}"
-              f" of the largest force", flush=True)
+        reference = None
+        for label, unroll, fuse, cap, threads in CONFIGURATIONS[:3] if args.quick else CONFIGURATIONS:
+            used, setup, force, fused, step, out = measure(model, unroll, fuse, cap, threads,
+                                                           args.repeats)
+            reference = out if reference is None else reference
+            difference = np.abs(out - reference).max() / np.abs(reference).max()
+            label += "" if used == unroll else " (general loop used)"
+            print(f"{name} {args.precision} {label:32s}: set-up {setup:6.2f} s, force "
+                  f"{force * 1e3:7.3f} ms, force+kick {fused * 1e3:7.3f} ms, step "
+                  f"{step * 1e3:7.3f} ms, {model.particle_count / step:.3e} particle-steps/s, "
+                  f"force difference {difference:.1e}", flush=True)
         del model
         cuda.current_context().deallocations.clear()
 

@@ -24,6 +24,8 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     residuals (6 * dim reals), volume, initial bond volume, damage, relaxation mass (4 reals), 4
     relaxation sums (float64 on the GPU), the constraint bits and the no-fail flag (2 bytes), the
     explicit-row index (4), and the bond-state words (4 bytes per 32 bonds).
+    The GPU keeps a second displacement array (dim reals), which its fused force-and-kick kernel
+    writes the next step's displacement into.
     Per explicit row: row start and count (12 bytes). Per explicit bond: neighbour index (4),
     stencil slot (2) and bond weight (one real); on the GPU padded to max_bonds slots per row.
     Per stencil vector: its offset (8) and vector, length and weight (dim + 2 reals). Per load
@@ -33,7 +35,8 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
     explicit = particles if explicit_particles is None else explicit_particles
     words = max(1, (max_bonds + 31) // 32)
-    per_particle = ((6 + load_groups) * dimension + 4) * real + 4 * 8 + 2 + 4 + 4 * words
+    fields = 6 + load_groups + (1 if backend == "cuda" else 0)
+    per_particle = (fields * dimension + 4) * real + 4 * 8 + 2 + 4 + 4 * words
     per_bond = 4 + 2 + real
     tables = stencil_size * (8 + (dimension + 2) * real) + 8 * load_groups   # + the ramp times
     if backend == "cuda":
@@ -64,11 +67,12 @@ def step_traffic_bytes(dimension: int, precision: str, max_bonds: int,
     Force kernel: reads displacement (dim reals), no-fail flag (1), explicit-row index (4),
     bond-state words (4 per 32 bonds) and, for the ``explicit_fraction`` of particles with explicit
     rows, row start and count (8) and per bond the neighbour index, stencil slot and weight
-    (4 + 2 + real); writes force (dim reals). Inside a chunk of steps one fused pass
-    (kick_kick_drift) reads v, u, f, b and writes v, u (6 dim reals) and reads the constraint bits
-    (1)."""
+    (4 + 2 + real); writes force (dim reals). Inside a chunk of steps the same kernel then kicks and
+    drifts the particle (forces_kick_kernel): it reads v and b and writes v and the next u (4 dim
+    reals) and reads the constraint bits (1); u and f are the thread's own, already read or
+    written."""
     real = 8 if precision == "float64" else 4
     words = max(1, (max_bonds + 31) // 32)
     explicit = explicit_fraction * (8 + (4 + 2 + real) * max_bonds)
     force = dimension * real + 1 + 4 + 4 * words + explicit + dimension * real
-    return int(round(force + 6 * dimension * real + 1))
+    return int(round(force + 4 * dimension * real + 1))

@@ -99,7 +99,7 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
 
 def test_unrolled_source_names_constants_instead_of_values():
     source = unrolled.stencil_force_source(40, 3)
-    assert "OFFSET_39" in source and "WEIGHT_39" in source and "XI_Z_0" in source
+    assert "OFFSET_39" in source and "WEIGHT[39]" in source and "XI_Z[0]" in source
     assert "intact[1, i] = new_1" in source   # bonds 32..39 live in the second word
     with pytest.raises(ValueError):
         unrolled.stencil_force_source(0, 2)

@@ -29,8 +29,8 @@ from ..errors import CaseError
 from ..kernels import pmb as kernels
 from ..kernels import unrolled
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
-                           kick_kick_drift, particle_damage, particle_force, relaxation_control,
-                           relaxation_residual, relaxation_update, unphysical)
+                           kick_kick_drift, kick_kick_drift_to, particle_damage, particle_force,
+                           relaxation_control, relaxation_residual, relaxation_update, unphysical)
 from ..physics import pmb as physics
 from ..memory import model_bytes
 from .. import stencil
@@ -51,28 +51,44 @@ def forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_st
                   intact, micromodulus, critical_stretch, force):
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                       stencil_weight, intact, micromodulus, critical_stretch, force)
+        any_particle_force(i, displacement, no_fail, bond_row, row_first,  # noqa: F821 (bound
+                           row_count, bond_stride, neighbors, bond_slot,   # by _force_kernels)
+                           bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
+                           intact, micromodulus, critical_stretch, force)
 
 
-def unrolled_forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                           stencil_length, stencil_weight, intact, micromodulus, critical_stretch,
-                           force):
-    """forces_kernel with the stencil particles' loop unrolled for one model (kernels/unrolled.py):
-    the same arguments and the same results."""
+def forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
+                       bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                       stencil_weight, intact, micromodulus, critical_stretch, force, dt, density,
+                       constrained, velocity, body_force, next_displacement):
+    """forces_kernel, then kick_kick_drift of the same particle with the new displacement written
+    to ``next_displacement``: the other threads read the old one, so the two passes of a step
+    need no grid-wide barrier between them, and the kick's reads of u and f come from the thread's
+    own registers and cache instead of device memory."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        if bond_row[i] < 0:
-            # Bound per model when the kernel is built (unrolled_forces).
-            stencil_particle_force(i, displacement, no_fail, intact,  # noqa: F821
-                                   micromodulus, critical_stretch, force)
-        else:
-            particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                           stencil_length, stencil_weight, intact, micromodulus, critical_stretch,
-                           force)
+        any_particle_force(i, displacement, no_fail, bond_row, row_first,  # noqa: F821
+                           row_count, bond_stride, neighbors, bond_slot,
+                           bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
+                           intact, micromodulus, critical_stretch, force)
+        kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
+                           next_displacement)
+
+
+def unrolled_particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                            neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                            stencil_length, stencil_weight, intact, micromodulus, critical_stretch,
+                            force):
+    """particle_force with the stencil particles' loop unrolled for one model (kernels/unrolled.py):
+    the same arguments and the same results."""
+    if bond_row[i] < 0:
+        stencil_particle_force(i, displacement, no_fail, intact,  # noqa: F821 (bound per model,
+                               micromodulus, critical_stretch, force)   # _force_kernels)
+    else:
+        particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                       stencil_length, stencil_weight, intact, micromodulus, critical_stretch,
+                       force)
 
 
 def damage_kernel(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,
@@ -174,10 +190,12 @@ def reduce_rows_kernel(values, partial):
 _SHARED = (physics.bond_stretch, physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
            kernels.ramp_rate, kernels.bond_at, kernels.bond_force, kernels.particle_force,
            kernels.particle_damage,
-           kernels.external_force, kernels.kick_drift, kernels.kick, kernels.kick_kick_drift,
+           kernels.external_force, kernels.kick_drift, kernels.kick, kernels.kick_kick_drift_to,
+           kernels.kick_kick_drift,
            kernels.constrain, kernels.unphysical,
            kernels.relaxation_residual, kernels.relaxation_update)
-_KERNELS = (forces_kernel, damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kernel,
+_FORCE_KERNELS = (forces_kernel, forces_kick_kernel)
+_KERNELS = (damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kernel,
             unphysical_kernel, constrain_kernel, body_force_kernel, residual_kernel,
             relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
 
@@ -218,27 +236,33 @@ def _force_options() -> dict:
 
 def compiled(dimension: int) -> dict:
     """name -> CUDA kernel for one dimension, built on first use (compilation itself happens at the
-    first launch)."""
+    first launch). The force kernels here run the general loop (see _force_kernels)."""
     key = (dimension, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
     if key not in _COMPILED:
         table = _device_functions(dimension)
-        _COMPILED[key] = {
-            kernel.__name__: cuda.jit(**(_force_options() if kernel is forces_kernel else {}))(
-                _retarget(kernel, table))
-            for kernel in _KERNELS}
+        kernels_ = {kernel.__name__: cuda.jit(_retarget(kernel, table)) for kernel in _KERNELS}
+        general = dict(table, any_particle_force=table["particle_force"])
+        kernels_.update({kernel.__name__: cuda.jit(**_force_options())(_retarget(kernel, general))
+                         for kernel in _FORCE_KERNELS})
+        _COMPILED[key] = kernels_
     return _COMPILED[key]
 
 
 #: The most stencil slots whose loop is unrolled (kernels/unrolled.py); a larger stencil keeps the
-#: general loop.
-UNROLL_MAX_SLOTS = 128
+#: general loop. On an H200 the unrolled loop takes the 2D force kernel (28 slots) from 0.742 to
+#: 0.451 ms at 4M particles, but the 3D one (122 slots) from 7.68 to 8.14 ms at 8M, after 28 s
+#: of compilation (benchmarks/gpu_unrolled.py, docs/performance.md).
+UNROLL_MAX_SLOTS = 64
 
 
-def unrolled_forces(model, rows, dtype):
-    """The force kernel of ``model`` with its stencil particles' loop unrolled (the stencil's tables
-    are compile-time constants, so each stencil and precision compiles its own kernel, once per
-    process). Same arguments as forces_kernel."""
+def _force_kernels(model, rows, dtype, unroll: bool) -> dict:
+    """forces_kernel and forces_kick_kernel for ``model``: with its stencil particles' loop
+    unrolled (the stencil's tables are compile-time constants, so each stencil and precision
+    compiles its own kernels, once per process), or the general ones of ``compiled``."""
     dimension = model.dimension
+    if not unroll:
+        general = compiled(dimension)
+        return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
     real = np.dtype(dtype)
     tables = (model.stencil.offsets, np.asarray(model.stencil.xi, dtype=real),
               np.asarray(model.stencil.length, dtype=real),
@@ -250,8 +274,11 @@ def unrolled_forces(model, rows, dtype):
         loop = unrolled.stencil_particle_force(
             *tables, real, table["bond_force"],
             unrolled.same_index if _SIMULATOR else numba.uint64)
-        kernel_table = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
-        _COMPILED[key] = cuda.jit(**_force_options())(_retarget(unrolled_forces_kernel, kernel_table))
+        with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
+        with_loop["any_particle_force"] = cuda.jit(device=True)(
+            _retarget(unrolled_particle_force, with_loop))
+        _COMPILED[key] = {kernel.__name__: cuda.jit(**_force_options())(_retarget(kernel, with_loop))
+                          for kernel in _FORCE_KERNELS}
     return _COMPILED[key]
 
 
@@ -360,6 +387,9 @@ class CudaBackend(Backend):
     #: Whether the stencil particles' force loop is unrolled for the model (kernels/unrolled.py);
     #: False keeps the general loop (the same results; tests and benchmarks compare the two).
     unroll_stencil = True
+    #: Whether a step's force and kick passes run as one kernel (forces_kick_kernel); False launches
+    #: them one after the other (the same results).
+    fuse_kick = True
 
     def __init__(self, model):
         weights = model.bond_weights()
@@ -374,29 +404,63 @@ class CudaBackend(Backend):
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
-        # The step loop's launches, arguments converted once (PreparedLaunch); time and dt are set
-        # per launch.
-        a = self.arrays
-        blocks = self._blocks
-        state = (self.density, a.constrained, a.displacement, a.velocity, a.force, a.body_force)
         self.unrolled = (self.unroll_stencil and rows.stencil_particles > 0
                          and model.stencil.size <= UNROLL_MAX_SLOTS)
-        forces = (unrolled_forces(model, rows, model.dtype) if self.unrolled
-                  else self.k.forces_kernel)
-        self.forces_launch = PreparedLaunch(forces, blocks, THREADS_PER_BLOCK, self._force_args())
-        self.kick_drift_launch = PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
-                                                (0.0, *state))
-        self.kick_kick_drift_launch = PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
-                                                     THREADS_PER_BLOCK, (0.0, *state))
-        self.kick_launch = PreparedLaunch(self.k.kick_kernel, blocks, THREADS_PER_BLOCK,
-                                          (0.0, *state[:2], *state[3:]))
-        self.body_force_launch = PreparedLaunch(self.k.body_force_kernel, blocks, THREADS_PER_BLOCK,
+        self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, model.dtype,
+                                                              self.unrolled))
+        # Two displacement arrays: the fused force-and-kick kernel reads the current one and writes
+        # the next step's into the other; then they swap (_use).
+        a = self.arrays
+        self._displacements = (a.displacement, cuda.device_array_like(a.displacement))
+        # The step loop's launches, arguments converted once (PreparedLaunch), one set per current
+        # displacement array; time and dt are set per launch.
+        self._launches = tuple(self._prepare_launches(parity) for parity in (0, 1))
+        self.kick_launch = PreparedLaunch(self.k.kick_kernel, self._blocks, THREADS_PER_BLOCK,
+                                          (0.0, self.density, a.constrained, a.velocity, a.force,
+                                           a.body_force))
+        self.body_force_launch = PreparedLaunch(self.k.body_force_kernel, self._blocks,
+                                                THREADS_PER_BLOCK,
                                                 (0.0, a.load_ramps, a.load_forces, a.body_force))
-        self.constrain_launch = None
-        if model.constraint_particle.shape[0]:
-            self.constrain_launch = PreparedLaunch(
-                self.k.constrain_kernel, self._constraint_blocks, THREADS_PER_BLOCK,
-                (0.0, 0.0, 0, *self._constraint_args()))
+        self._use(0)
+
+    #: Position of dt in forces_kick_kernel's arguments.
+    _FORCES_KICK_DT = 17
+
+    def _prepare_launches(self, parity: int) -> SimpleNamespace:
+        a = self.arrays
+        current, following = self._displacements[parity], self._displacements[1 - parity]
+        a.displacement = current   # what _force_args and _constraint_args take
+        blocks = self._blocks
+        state = (self.density, a.constrained, current, a.velocity, a.force, a.body_force)
+        force_args = self._force_args()
+        launches = SimpleNamespace(
+            forces=PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
+                                  force_args),
+            forces_kick=PreparedLaunch(self._force_kernel.forces_kick_kernel, blocks,
+                                       THREADS_PER_BLOCK,
+                                       (*force_args, 0.0, self.density, a.constrained, a.velocity,
+                                        a.body_force, following)),
+            kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
+                                      (0.0, *state)),
+            kick_kick_drift=PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
+                                           THREADS_PER_BLOCK, (0.0, *state)),
+            constrain=None)
+        if self.model.constraint_particle.shape[0]:
+            launches.constrain = PreparedLaunch(self.k.constrain_kernel, self._constraint_blocks,
+                                                THREADS_PER_BLOCK, (0.0, 0.0, 0,
+                                                                    *self._constraint_args()))
+        return launches
+
+    def _use(self, parity: int) -> None:
+        """Make displacement array ``parity`` the current one, with its launches."""
+        self._parity = parity
+        launches = self._launches[parity]
+        self.arrays.displacement = self._displacements[parity]
+        self.forces_launch = launches.forces
+        self.forces_kick_launch = launches.forces_kick
+        self.kick_drift_launch = launches.kick_drift
+        self.kick_kick_drift_launch = launches.kick_kick_drift
+        self.constrain_launch = launches.constrain
 
     @classmethod
     def check_memory(cls, model, rows=None) -> None:
@@ -457,8 +521,11 @@ class CudaBackend(Backend):
         self.body_force_launch()
 
     def advance(self, first_step: int, n_steps: int, dt: float) -> None:
-        for launch in (self.kick_drift_launch, self.kick_kick_drift_launch, self.kick_launch):
-            launch.set(0, dt)
+        for launches in self._launches:
+            launches.kick_drift.set(0, dt)
+            launches.kick_kick_drift.set(0, dt)
+            launches.forces_kick.set(self._FORCES_KICK_DT, dt)
+        self.kick_launch.set(0, dt)
         constrained = self.constrain_launch is not None
         for s in range(n_steps):   # the same sequence as the CPU driver (backends/cpu.py)
             time = (first_step + s + 1) * dt
@@ -466,14 +533,20 @@ class CudaBackend(Backend):
                 self.kick_drift_launch()
             if constrained:
                 self.apply_constraints(time, dt, AFTER_DRIFT)
-            self.forces_launch()
+            # The body force before the forces (the CPU sets it after them): the fused kernel's
+            # kick reads it, and neither depends on the other.
             if time - dt < self._last_ramp:
                 self.set_body_force(time)
             if s == n_steps - 1:
+                self.forces_launch()
                 self.kick_launch()
                 if constrained:
                     self.apply_constraints(time, dt, AFTER_KICK)
+            elif self.fuse_kick:
+                self.forces_kick_launch()
+                self._use(1 - self._parity)
             else:
+                self.forces_launch()
                 self.kick_kick_drift_launch()
 
     def _reduced_sums(self) -> np.ndarray:
@@ -522,6 +595,9 @@ class CudaBackend(Backend):
             for launch in (self.kick_drift_launch, self.kick_kick_drift_launch, self.kick_launch):
                 launch.set(0, 0.0)   # dt = 0: the state stays as it is
                 launch()
+            # dt = 0 as well; it writes the other displacement array, which is not current.
+            self.forces_kick_launch.set(self._FORCES_KICK_DT, 0.0)
+            self.forces_kick_launch()
             self.set_body_force(0.0)
             self.compute_forces()
             if self.model.constraint_particle.shape[0]:

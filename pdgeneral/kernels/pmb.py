@@ -240,13 +240,35 @@ def kick(i, dt, density, constrained, velocity, force, body_force):
 
 
 @register_jitable(inline="always")
-def kick_kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force):
+def kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
+                       next_displacement):
     """``kick`` of one step then ``kick_drift`` of the next, fused: both use the same force, and the
     constraints applied between them (AFTER_KICK) touch only constrained components, which these skip
     and the next AFTER_DRIFT overwrites. The same operations in the same order as the two loops (the
-    same bits), in one pass over the arrays instead of two."""
-    kick(i, dt, density, constrained, velocity, force, body_force)
-    kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force)
+    same bits), in one pass over the arrays instead of two.
+
+    The new displacement goes to ``next_displacement``, which may be ``displacement`` itself; a
+    constrained component is copied there unchanged (the next AFTER_DRIFT starts from it). A
+    separate array lets the GPU fuse this pass into the force kernel (backends/cuda.py): the other
+    threads still read the old displacement."""
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    for d in range(dim):
+        u = displacement[d, i]
+        if (constrained[i] >> d) & 1:
+            next_displacement[d, i] = u
+            continue
+        # Through the array, as the two loops do: in float32 the kicked velocity is rounded there.
+        velocity[d, i] += 0.5 * dt * (force[d, i] + body_force[d, i]) / density
+        v = velocity[d, i] + 0.5 * dt * (force[d, i] + body_force[d, i]) / density
+        velocity[d, i] = v
+        next_displacement[d, i] = u + dt * v
+
+
+@register_jitable(inline="always")
+def kick_kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force):
+    """``kick_kick_drift_to`` in place."""
+    kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
+                       displacement)
 
 
 @register_jitable(inline="always")
