@@ -141,6 +141,48 @@ def test_bond_stretch_in_2d_is_the_3d_form_with_zero_z_bitwise():
         assert two.tobytes() == three.tobytes(), (xi, eta)
 
 
+@pytest.mark.parametrize("stretch", [1e-6, 1e-4, 1e-2, 0.5, -1e-3, -0.3])
+def test_reciprocal_form_is_the_pmb_force_law(stretch):
+    # c (1/|xi| - 1/|y|) y against the law c s y / |y| at a known stretch (y = (1 + s) xi rotated
+    # a little): the float64 evaluation loses only log10(1/s) digits to the difference.
+    from pdgeneral.kernels.pmb import bond_force
+    rng = np.random.default_rng(4)
+    no_fail = np.zeros(2, dtype=np.uint8)
+    for _ in range(50):
+        xi = rng.normal(size=3)
+        length = float(np.linalg.norm(xi))
+        turn = rng.normal(size=3) * 1e-3
+        direction = (xi + np.cross(turn, xi)) / np.linalg.norm(xi + np.cross(turn, xi))
+        y = (1 + stretch) * length * direction
+        eta = y - xi
+        exact = 2.0 * 0.5 * stretch / float(np.linalg.norm(y))   # c w s / |y|, c = 2, w = 0.5
+        scale, intact = bond_force(0, 1, *xi, length, 1.0 / length,
+                                   pmb.break_length_squared(length, 0.9), 0.5, *eta, 1, no_fail,
+                                   2.0, 0.9, True, 3)
+        assert intact == 1
+        assert scale == pytest.approx(exact, rel=1e-14 / abs(stretch) + 1e-15)
+        stretch_form, _ = bond_force(0, 1, *xi, length, 1.0 / length, 0.0, 0.5, *eta, 1, no_fail,
+                                     2.0, 0.9, False, 3)
+        assert stretch_form == pytest.approx(exact, rel=1e-14)
+
+
+def test_reciprocal_form_breaks_at_the_critical_stretch():
+    # |y|^2 > ((1 + s0) |xi|)^2 is s > s0; no bond breaks where either end is no_fail.
+    from pdgeneral.kernels.pmb import bond_force
+    xi = np.array([3e-3, 4e-3, 0.0])   # |xi| = 5 mm exactly
+    length, s0 = 5e-3, 1e-3
+    threshold = pmb.break_length_squared(length, s0)
+    for stretch, survives in [(0.999e-3, True), (1.001e-3, False), (-0.5, True)]:
+        eta = stretch * xi
+        for form in (True, False):
+            _, intact = bond_force(0, 1, *xi, length, 1 / length, threshold, 1.0, *eta, 1,
+                                   np.zeros(2, dtype=np.uint8), 1.0, s0, form, 3)
+            assert intact == survives, (stretch, form)
+            _, intact = bond_force(0, 1, *xi, length, 1 / length, threshold, 1.0, *eta, 1,
+                                   np.array([0, 1], dtype=np.uint8), 1.0, s0, form, 3)
+            assert intact == 1
+
+
 def test_partial_volume_factor_ramp():
     dx, delta = 1.0, 3.015
     assert pmb.partial_volume_factor(1.0, delta, dx) == 1.0

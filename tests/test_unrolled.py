@@ -7,6 +7,7 @@ import pytest
 from numba import njit
 
 from pdgeneral import backends
+from pdgeneral.backends.base import slot_tables
 from pdgeneral.kernels import pmb as kernels
 from pdgeneral.kernels import unrolled
 from pdgeneral.model import time_stepping
@@ -36,18 +37,20 @@ BLOCK = {
 @njit
 def general_loop(particles, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                  neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                 stencil_weight, intact, micromodulus, critical_stretch, force):
+                 stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
+                 micromodulus, critical_stretch, reciprocal_form, force):
     for i in particles:
         kernels.particle_force(i, displacement, no_fail, bond_row, row_first, row_count,
                                bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                               stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
-                               critical_stretch, force)
+                               stencil_xi, stencil_length, stencil_inverse_length,
+                               stencil_break_squared, stencil_weight, intact, micromodulus,
+                               critical_stretch, reciprocal_form, force)
 
 
 def unrolled_loop(model, engine, as_index):
     loop = njit(unrolled.stencil_particle_force(
-        model.stencil.offsets, model.stencil.xi, model.stencil.length, engine.rows.stencil_weight,
-        model.dtype, njit(kernels.bond_force), as_index))
+        model.stencil.offsets, slot_tables(model, engine.rows), engine.reciprocal_form,
+        njit(kernels.bond_force), as_index))
 
     @njit
     def drive(particles, displacement, no_fail, intact, micromodulus, critical_stretch, force):
@@ -74,6 +77,7 @@ def strained_state(raw):
 @pytest.mark.parametrize("as_index", [unrolled.same_index, numba.uint64], ids=["signed", "unsigned"])
 def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
     model, engine = strained_state(raw)
+    assert engine.reciprocal_form == (model.dtype == np.float64)   # both forms are tested
     a = engine.arrays
     particles = np.flatnonzero(engine.rows.bond_row < 0)
     assert particles.size > 0
@@ -82,7 +86,7 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
 
     general_force = np.full_like(a.force, np.nan)
     general_intact = intact_before.copy()
-    args[13], args[16] = general_intact, general_force
+    args[15], args[19] = general_intact, general_force
     general_loop(particles, *args)
 
     force = np.full_like(a.force, np.nan)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import bondstate, stencil
 from ..model import Model
+from ..physics.pmb import break_length_squared
 
 
 class Backend:
@@ -35,6 +36,9 @@ class Backend:
         state = lambda a: self._upload(np.array(a, dtype=dtype, copy=True))  # noqa: E731
         self.micromodulus = dtype.type(model.micromodulus)
         self.critical_stretch = dtype.type(model.critical_stretch)
+        #: The evaluation of the bond force (kernels.pmb.bond_force): the reciprocal form in
+        #: float64, the stretch form in float32.
+        self.reciprocal_form = bool(dtype == np.float64)
         self.horizon = dtype.type(model.horizon)
         self.spacing = dtype.type(model.spacing)
         self.density = dtype.type(model.density)
@@ -55,8 +59,9 @@ class Backend:
             bond_row=self._upload(rows.bond_row), row_first=self._upload(row_first),
             row_count=self._upload(row_count), neighbors=self._upload(neighbors),
             bond_slot=self._upload(bond_slot), bond_weights=real(bond_weights),
-            stencil_offset=self._upload(model.stencil.offsets), stencil_xi=real(model.stencil.xi),
-            stencil_length=real(model.stencil.length), stencil_weight=real(rows.stencil_weight),
+            stencil_offset=self._upload(model.stencil.offsets),
+            **{f"stencil_{name}": self._upload(table)
+               for name, table in slot_tables(model, rows).items()},
             initial_bond_volume=real(model.initial_bond_volume),
             constrained=self._upload(model.constrained),
             constraint_particle=self._upload(model.constraint_particle),
@@ -129,8 +134,9 @@ class Backend:
         a = self.arrays
         return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count, self.bond_stride,
                 a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset, a.stencil_xi,
-                a.stencil_length, a.stencil_weight, a.intact, self.micromodulus,
-                self.critical_stretch, a.force)
+                a.stencil_length, a.stencil_inverse_length, a.stencil_break_squared,
+                a.stencil_weight, a.intact, self.micromodulus, self.critical_stretch,
+                self.reciprocal_form, a.force)
 
     def _damage_args(self) -> tuple:
         a = self.arrays
@@ -180,6 +186,19 @@ class Backend:
         """Compile what the solver will call (so that timings of the stepping exclude compilation),
         without changing the state."""
         raise NotImplementedError
+
+
+def slot_tables(model: Model, rows: stencil.Rows) -> dict[str, np.ndarray]:
+    """The per-slot tables of the force loops in the run's precision: bond vector ``xi`` (dim, S),
+    ``length`` |xi|, ``inverse_length`` 1 / |xi|, ``break_squared`` ((1 + s0) |xi|)^2 (computed in
+    float64, then rounded) and the stencil particles' ``weight``."""
+    dtype = model.dtype
+    length = model.stencil.length
+    return {"xi": np.asarray(model.stencil.xi, dtype=dtype), "length": np.asarray(length, dtype=dtype),
+            "inverse_length": np.asarray(1.0 / length, dtype=dtype),
+            "break_squared": np.asarray(break_length_squared(length, model.critical_stretch),
+                                        dtype=dtype),
+            "weight": np.asarray(rows.stencil_weight, dtype=dtype)}
 
 
 def _not_empty(values: np.ndarray) -> np.ndarray:

@@ -23,12 +23,14 @@ from .base import Backend
 # starts before the previous one has finished on every thread.
 
 def _forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-                   intact, micromodulus, critical_stretch, force):
+                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                   stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
+                   micromodulus, critical_stretch, reciprocal_form, force):
     for i in prange(displacement.shape[1]):
         particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                       stencil_weight, intact, micromodulus, critical_stretch, force)
+                       stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
+                       micromodulus, critical_stretch, reciprocal_form, force)
 
 
 def _damage_source(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,

@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import numba
 import numpy as np
 from numba import cuda, njit, prange
+from numba.cuda import libdevice
 
 from ..errors import CaseError
 from ..kernels import pmb as kernels
@@ -34,7 +35,7 @@ from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, k
 from ..physics import pmb as physics
 from ..memory import model_bytes
 from .. import stencil
-from .base import Backend, _not_empty
+from .base import Backend, _not_empty, slot_tables
 
 from numba import config
 
@@ -47,19 +48,23 @@ REDUCE_THREADS = 32 if _SIMULATOR else 256
 
 
 def forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-                  intact, micromodulus, critical_stretch, force):
+                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                  stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
+                  micromodulus, critical_stretch, reciprocal_form, force):
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        any_particle_force(i, displacement, no_fail, bond_row, row_first,  # noqa: F821 (bound
-                           row_count, bond_stride, neighbors, bond_slot,   # by _force_kernels)
-                           bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-                           intact, micromodulus, critical_stretch, force)
+        # any_particle_force is bound when the kernel is built (_force_kernels).
+        any_particle_force(i, displacement, no_fail, bond_row, row_first,  # noqa: F821
+                           row_count, bond_stride, neighbors, bond_slot, bond_weights,
+                           stencil_offset, stencil_xi, stencil_length, stencil_inverse_length,
+                           stencil_break_squared, stencil_weight, intact, micromodulus,
+                           critical_stretch, reciprocal_form, force)
 
 
 def forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
                        bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                       stencil_weight, intact, micromodulus, critical_stretch, force, dt, density,
+                       stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
+                       micromodulus, critical_stretch, reciprocal_form, force, dt, density,
                        constrained, velocity, body_force, next_displacement):
     """forces_kernel, then kick_kick_drift of the same particle with the new displacement written
     to ``next_displacement``: the other threads read the old one, so the two passes of a step
@@ -68,26 +73,30 @@ def forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bo
     i = cuda.grid(1)
     if i < displacement.shape[1]:
         any_particle_force(i, displacement, no_fail, bond_row, row_first,  # noqa: F821
-                           row_count, bond_stride, neighbors, bond_slot,
-                           bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-                           intact, micromodulus, critical_stretch, force)
+                           row_count, bond_stride, neighbors, bond_slot, bond_weights,
+                           stencil_offset, stencil_xi, stencil_length, stencil_inverse_length,
+                           stencil_break_squared, stencil_weight, intact, micromodulus,
+                           critical_stretch, reciprocal_form, force)
         kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
                            next_displacement)
 
 
 def unrolled_particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                             neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                            stencil_length, stencil_weight, intact, micromodulus, critical_stretch,
-                            force):
+                            stencil_length, stencil_inverse_length, stencil_break_squared,
+                            stencil_weight, intact, micromodulus, critical_stretch,
+                            reciprocal_form, force):
     """particle_force with the stencil particles' loop unrolled for one model (kernels/unrolled.py):
     the same arguments and the same results."""
     if bond_row[i] < 0:
-        stencil_particle_force(i, displacement, no_fail, intact,  # noqa: F821 (bound per model,
-                               micromodulus, critical_stretch, force)   # _force_kernels)
+        # Bound per model when the kernel is built (_force_kernels).
+        stencil_particle_force(i, displacement, no_fail, intact,  # noqa: F821
+                               micromodulus, critical_stretch, force)
     else:
         particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                       stencil_length, stencil_weight, intact, micromodulus, critical_stretch,
+                       stencil_length, stencil_inverse_length, stencil_break_squared,
+                       stencil_weight, intact, micromodulus, critical_stretch, reciprocal_form,
                        force)
 
 
@@ -187,7 +196,8 @@ def reduce_rows_kernel(values, partial):
 # machinery (register_jitable, inlined); numba-cuda cannot inline those overloads (its IR differs from
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
-_SHARED = (physics.bond_stretch, physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
+_SHARED = (physics.bond_stretch, physics.deformed_length_squared, physics.reciprocal_sqrt,
+           physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
            kernels.ramp_rate, kernels.bond_at, kernels.bond_force, kernels.particle_force,
            kernels.particle_damage,
            kernels.external_force, kernels.kick_drift, kernels.kick, kernels.kick_kick_drift_to,
@@ -198,6 +208,13 @@ _FORCE_KERNELS = (forces_kernel, forces_kick_kernel)
 _KERNELS = (damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kernel,
             unphysical_kernel, constrain_kernel, body_force_kernel, residual_kernel,
             relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
+
+
+def reciprocal_sqrt(x):
+    return libdevice.rsqrt(x)
+
+
+_gpu_reciprocal_sqrt = reciprocal_sqrt   # physics.reciprocal_sqrt's GPU version (1 ulp)
 
 
 def _retarget(function, table: dict):
@@ -225,6 +242,8 @@ def _device_functions(dimension: int) -> dict:
     if key not in _COMPILED:
         table: dict = {"SPECIALIZED_DIMENSION": dimension}
         for function in _SHARED:
+            if function is physics.reciprocal_sqrt and not _SIMULATOR:
+                function = _gpu_reciprocal_sqrt   # the simulator has no libdevice
             table[function.__name__] = cuda.jit(device=True)(_retarget(function, table))
         _COMPILED[key] = table
     return _COMPILED[key]
@@ -255,7 +274,7 @@ def compiled(dimension: int) -> dict:
 UNROLL_MAX_SLOTS = 64
 
 
-def _force_kernels(model, rows, dtype, unroll: bool) -> dict:
+def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
     """forces_kernel and forces_kick_kernel for ``model``: with its stencil particles' loop
     unrolled (the stencil's tables are compile-time constants, so each stencil and precision
     compiles its own kernels, once per process), or the general ones of ``compiled``."""
@@ -263,16 +282,14 @@ def _force_kernels(model, rows, dtype, unroll: bool) -> dict:
     if not unroll:
         general = compiled(dimension)
         return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
-    real = np.dtype(dtype)
-    tables = (model.stencil.offsets, np.asarray(model.stencil.xi, dtype=real),
-              np.asarray(model.stencil.length, dtype=real),
-              np.asarray(rows.stencil_weight, dtype=real))
-    key = ("unrolled", dimension, real.str, tuple(sorted(FORCE_KERNEL_OPTIONS.items())),
-           *(t.tobytes() for t in tables))
+    tables = slot_tables(model, rows)
+    key = ("unrolled", dimension, model.dtype.str, reciprocal_form,
+           tuple(sorted(FORCE_KERNEL_OPTIONS.items())), model.stencil.offsets.tobytes(),
+           *(t.tobytes() for t in tables.values()))
     if key not in _COMPILED:
         table = _device_functions(dimension)
         loop = unrolled.stencil_particle_force(
-            *tables, real, table["bond_force"],
+            model.stencil.offsets, tables, reciprocal_form, table["bond_force"],
             unrolled.same_index if _SIMULATOR else numba.uint64)
         with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
         with_loop["any_particle_force"] = cuda.jit(device=True)(
@@ -406,7 +423,7 @@ class CudaBackend(Backend):
         self._last_ramp = max(self.load_ramps, default=0.0)
         self.unrolled = (self.unroll_stencil and rows.stencil_particles > 0
                          and model.stencil.size <= UNROLL_MAX_SLOTS)
-        self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, model.dtype,
+        self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, self.reciprocal_form,
                                                               self.unrolled))
         # Two displacement arrays: the fused force-and-kick kernel reads the current one and writes
         # the next step's into the other; then they swap (_use).
@@ -424,7 +441,7 @@ class CudaBackend(Backend):
         self._use(0)
 
     #: Position of dt in forces_kick_kernel's arguments.
-    _FORCES_KICK_DT = 17
+    _FORCES_KICK_DT = 20
 
     def _prepare_launches(self, parity: int) -> SimpleNamespace:
         a = self.arrays

@@ -18,7 +18,8 @@ import math
 
 from numba.extending import register_jitable
 
-from ..physics.pmb import bond_stretch, partial_volume_factor, surface_factor
+from ..physics.pmb import (bond_stretch, deformed_length_squared, partial_volume_factor,
+                           reciprocal_sqrt, surface_factor)
 
 #: 0: take the dimension from the arrays. A backend may compile the bodies with this global set to 2
 #: or 3 (the CUDA backend does), so that the compiler drops the other dimension's code.
@@ -71,30 +72,46 @@ def bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights, s
 
 
 @register_jitable(inline="always")
-def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, weight, eta_x, eta_y, eta_z, bond_intact,
-               no_fail, micromodulus, critical_stretch, dimension):
+def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_squared, weight,
+               eta_x, eta_y, eta_z, bond_intact, no_fail, micromodulus, critical_stretch,
+               reciprocal_form, dimension):
     """(force factor, intact) of the bond i -> j: its force on i is factor * (xi + eta).
 
     factor = c * w_ij * s / |xi + eta| (PMB, Silling and Askari 2005, eq. 10 with the bond weight
-    w_ij), 0 for a broken bond. An intact bond (``bond_intact`` 1) breaks when s > s0, tested as
-    numerator > s0 * denominator (physics.pmb.bond_stretch): no division, and the same answer at
-    both ends of the bond; never when either end has ``no_fail`` set. Every force loop (the general
-    one below and the unrolled stencil of kernels/unrolled.py) calls this, so the law is written
-    once."""
-    numerator, denominator, deformed_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
-                                                           reference_length, dimension)
-    if (bond_intact and numerator > critical_stretch * denominator and no_fail[i] == 0
-            and no_fail[j] == 0):
+    w_ij), 0 for a broken bond; an intact bond (``bond_intact`` 1) breaks when s > s0, never when
+    either end has ``no_fail`` set. Two evaluations of this law (physics/pmb.py):
+
+    - ``reciprocal_form`` (float64): factor = c w (1 / |xi| - 1 / |xi + eta|), with 1 / |xi| =
+      ``inverse_length`` from the stencil table, and s > s0 tested as |xi + eta|^2 >
+      ``break_squared`` = ((1 + s0) |xi|)^2: one reciprocal square root and no division per bond;
+    - otherwise (float32): factor = c w numerator / (denominator |xi + eta|) and numerator > s0 *
+      denominator from ``bond_stretch``, without the cancellation of the difference above.
+
+    Either way both ends of a bond compute the same bits, so both copies break in the same step.
+    Every force loop (the general one below and the unrolled stencil of kernels/unrolled.py) calls
+    this, so the law is written once."""
+    if reciprocal_form:
+        squared = deformed_length_squared(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, dimension)
+        breaks = squared > break_squared
+        first = inverse_length - reciprocal_sqrt(squared)
+        second = 1.0
+    else:
+        numerator, denominator, deformed_length = bond_stretch(
+            xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, dimension)
+        breaks = numerator > critical_stretch * denominator
+        first = numerator
+        second = 1.0 / (denominator * deformed_length)
+    if bond_intact and breaks and no_fail[i] == 0 and no_fail[j] == 0:
         bond_intact = 0
-    scale = (micromodulus * weight * numerator * (1.0 / (denominator * deformed_length))
-             if bond_intact else 0.0)
+    scale = micromodulus * weight * first * second if bond_intact else 0.0
     return scale, bond_intact
 
 
 @register_jitable(inline="always")
 def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
                    bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                   stencil_weight, intact, micromodulus, critical_stretch, force):
+                   stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
+                   micromodulus, critical_stretch, reciprocal_form, force):
     """Internal force density (N/m^3) on particle i, and breaking of its bonds.
 
     f_i = sum_j c * w_ij * s_ij * (xi + eta) / |xi + eta| over intact bonds, with the bond weight
@@ -102,9 +119,9 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
     run (Model.bond_weights), and xi, |xi| the exact lattice vector of the bond's stencil slot. A
     stencil particle reads no per-bond data; an explicit row costs 4 + 2 + one real bytes per bond.
 
-    Bond n's state is bit n % 32 of ``intact[n // 32, i]`` (1 = intact); a bond never breaks when
-    either end has ``no_fail`` set. It breaks when s > s0, tested as numerator > s0 * denominator
-    (physics.pmb.bond_stretch): no division, and the same answer at both ends of the bond.
+    Bond n's state is bit n % 32 of ``intact[n // 32, i]`` (1 = intact). Each bond's force and
+    breaking is ``bond_force``, in the form ``reciprocal_form`` picks, with the per-slot tables
+    1 / |xi| and ((1 + s0) |xi|)^2 (``stencil_inverse_length``, ``stencil_break_squared``).
     """
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
@@ -139,9 +156,10 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
             xi_z = 0.0
             eta_z = 0.0
         bond_intact = (word >> bit) & 1
-        scale, still_intact = bond_force(i, j, xi_x, xi_y, xi_z, stencil_length[slot], weight, eta_x,
-                                         eta_y, eta_z, bond_intact, no_fail, micromodulus,
-                                         critical_stretch, dim)
+        scale, still_intact = bond_force(i, j, xi_x, xi_y, xi_z, stencil_length[slot],
+                                         stencil_inverse_length[slot], stencil_break_squared[slot],
+                                         weight, eta_x, eta_y, eta_z, bond_intact, no_fail,
+                                         micromodulus, critical_stretch, reciprocal_form, dim)
         if still_intact != bond_intact:
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True

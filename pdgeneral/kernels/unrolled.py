@@ -47,8 +47,10 @@ def stencil_force_source(size: int, dimension: int) -> str:
         lines += [
             f"    bond_intact = (word_{w} >> {bit}) & 1",
             f"    scale, still_intact = bond_force(i, j, XI_X[{n}], XI_Y[{n}], {xi_z}, LENGTH[{n}],",
+            f"                                     INVERSE_LENGTH[{n}], BREAK_SQUARED[{n}],",
             f"                                     WEIGHT[{n}], eta_x, eta_y, {eta_z}, bond_intact,",
-            f"                                     no_fail, micromodulus, critical_stretch, {dimension})",
+            "                                     no_fail, micromodulus, critical_stretch,",
+            f"                                     RECIPROCAL_FORM, {dimension})",
             "    if still_intact != bond_intact:",
             f"        new_{w} ^= MASK_{n}"]
         lines += [f"    f{a} += scale * (XI_{a.upper()}[{n}] + eta_{a})" for a in axes]
@@ -58,16 +60,18 @@ def stencil_force_source(size: int, dimension: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stencil_constants(offsets: np.ndarray, xi: np.ndarray, length: np.ndarray, weight: np.ndarray,
-                      dtype, unsigned: bool) -> dict:
-    """The globals OFFSET_n, MASK_n and the tables XI_X, ..., LENGTH, WEIGHT of the generated loop,
-    in the run's precision (the values the general loop reads from its arrays). ``unsigned``: offsets as
+def stencil_constants(offsets: np.ndarray, tables: dict, reciprocal_form: bool,
+                      unsigned: bool) -> dict:
+    """The globals of the generated loop: OFFSET_n and MASK_n for each slot, the tables XI_X, XI_Y
+    (XI_Z), LENGTH, INVERSE_LENGTH, BREAK_SQUARED and WEIGHT (backends.base.slot_tables: the
+    values the general loop reads from its arrays) and RECIPROCAL_FORM. ``unsigned``: offsets as
     uint64 two's complements, for a loop whose index ``as_index`` makes unsigned (the GPU's, where
     numba then drops the negative-index correction of every array access)."""
-    real = np.dtype(dtype)
-    constants: dict = {f"XI_{a}": np.array(xi[d], dtype=real)
-                       for d, a in enumerate("XYZ"[:xi.shape[0]])}
-    constants.update(LENGTH=np.array(length, dtype=real), WEIGHT=np.array(weight, dtype=real))
+    xi = tables["xi"]
+    constants: dict = {f"XI_{a}": np.ascontiguousarray(xi[d]) for d, a in enumerate("XYZ"[:xi.shape[0]])}
+    constants.update({name.upper(): np.ascontiguousarray(tables[name])
+                      for name in ("length", "inverse_length", "break_squared", "weight")})
+    constants["RECIPROCAL_FORM"] = bool(reciprocal_form)
     for n in range(offsets.shape[0]):
         offset = int(offsets[n])
         constants[f"OFFSET_{n}"] = np.uint64(offset % 2**64) if unsigned else offset
@@ -81,16 +85,16 @@ def same_index(i):
     return i
 
 
-def stencil_particle_force(offsets: np.ndarray, xi: np.ndarray, length: np.ndarray,
-                           weight: np.ndarray, dtype, bond_force: Callable,
-                           as_index: Callable = same_index) -> Callable:
-    """The unrolled loop for one model's stencil, as a plain Python function to compile (njit,
+def stencil_particle_force(offsets: np.ndarray, tables: dict, reciprocal_form: bool,
+                           bond_force: Callable, as_index: Callable = same_index) -> Callable:
+    """The unrolled loop for one model's stencil (``offsets``, and ``tables`` as
+    backends.base.slot_tables gives them), as a plain Python function to compile (njit,
     cuda.jit(device=True)) or run (the CUDA simulator). ``bond_force`` is the per-bond law in the
     form the caller compiles (kernels.pmb.bond_force or its device version); ``as_index`` converts
     the particle index: numba.uint64 (then the offsets are unsigned too) or ``same_index``."""
     unsigned = as_index is not same_index
-    namespace = stencil_constants(offsets, xi, length, weight, dtype, unsigned)
+    namespace = stencil_constants(offsets, tables, reciprocal_form, unsigned)
     namespace.update(bond_force=bond_force, as_index=as_index)
-    source = stencil_force_source(offsets.shape[0], xi.shape[0])
+    source = stencil_force_source(offsets.shape[0], tables["xi"].shape[0])
     exec(compile(source, f"<unrolled stencil loop, {offsets.shape[0]} slots>", "exec"), namespace)
     return namespace["stencil_particle_force"]

@@ -18,6 +18,12 @@ break all bonds across a unit crack area; docs/theory.md derives them and lists 
                   of Peridynamic Modeling; re-derived in docs/theory.md, checked by
                   tests/test_physics.py)
 
+Two evaluations of the same law (docs/theory.md, "Evaluating the bond force"): with
+c * s / |xi + eta| = c * (1 / |xi| - 1 / |xi + eta|), float64 runs take one reciprocal square root
+per bond and test s > s0 as |xi + eta|^2 > ((1 + s0) |xi|)^2 (the *reciprocal form*); float32 runs
+keep the stretch from ``bond_stretch``, whose numerator has no cancellation, because the difference
+1 / |xi| - 1 / |xi + eta| loses log10(1 / s) digits, which float32 cannot spare.
+
 Functions decorated with ``register_jitable`` are plain Python functions of scalars (``math`` only, no
 allocation) that numba compiles inline into the CPU kernels and the CUDA kernels alike.
 """
@@ -131,6 +137,33 @@ def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: flo
     deformed_length = math.sqrt(squared)
     numerator = 2.0 * along + eta_squared
     return numerator, reference_length * (deformed_length + reference_length), deformed_length
+
+
+@register_jitable(inline="always")
+def deformed_length_squared(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: float,
+                            eta_z: float, dimension: int = 3) -> float:
+    """|xi + eta|^2, the z term only in 3D (the same bits as the 3D sum with zeros, as in
+    ``bond_stretch``)."""
+    yx = xi_x + eta_x
+    yy = xi_y + eta_y
+    squared = yx * yx + yy * yy
+    if dimension == 3:
+        yz = xi_z + eta_z
+        squared += yz * yz
+    return squared
+
+
+@register_jitable(inline="always")
+def reciprocal_sqrt(x: float) -> float:
+    """1 / sqrt(x). The CUDA build replaces it with the GPU's rsqrt (libdevice, at most 1 ulp off:
+    a hardware estimate and Newton steps instead of a square root and a division)."""
+    return 1.0 / math.sqrt(x)
+
+
+def break_length_squared(reference_length, critical_stretch):
+    """((1 + s0) |xi|)^2: a bond breaks when |xi + eta|^2 exceeds it, which is s > s0 for
+    s = (|xi + eta| - |xi|) / |xi| without a square root (the reciprocal form of the force)."""
+    return ((1.0 + critical_stretch) * reference_length) ** 2
 
 
 @register_jitable(inline="always")
