@@ -25,12 +25,13 @@ from gpu_variants import timed   # benchmarks/ is the script's own folder
 
 # (name, unroll, fuse, register cap, threads per block)
 CONFIGURATIONS = [
-    ("general, 2 kernels", False, False, 64, 256),
-    ("general, fused", False, True, 64, 256),
-    ("unrolled, 2 kernels", True, False, 64, 256),
-    ("unrolled, fused", True, True, 64, 256),
-    ("unrolled, fused, no cap", True, True, None, 256),
-    ("unrolled, fused, 128 threads", True, True, 64, 128),
+    ("general, 2 kernels", False, False, 64, 128),
+    ("general, fused", False, True, 64, 128),
+    ("general, fused, 256 threads", False, True, 64, 256),
+    ("unrolled, 2 kernels", True, False, 64, 128),
+    ("unrolled, fused", True, True, 64, 128),
+    ("unrolled, fused, no cap", True, True, None, 128),
+    ("unrolled, fused, 256 threads", True, True, 64, 256),
 ]
 
 
@@ -71,13 +72,13 @@ def main():
     parser.add_argument("--cases", default="2d-1m,2d-4m,3d-8m")
     parser.add_argument("--precision", default="float64")
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--quick", action="store_true", help="the first two configurations only")
+    parser.add_argument("--quick", action="store_true", help="the first three configurations only")
     args = parser.parse_args()
     for name in args.cases.split(","):
         dim, n = CASES[name]
         model = build_model(load_case_text(synthetic_case(dim, n, args.precision)))
         reference = None
-        for label, unroll, fuse, cap, threads in CONFIGURATIONS[:2] if args.quick else CONFIGURATIONS:
+        for label, unroll, fuse, cap, threads in CONFIGURATIONS[:3] if args.quick else CONFIGURATIONS:
             used, setup, force, fused, step, out = measure(model, unroll, fuse, cap, threads,
                                                            args.repeats)
             reference = out if reference is None else reference

@@ -28,8 +28,9 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     writes the next step's displacement into.
     Per explicit row: row start and count (12 bytes). Per explicit bond: neighbour index (4),
     stencil slot (2) and bond weight (one real); on the GPU padded to max_bonds slots per row.
-    Per stencil vector: its offset (8) and vector, length and weight (dim + 2 reals). Per load
-    group (traction or body force with its own ramp): a body-force field of dim reals per particle.
+    Per stencil vector: its offset (8) and vector, length, inverse length, breaking threshold
+    and weight (dim + 4 reals). Per load group (traction or body force with its own ramp): a
+    body-force field of dim reals per particle.
     """
     real = 8 if precision == "float64" else 4
     max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
@@ -38,7 +39,7 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     fields = 6 + load_groups + (1 if backend == "cuda" else 0)
     per_particle = (fields * dimension + 4) * real + 4 * 8 + 2 + 4 + 4 * words
     per_bond = 4 + 2 + real
-    tables = stencil_size * (8 + (dimension + 2) * real) + 8 * load_groups   # + the ramp times
+    tables = stencil_size * (8 + (dimension + 4) * real) + 8 * load_groups   # + the ramp times
     if backend == "cuda":
         return particles * per_particle + explicit * (12 + max_bonds * per_bond) + tables
     return particles * per_particle + explicit * 12 + bonds * per_bond + tables

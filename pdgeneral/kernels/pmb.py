@@ -24,6 +24,9 @@ from ..physics.pmb import (bond_stretch, deformed_length_squared, partial_volume
 #: 0: take the dimension from the arrays. A backend may compile the bodies with this global set to 2
 #: or 3 (the CUDA backend does), so that the compiler drops the other dimension's code.
 SPECIALIZED_DIMENSION = 0
+#: 0: the bond force's evaluation from the ``reciprocal_form`` argument; 1 (reciprocal form) or 2
+#: (stretch form): fixed at compilation, so that the compiler drops the other (the CUDA backend).
+SPECIALIZED_FORM = 0
 
 # Constraint kinds (the ``kind`` column of the constraint table).
 PRESCRIBED_VELOCITY = 0
@@ -124,6 +127,7 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
     1 / |xi| and ((1 + s0) |xi|)^2 (``stencil_inverse_length``, ``stencil_break_squared``).
     """
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    form = reciprocal_form if SPECIALIZED_FORM == 0 else SPECIALIZED_FORM == 1
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
     uz_i = displacement[2, i] if dim == 3 else 0.0
@@ -159,7 +163,7 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
         scale, still_intact = bond_force(i, j, xi_x, xi_y, xi_z, stencil_length[slot],
                                          stencil_inverse_length[slot], stencil_break_squared[slot],
                                          weight, eta_x, eta_y, eta_z, bond_intact, no_fail,
-                                         micromodulus, critical_stretch, reciprocal_form, dim)
+                                         micromodulus, critical_stretch, form, dim)
         if still_intact != bond_intact:
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
