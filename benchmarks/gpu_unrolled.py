@@ -28,20 +28,21 @@ CONFIGURATIONS = [
     ("general, 2 kernels", False, False, 64, 128),
     ("general, fused", False, True, 64, 128),
     ("general, fused, 256 threads", False, True, 64, 256),
-    ("unrolled, 2 kernels", True, False, 64, 128),
-    ("unrolled, fused", True, True, 64, 128),
-    ("unrolled, fused, no cap", True, True, None, 128),
-    ("unrolled, fused, 256 threads", True, True, 64, 256),
+    ("unrolled, 2 kernels", True, False, None, 128),
+    ("unrolled, fused", True, True, None, 128),
+    ("unrolled, fused, cap 64", True, True, 64, 128),
+    ("unrolled, fused, 256 threads", True, True, None, 256),
 ]
 
 
 def measure(model, unroll, fuse, cap, threads, repeats):
-    saved = (CudaBackend.unroll_stencil, CudaBackend.fuse_kick, dict(cuda_backend.FORCE_KERNEL_OPTIONS),
+    options = cuda_backend.UNROLLED_KERNEL_OPTIONS if unroll else cuda_backend.FORCE_KERNEL_OPTIONS
+    saved = (CudaBackend.unroll_stencil, CudaBackend.fuse_kick, dict(options),
              cuda_backend.THREADS_PER_BLOCK)
     CudaBackend.unroll_stencil, CudaBackend.fuse_kick = unroll, fuse
-    cuda_backend.FORCE_KERNEL_OPTIONS.clear()
+    options.clear()
     if cap is not None:
-        cuda_backend.FORCE_KERNEL_OPTIONS["max_registers"] = cap
+        options["max_registers"] = cap
     cuda_backend.THREADS_PER_BLOCK = threads
     try:
         started = time.perf_counter()
@@ -50,8 +51,8 @@ def measure(model, unroll, fuse, cap, threads, repeats):
         setup = time.perf_counter() - started
     finally:
         CudaBackend.unroll_stencil, CudaBackend.fuse_kick = saved[:2]
-        cuda_backend.FORCE_KERNEL_OPTIONS.clear()
-        cuda_backend.FORCE_KERNEL_OPTIONS.update(saved[2])
+        options.clear()
+        options.update(saved[2])
         cuda_backend.THREADS_PER_BLOCK = saved[3]
     engine.fuse_kick = fuse   # read by advance
     dt, _ = time_stepping(model)

@@ -234,6 +234,8 @@ _COMPILED: dict = {}
 #: registers) and 1.287 at 56; 2D 4M 0.718 against 0.709 ms uncapped (61 registers), 56 slower
 #: (benchmarks/gpu_variants.py --registers, docs/performance.md).
 FORCE_KERNEL_OPTIONS: dict = {"max_registers": 64}
+#: The unrolled loop's kernels need no cap: 2D 4M step 0.321 ms uncapped, 0.343 ms at 64.
+UNROLLED_KERNEL_OPTIONS: dict = {}
 
 
 def _device_functions(dimension: int, reciprocal_form: bool) -> dict:
@@ -252,8 +254,10 @@ def _device_functions(dimension: int, reciprocal_form: bool) -> dict:
     return _COMPILED[key]
 
 
-def _force_options() -> dict:
-    return {} if _SIMULATOR else FORCE_KERNEL_OPTIONS   # the simulator takes none
+def _force_options(unrolled: bool = False) -> dict:
+    if _SIMULATOR:
+        return {}   # the simulator takes none
+    return UNROLLED_KERNEL_OPTIONS if unrolled else FORCE_KERNEL_OPTIONS
 
 
 def compiled(dimension: int, reciprocal_form: bool = True) -> dict:
@@ -288,7 +292,7 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
         return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
     tables = slot_tables(model, rows)
     key = ("unrolled", dimension, model.dtype.str, reciprocal_form,
-           tuple(sorted(FORCE_KERNEL_OPTIONS.items())), model.stencil.offsets.tobytes(),
+           tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())), model.stencil.offsets.tobytes(),
            *(t.tobytes() for t in tables.values()))
     if key not in _COMPILED:
         table = _device_functions(dimension, reciprocal_form)
@@ -298,8 +302,8 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
         with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
         with_loop["any_particle_force"] = cuda.jit(device=True)(
             _retarget(unrolled_particle_force, with_loop))
-        _COMPILED[key] = {kernel.__name__: cuda.jit(**_force_options())(_retarget(kernel, with_loop))
-                          for kernel in _FORCE_KERNELS}
+        _COMPILED[key] = {kernel.__name__: cuda.jit(**_force_options(unrolled=True))(
+                              _retarget(kernel, with_loop)) for kernel in _FORCE_KERNELS}
     return _COMPILED[key]
 
 
