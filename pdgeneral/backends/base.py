@@ -38,7 +38,7 @@ class Backend:
         self.critical_stretch = dtype.type(model.critical_stretch)
         #: The evaluation of the bond force (kernels.pmb.bond_force): the reciprocal form in
         #: float64, the stretch form in float32.
-        self.reciprocal_form = bool(dtype == np.float64)
+        self.reciprocal_form = uses_reciprocal_form(dtype)
         self.horizon = dtype.type(model.horizon)
         self.spacing = dtype.type(model.spacing)
         self.density = dtype.type(model.density)
@@ -186,6 +186,12 @@ class Backend:
         """Compile what the solver will call (so that timings of the stepping exclude compilation),
         without changing the state."""
         raise NotImplementedError
+
+
+def uses_reciprocal_form(dtype) -> bool:
+    """Whether runs in this precision evaluate the bond force in the reciprocal form
+    (kernels.pmb.bond_force): float64 does, float32 keeps the stretch form."""
+    return np.dtype(dtype) == np.float64
 
 
 def slot_tables(model: Model, rows: stencil.Rows) -> dict[str, np.ndarray]:

@@ -18,7 +18,6 @@ numba.cuda is imported by this module only; the registry imports it when cuda is
 from __future__ import annotations
 
 import math
-import types
 from types import SimpleNamespace
 
 import numba
@@ -28,7 +27,7 @@ from numba.cuda import libdevice
 
 from ..errors import CaseError
 from ..kernels import pmb as kernels
-from ..kernels import unrolled
+from ..kernels import retarget, unrolled
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
                            kick_kick_drift, kick_kick_drift_to, particle_damage, particle_force,
                            relaxation_control, relaxation_residual, relaxation_update, unphysical)
@@ -218,12 +217,7 @@ def reciprocal_sqrt(x):
 _gpu_reciprocal_sqrt = reciprocal_sqrt   # physics.reciprocal_sqrt's GPU version (1 ulp)
 
 
-def _retarget(function, table: dict):
-    """A copy of ``function`` whose global names resolve through ``table`` first."""
-    namespace = dict(function.__globals__)
-    namespace.update(table)
-    return types.FunctionType(function.__code__, namespace, function.__name__,
-                              function.__defaults__, function.__closure__)
+_retarget = retarget
 
 
 _COMPILED: dict = {}
@@ -245,7 +239,7 @@ def _device_functions(dimension: int, reciprocal_form: bool) -> dict:
     key = ("device", dimension, reciprocal_form)
     if key not in _COMPILED:
         table: dict = {"SPECIALIZED_DIMENSION": dimension,
-                       "SPECIALIZED_FORM": 1 if reciprocal_form else 2}
+                       "SPECIALIZED_FORM": 1 if reciprocal_form else 2, "SELECT_FACTOR": True}
         for function in _SHARED:
             if function is physics.reciprocal_sqrt and not _SIMULATOR:
                 function = _gpu_reciprocal_sqrt   # the simulator has no libdevice
