@@ -62,7 +62,7 @@ def measure(model, unroll, fuse, cap, threads, repeats):
     engine.arrays.displacement.copy_to_device(u.astype(model.dtype))
     force_time = timed(engine.compute_forces, repeats)
     force = engine.arrays.force.copy_to_host()
-    engine.forces_kick_launch.set(engine._FORCES_KICK_DT, dt)
+    engine.forces_kick_launch.set(engine._forces_kick_dt, dt)
     fused = timed(engine.forces_kick_launch, repeats)   # writes the other array: u stays
     step = timed(lambda: engine.advance(1, 100, dt), 3) / 100
     return engine.unrolled, setup, force_time, fused, step, force

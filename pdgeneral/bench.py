@@ -108,7 +108,8 @@ def run_benchmarks(case_names, backend_names, precisions, steps: int, report=pri
             for backend in backend_names:
                 setup, seconds, explicit = time_backend(model, backend, steps)
                 rate = steps / seconds
-                traffic = step_traffic_bytes(dimension, precision, model.max_bonds, explicit)
+                traffic = step_traffic_bytes(dimension, precision, model.max_bonds, explicit,
+                                             fused=backend == "cuda")
                 result = BenchResult(name, backend, precision, model.particle_count, model.bond_count,
                                      build, setup, steps, seconds, rate * model.particle_count,
                                      rate * model.bond_count,

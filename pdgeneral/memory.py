@@ -61,19 +61,20 @@ def model_bytes(model, precision: str, backend: str = "cpu", rows=None) -> int:
 
 
 def step_traffic_bytes(dimension: int, precision: str, max_bonds: int,
-                       explicit_fraction: float = 1.0) -> int:
+                       explicit_fraction: float = 1.0, fused: bool = False) -> int:
     """Compulsory device-memory traffic of one explicit step per particle, in bytes, counting each
     array element once (neighbour gathers are assumed to hit the caches).
 
     Force kernel: reads displacement (dim reals), no-fail flag (1), explicit-row index (4),
     bond-state words (4 per 32 bonds) and, for the ``explicit_fraction`` of particles with explicit
     rows, row start and count (8) and per bond the neighbour index, stencil slot and weight
-    (4 + 2 + real); writes force (dim reals). Inside a chunk of steps the same kernel then kicks and
-    drifts the particle (forces_kick_kernel): it reads v and b and writes v and the next u (4 dim
-    reals) and reads the constraint bits (1); u and f are the thread's own, already read or
-    written."""
+    (4 + 2 + real); writes force (dim reals). Inside a chunk of steps a kick-and-drift pass then
+    reads v, u, f and b and writes v and u (6 dim reals) and reads the constraint bits (1); when it
+    is ``fused`` into the force kernel (the GPU's forces_kick_kernel), u and f are the thread's own,
+    already read or written, and it moves 4 dim reals and the constraint bits."""
     real = 8 if precision == "float64" else 4
     words = max(1, (max_bonds + 31) // 32)
     explicit = explicit_fraction * (8 + (4 + 2 + real) * max_bonds)
     force = dimension * real + 1 + 4 + 4 * words + explicit + dimension * real
-    return int(round(force + 4 * dimension * real + 1))
+    kick = (4 if fused else 6) * dimension * real + 1
+    return int(round(force + kick))

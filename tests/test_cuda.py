@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pdgeneral import backends
+from pdgeneral import backends, bondstate
 from pdgeneral.api import prepare
 from pdgeneral.model import time_stepping
 from pdgeneral.solvers import run_explicit
@@ -134,6 +134,30 @@ def test_gpu_agrees_with_serial_to_rounding_before_fracture():
 
 
 @needs_cuda
+def test_fused_force_and_kick_kernel_matches_two_kernels():
+    # forces_kick_kernel, whose two displacement arrays swap every step, over chunks of 7 steps
+    # (the last step of each runs unfused), with constraints, a ramped body force and fracture;
+    # against the force and kick kernels launched one after the other.
+    model = prepare(case_from(SMALL)).model
+    dt, _ = time_stepping(model)
+    out = {}
+    for fuse in (False, True):
+        engine = backends.create("cuda", model)
+        engine.fuse_kick = fuse
+        for first in range(0, 30, 7):
+            engine.advance(first, min(7, 30 - first), dt)
+        out[fuse] = {**engine.fields(), "bits": engine.bond_bits()}
+    assert np.count_nonzero(~bondstate.unpack(model.offsets, out[True]["bits"])) > \
+        model.precracked_bond_count
+    for name in out[False]:
+        if CUDA_SIMULATOR or name == "bits":
+            assert np.array_equal(out[False][name], out[True][name]), name
+        else:   # two kernels may contract multiply-adds differently: rounding
+            scale = np.abs(out[False][name]).max()
+            assert np.abs(out[False][name] - out[True][name]).max() <= 1e-12 * scale, name
+
+
+@needs_cuda
 def test_prepared_launches_give_the_dispatcher_results():
     # The step loop's launches convert their arguments once (PreparedLaunch); a scalar changed
     # with set() reaches the kernel. Against the ordinary launch through the dispatcher, in a
@@ -145,7 +169,8 @@ def test_prepared_launches_give_the_dispatcher_results():
     for engine in (prepared, ordinary):
         engine.advance(0, 25, dt)
     prepared.forces_launch()
-    ordinary.k.forces_kernel[ordinary._blocks, THREADS_PER_BLOCK](*ordinary._force_args())
+    ordinary._force_kernel.forces_kernel[ordinary._blocks, THREADS_PER_BLOCK](
+        *ordinary._force_args())
     force = prepared.arrays.force.copy_to_host()
     assert np.abs(force).max() > 0
     assert np.array_equal(force, ordinary.arrays.force.copy_to_host())
@@ -158,7 +183,7 @@ def test_prepared_launches_give_the_dispatcher_results():
     full = a.body_force.copy_to_host()
     assert np.abs(full).max() > 0 and np.allclose(half, 0.5 * full, rtol=1e-12, atol=0)
     if not CUDA_SIMULATOR:   # a real GPU takes the fast path of numba-cuda 0.30
-        assert prepared.forces_launch.fast and prepared.kick_kick_drift_launch.fast
+        assert prepared.forces_launch.fast and prepared.forces_kick_launch.fast
 
 
 @needs_cuda

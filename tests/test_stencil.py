@@ -127,6 +127,36 @@ def test_cuda_stencil_particles_match_serial_explicit_rows():
         assert np.mean(explicit["intact"] != gpu["intact"]) < 0.01
 
 
+def reverse_bonds(offsets, neighbors):
+    """Index of bond j -> i for every bond i -> j (rows ascending, so the keys are sorted)."""
+    n = offsets.shape[0] - 1
+    i = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    key = i * n + neighbors
+    reverse = np.searchsorted(key, neighbors.astype(np.int64) * n + i)
+    assert np.array_equal(key[reverse], neighbors.astype(np.int64) * n + i)
+    return reverse, i
+
+
+@pytest.mark.parametrize("backend", ["serial", pytest.param("cuda", marks=needs_cuda)])
+def test_both_copies_of_a_bond_break_together(backend):
+    # Each bond is stored at both ends and each end decides alone; they must agree, also where a
+    # stencil particle's copy (the unrolled loop on the GPU) meets an explicit row's (the general
+    # loop): on a real GPU the two loops are different code.
+    model = model_from(merge(PLATE, {"geometry": {"box": {"min": [0, 0], "max": [0.04, 0.03]},
+                                                  "holes": []},
+                                     "regions": {"right": {"box": {"min": [0.037, 0],
+                                                                   "max": [0.04, 0.03]}}}}))
+    out = run(model, backend, use_stencil=True, steps=40)
+    reverse, owner = reverse_bonds(model.offsets, model.neighbors)
+    intact = out["intact"]
+    assert np.array_equal(intact, intact[reverse])
+    rows = model.bond_rows()
+    stencil_end = rows.bond_row[owner] < 0
+    mixed = stencil_end & (rows.bond_row[model.neighbors] >= 0)
+    # The run breaks such bonds (not only the pre-crack's, which start broken).
+    assert np.count_nonzero(~intact & model.initial_intact & mixed) > 0
+
+
 def test_3d_stencil_particles_give_the_same_run_bit_for_bit():
     block = {
         "name": "stencil-3d", "dimension": 3,

@@ -199,7 +199,7 @@ class CpuBackend(Backend):
     def __init__(self, model, parallel: bool):
         self.parallel = parallel
         self.name = "parallel" if parallel else "serial"
-        self.kernels = _kernels(parallel, uses_reciprocal_form(model.dtype))
+        self.kernels = _kernels(parallel, uses_reciprocal_form(model))
         super().__init__(model)
 
     # Backend API --------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ SPECIALIZED_DIMENSION = 0
 SPECIALIZED_FORM = 0
 #: Whether bond_force computes every bond's factor and then zeroes a broken bond's (a select; the
 #: GPU build sets it, measured with it) or computes it for intact bonds only (a branch: the CPU's
-#: serial force loop took 46 ms on a 250k plate, against 90 ms with the select).
+#: serial force loop took 47 ms on a 250k plate, against 90 ms with the select).
 SELECT_FACTOR = False
 
 # Constraint kinds (the ``kind`` column of the constraint table).
@@ -88,11 +88,12 @@ def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_s
     w_ij), 0 for a broken bond; an intact bond (``bond_intact`` 1) breaks when s > s0, never when
     either end has ``no_fail`` set. Two evaluations of this law (physics/pmb.py):
 
-    - ``reciprocal_form`` (float64): factor = c w (1 / |xi| - 1 / |xi + eta|), with 1 / |xi| =
-      ``inverse_length`` from the stencil table, and s > s0 tested as |xi + eta|^2 >
+    - ``reciprocal_form`` (explicit float64 runs): factor = c w (1 / |xi| - 1 / |xi + eta|), with
+      1 / |xi| = ``inverse_length`` from the stencil table, and s > s0 tested as |xi + eta|^2 >
       ``break_squared`` = ((1 + s0) |xi|)^2: one reciprocal square root and no division per bond;
-    - otherwise (float32): factor = c w numerator / (denominator |xi + eta|) and numerator > s0 *
-      denominator from ``bond_stretch``, without the cancellation of the difference above.
+    - otherwise (float32 and quasi-static runs): factor = c w numerator / (denominator |xi + eta|)
+      and numerator > s0 * denominator from ``bond_stretch``, without the cancellation of the
+      difference above.
 
     Either way both ends of a bond compute the same bits, so both copies break in the same step.
     Every force loop (the general one below and the unrolled stencil of kernels/unrolled.py) calls
@@ -154,9 +155,9 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
         if bit == 0:
             word = intact[n >> 5, i]
             changed = False
-        # Every bond's loads are issued whether or not it is intact, and a select (not a branch)
-        # drops a broken bond's force: the GPU then overlaps the gathers of successive bonds
-        # (1.22x faster on an H200, same bits; benchmarks/gpu_force_variants.py).
+        # Every bond's loads are issued whether or not it is intact (a broken bond's force is
+        # dropped in bond_force): the GPU then overlaps the gathers of successive bonds (1.22x
+        # faster on an H200, same bits; benchmarks/gpu_force_variants.py).
         j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights,
                                   stencil_offset, stencil_weight)
         xi_x = stencil_xi[0, slot]

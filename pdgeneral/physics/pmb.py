@@ -19,10 +19,11 @@ break all bonds across a unit crack area; docs/theory.md derives them and lists 
                   tests/test_physics.py)
 
 Two evaluations of the same law (docs/theory.md, "Evaluating the bond force"): with
-c * s / |xi + eta| = c * (1 / |xi| - 1 / |xi + eta|), float64 runs take one reciprocal square root
-per bond and test s > s0 as |xi + eta|^2 > ((1 + s0) |xi|)^2 (the *reciprocal form*); float32 runs
-keep the stretch from ``bond_stretch``, whose numerator has no cancellation, because the difference
-1 / |xi| - 1 / |xi + eta| loses log10(1 / s) digits, which float32 cannot spare.
+c * s / |xi + eta| = c * (1 / |xi| - 1 / |xi + eta|), explicit float64 runs take one reciprocal
+square root per bond and test s > s0 as |xi + eta|^2 > ((1 + s0) |xi|)^2 (the *reciprocal form*);
+float32 and quasi-static runs keep the stretch from ``bond_stretch``, whose numerator has no
+cancellation, because the difference 1 / |xi| - 1 / |xi + eta| loses log10(1 / s) digits, which
+float32 cannot spare and a relaxation to a tight tolerance at small strain cannot either.
 
 Functions decorated with ``register_jitable`` are plain Python functions of scalars (``math`` only, no
 allocation) that numba compiles inline into the CPU kernels and the CUDA kernels alike.
@@ -114,7 +115,8 @@ def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: flo
 
     numerator = 2 xi.eta + eta.eta and denominator = |xi| (|xi + eta| + |xi|): the same quantity
     without the cancellation of |xi + eta| - |xi| (which matters in float32, where |eta| << |xi|).
-    The kernels never divide by the denominator: the break test s > s0 is numerator > s0 *
+    This is the *stretch form* of the bond force (kernels.pmb.bond_force; float32 and quasi-static
+    runs): the kernels never divide by the denominator: the break test s > s0 is numerator > s0 *
     denominator, and the force factor c w s / |xi + eta| takes one reciprocal,
     numerator * (1 / (denominator * |xi + eta|)). A GPU's float64 division is also slow when the
     numerator is zero, as it is for every bond at rest.
