@@ -157,22 +157,26 @@ def test_both_copies_of_a_bond_break_together(backend):
     assert np.count_nonzero(~intact & model.initial_intact & mixed) > 0
 
 
+# A pre-cracked block pulled apart: the 3D case of the stencil and unrolled-loop tests.
+BLOCK = {
+    "name": "stencil-3d", "dimension": 3,
+    "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0,
+                 "critical_stretch": 4e-4},
+    "discretization": {"spacing": 1.0e-3, "horizon_factor": 3.015, "surface_correction": "energy"},
+    "geometry": {"box": {"min": [0, 0, 0], "max": [0.016, 0.014, 0.014]}},
+    "precracks": [{"rectangle": {"corner": [0.0, 0.0071, 0.0], "edge1": [0.006, 0.0, 0.0],
+                                 "edge2": [0.0, 0.0, 0.014]}}],
+    "regions": {"left": {"box": {"min": [0, 0, 0], "max": [0.002, 0.014, 0.014]}},
+                "right": {"box": {"min": [0.014, 0, 0], "max": [0.016, 0.014, 0.014]}}},
+    "boundary_conditions": [
+        {"region": "left", "type": "velocity", "value": [-5.0, None, None]},
+        {"region": "right", "type": "velocity", "value": [5.0, None, None]}],
+    "solver": {"type": "explicit", "steps": 25},
+}
+
+
 def test_3d_stencil_particles_give_the_same_run_bit_for_bit():
-    block = {
-        "name": "stencil-3d", "dimension": 3,
-        "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0,
-                     "critical_stretch": 4e-4},
-        "discretization": {"spacing": 1.0e-3, "horizon_factor": 3.015, "surface_correction": "energy"},
-        "geometry": {"box": {"min": [0, 0, 0], "max": [0.016, 0.014, 0.014]}},
-        "precracks": [{"rectangle": {"corner": [0.0, 0.0071, 0.0], "edge1": [0.006, 0.0, 0.0],
-                                     "edge2": [0.0, 0.0, 0.014]}}],
-        "regions": {"left": {"box": {"min": [0, 0, 0], "max": [0.002, 0.014, 0.014]}},
-                    "right": {"box": {"min": [0.014, 0, 0], "max": [0.016, 0.014, 0.014]}}},
-        "boundary_conditions": [
-            {"region": "left", "type": "velocity", "value": [-5.0, None, None]},
-            {"region": "right", "type": "velocity", "value": [5.0, None, None]}],
-        "solver": {"type": "explicit", "steps": 25},
-    }
+    block = BLOCK
     model = model_from(block)
     assert model.stencil.size == 122
     assert 0 < model.bond_rows().stencil_particles < model.particle_count

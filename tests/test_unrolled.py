@@ -14,24 +14,10 @@ from pdgeneral.model import time_stepping
 from pdgeneral.solvers import run_explicit
 
 from conftest import CUDA_SIMULATOR, merge, model_from, needs_cuda
-from test_stencil import PLATE
+from test_stencil import BLOCK as STENCIL_BLOCK, PLATE
 
-BLOCK = {
-    "name": "unrolled-3d", "dimension": 3,
-    "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0,
-                 "critical_stretch": 4e-4},
-    "discretization": {"spacing": 1.0e-3, "horizon_factor": 3.015, "surface_correction": "energy"},
-    "geometry": {"box": {"min": [0, 0, 0], "max": [0.016, 0.014, 0.014]}},
-    "precracks": [{"rectangle": {"corner": [0.0, 0.0071, 0.0], "edge1": [0.006, 0.0, 0.0],
-                                 "edge2": [0.0, 0.0, 0.014]}}],
-    "regions": {"left": {"box": {"min": [0, 0, 0], "max": [0.002, 0.014, 0.014]}},
-                "right": {"box": {"min": [0.014, 0, 0], "max": [0.016, 0.014, 0.014]}}},
-    "boundary_conditions": [
-        {"region": "left", "type": "velocity", "value": [-5.0, None, None]},
-        {"region": "right", "type": "velocity", "value": [5.0, None, None]}],
-    "no_fail": ["right"],
-    "solver": {"type": "explicit", "steps": 20},
-}
+BLOCK = merge(STENCIL_BLOCK, {"name": "unrolled-3d", "no_fail": ["right"],
+                              "solver": {"steps": 20}})
 
 
 @njit
