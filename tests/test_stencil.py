@@ -28,6 +28,13 @@ PLATE = {
 }
 
 
+# The plate without its hole, smaller, with a shorter pre-crack: the simulator's cases.
+SMALL_PLATE = merge(PLATE, {"geometry": {"box": {"min": [0, 0], "max": [0.03, 0.02]}, "holes": []},
+                            "precracks": [{"segment": {"start": [0.0, 0.0101],
+                                                       "end": [0.01, 0.0101]}}],
+                            "regions": {"right": {"box": {"min": [0.027, 0], "max": [0.03, 0.02]}}}})
+
+
 @pytest.fixture(scope="module")
 def plate():
     return model_from(PLATE)
@@ -109,12 +116,7 @@ def test_stencil_particles_give_the_same_run_bit_for_bit(plate, backend, precisi
 @needs_cuda
 def test_cuda_stencil_particles_match_serial_explicit_rows():
     # The simulator evaluates the CUDA kernels with the serial backend's operations: equal bits.
-    model = model_from(merge(PLATE, {"geometry": {"box": {"min": [0, 0], "max": [0.03, 0.02]},
-                                                  "holes": []},
-                                     "precracks": [{"segment": {"start": [0.0, 0.0101],
-                                                                "end": [0.01, 0.0101]}}],
-                                     "regions": {"right": {"box": {"min": [0.027, 0],
-                                                                   "max": [0.03, 0.02]}}}}))
+    model = model_from(SMALL_PLATE)
     explicit = run(model, "serial", use_stencil=False, steps=30)
     gpu = run(model, "cuda", use_stencil=True, steps=30)
     assert np.count_nonzero(~explicit["intact"]) > model.precracked_bond_count

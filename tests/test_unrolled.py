@@ -14,7 +14,7 @@ from pdgeneral.model import time_stepping
 from pdgeneral.solvers import run_explicit
 
 from conftest import CUDA_SIMULATOR, merge, model_from, needs_cuda
-from test_stencil import BLOCK as STENCIL_BLOCK, PLATE
+from test_stencil import BLOCK as STENCIL_BLOCK, PLATE, SMALL_PLATE
 
 BLOCK = merge(STENCIL_BLOCK, {"name": "unrolled-3d", "no_fail": ["right"],
                               "solver": {"steps": 20}})
@@ -115,12 +115,7 @@ def run_cuda(model, unroll, steps):
 
 @needs_cuda
 def test_cuda_unrolled_kernel_matches_the_general_kernel():
-    model = model_from(merge(PLATE, {"geometry": {"box": {"min": [0, 0], "max": [0.03, 0.02]},
-                                                  "holes": []},
-                                     "precracks": [{"segment": {"start": [0.0, 0.0101],
-                                                                "end": [0.01, 0.0101]}}],
-                                     "regions": {"right": {"box": {"min": [0.027, 0],
-                                                                   "max": [0.03, 0.02]}}}}))
+    model = model_from(SMALL_PLATE)
     general = run_cuda(model, False, steps=20)
     fast = run_cuda(model, True, steps=20)
     assert np.count_nonzero(~general["intact"]) > model.precracked_bond_count
