@@ -211,13 +211,8 @@ _KERNELS = (damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kerne
 
 
 def reciprocal_sqrt(x):
+    """physics.pmb.reciprocal_sqrt on the GPU: libdevice's rsqrt (at most 1 ulp off)."""
     return libdevice.rsqrt(x)
-
-
-_gpu_reciprocal_sqrt = reciprocal_sqrt   # physics.reciprocal_sqrt's GPU version (1 ulp)
-
-
-_retarget = retarget
 
 
 _COMPILED: dict = {}
@@ -242,8 +237,8 @@ def _device_functions(dimension: int, reciprocal_form: bool) -> dict:
                        "SPECIALIZED_FORM": 1 if reciprocal_form else 2, "SELECT_FACTOR": True}
         for function in _SHARED:
             if function is physics.reciprocal_sqrt and not _SIMULATOR:
-                function = _gpu_reciprocal_sqrt   # the simulator has no libdevice
-            table[function.__name__] = cuda.jit(device=True)(_retarget(function, table))
+                function = reciprocal_sqrt   # the GPU's (the simulator has no libdevice)
+            table[function.__name__] = cuda.jit(device=True)(retarget(function, table))
         _COMPILED[key] = table
     return _COMPILED[key]
 
@@ -261,9 +256,9 @@ def compiled(dimension: int, reciprocal_form: bool = True) -> dict:
     key = (dimension, reciprocal_form, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
     if key not in _COMPILED:
         table = _device_functions(dimension, reciprocal_form)
-        kernels_ = {kernel.__name__: cuda.jit(_retarget(kernel, table)) for kernel in _KERNELS}
+        kernels_ = {kernel.__name__: cuda.jit(retarget(kernel, table)) for kernel in _KERNELS}
         general = dict(table, any_particle_force=table["particle_force"])
-        kernels_.update({kernel.__name__: cuda.jit(**_force_options())(_retarget(kernel, general))
+        kernels_.update({kernel.__name__: cuda.jit(**_force_options())(retarget(kernel, general))
                          for kernel in _FORCE_KERNELS})
         _COMPILED[key] = kernels_
     return _COMPILED[key]
@@ -295,9 +290,9 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
             unrolled.same_index if _SIMULATOR else numba.uint64)
         with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
         with_loop["any_particle_force"] = cuda.jit(device=True)(
-            _retarget(unrolled_particle_force, with_loop))
+            retarget(unrolled_particle_force, with_loop))
         _COMPILED[key] = {kernel.__name__: cuda.jit(**_force_options(unrolled=True))(
-                              _retarget(kernel, with_loop)) for kernel in _FORCE_KERNELS}
+                              retarget(kernel, with_loop)) for kernel in _FORCE_KERNELS}
     return _COMPILED[key]
 
 
@@ -443,7 +438,6 @@ class CudaBackend(Backend):
                                                 THREADS_PER_BLOCK,
                                                 (0.0, a.load_ramps, a.load_forces, a.body_force))
         self._use(0)
-
 
     def _prepare_launches(self, parity: int) -> SimpleNamespace:
         a = self.arrays
