@@ -178,8 +178,7 @@ BLOCK = {
 
 
 def test_3d_stencil_particles_give_the_same_run_bit_for_bit():
-    block = BLOCK
-    model = model_from(block)
+    model = model_from(BLOCK)
     assert model.stencil.size == 122
     assert 0 < model.bond_rows().stencil_particles < model.particle_count
     explicit = run(model, "serial", use_stencil=False, steps=25)

@@ -92,9 +92,10 @@ _OPTIONS = {"error_model": "numpy"}
 
 def _compile_loops(parallel: bool, reciprocal_form: bool) -> SimpleNamespace:
     jit = njit(parallel=True, **_OPTIONS) if parallel else njit(**_OPTIONS)
-    # The bond force's evaluation fixed at compilation (kernels.pmb.SPECIALIZED_FORM): with both
-    # compiled in, the serial loop ran at half the speed (2.2e6 against 4.4e6 particle-steps/s on
-    # a 250k plate).
+    # The bond force's evaluation fixed at compilation (kernels.pmb.SPECIALIZED_FORM), as in the
+    # CUDA build: one form per compiled loop. (The serial slowdown the reciprocal form first
+    # brought, 90 against 55 ms per force pass on a 250k plate, came from computing the factor for
+    # every bond, kernels.pmb.SELECT_FACTOR, not from compiling both forms in.)
     form = {"SPECIALIZED_FORM": 1 if reciprocal_form else 2}
     specialized = register_jitable(inline="always")(retarget(particle_force, form))
     return SimpleNamespace(
