@@ -41,6 +41,16 @@ def model_from(raw: dict):
     return build_model(case_from(raw))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kernel_cache_for_the_session(tmp_path_factory):
+    """One kernel cache (pdgeneral/backends/kernel_cache.py) for the session, under pytest's
+    temporary directory: the tests' subprocesses load the loops that an earlier test compiled, and
+    nothing is written under the user's home. A PDGENERAL_CACHE_DIR set outside is kept."""
+    if "PDGENERAL_CACHE_DIR" not in os.environ:
+        os.environ["PDGENERAL_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernel-cache"))
+    yield
+
+
 @pytest.fixture
 def base_2d() -> dict:
     return copy.deepcopy(BASE_2D)

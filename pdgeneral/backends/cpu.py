@@ -17,6 +17,7 @@ from ..kernels import retarget
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
                            kick_kick_drift, particle_damage, particle_force, relaxation_control,
                            relaxation_residual, relaxation_update, unphysical)
+from . import kernel_cache
 from .base import Backend, uses_reciprocal_form
 
 
@@ -90,7 +91,8 @@ def _relaxation_update_source(first, damping, dt, constrained, fictitious_densit
 _OPTIONS = {"error_model": "numpy"}
 
 
-def _compile_loops(parallel: bool, reciprocal_form: bool) -> SimpleNamespace:
+def _compile_loops(parallel: bool, reciprocal_form: bool, key: tuple) -> SimpleNamespace:
+    """The per-particle loops; ``key`` names this build in the kernel cache (kernel_cache.py)."""
     jit = njit(parallel=True, **_OPTIONS) if parallel else njit(**_OPTIONS)
     # The bond force's evaluation fixed at compilation (kernels.pmb.SPECIALIZED_FORM), as in the
     # CUDA build: one form per compiled loop. (The serial slowdown the reciprocal form first
@@ -98,17 +100,18 @@ def _compile_loops(parallel: bool, reciprocal_form: bool) -> SimpleNamespace:
     # every bond, kernels.pmb.SELECT_FACTOR, not from compiling both forms in.)
     form = {"SPECIALIZED_FORM": 1 if reciprocal_form else 2}
     specialized = register_jitable(inline="always")(retarget(particle_force, form))
-    return SimpleNamespace(
-        forces=jit(retarget(_forces_source, {"particle_force": specialized})),
-        damage=jit(_damage_source), constrain=jit(_constrain_source),
-        kick_drift=jit(_kick_drift_source), kick=jit(_kick_source),
-        kick_kick_drift=jit(_kick_kick_drift_source),
-        body_force=jit(_body_force_source), residual=jit(_residual_source),
-        relaxation_update=jit(_relaxation_update_source))
+    loops = dict(forces=retarget(_forces_source, {"particle_force": specialized}),
+                 damage=_damage_source, constrain=_constrain_source,
+                 kick_drift=_kick_drift_source, kick=_kick_source,
+                 kick_kick_drift=_kick_kick_drift_source, body_force=_body_force_source,
+                 residual=_residual_source, relaxation_update=_relaxation_update_source)
+    return SimpleNamespace(**{name: kernel_cache.attach(jit(source), key)
+                              for name, source in loops.items()})
 
 
-def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
-    """The explicit and relaxation loops, calling one backend's compiled loops."""
+def _compile_drivers(loops: SimpleNamespace, key: tuple) -> SimpleNamespace:
+    """The explicit and relaxation loops, calling one backend's compiled loops (``key`` names
+    them in the kernel cache)."""
     forces = loops.forces
     constrain_all = loops.constrain
     kick_drift_all = loops.kick_drift
@@ -170,7 +173,8 @@ def _compile_drivers(loops: SimpleNamespace) -> SimpleNamespace:
                        displacement, old_residual)
         return max_iterations, ratio
 
-    return SimpleNamespace(advance=advance, relax=relax)
+    return SimpleNamespace(advance=kernel_cache.attach(advance, key),
+                           relax=kernel_cache.attach(relax, key))
 
 
 @njit(**_OPTIONS)
@@ -188,8 +192,9 @@ def _kernels(parallel: bool, reciprocal_form: bool) -> SimpleNamespace:
     """Compiled loops and drivers for one CPU backend (built once per process)."""
     key = (parallel, reciprocal_form)
     if key not in _LOOPS:
-        loops = _compile_loops(parallel, reciprocal_form)
-        drivers = _compile_drivers(loops)
+        cache_key = (parallel, reciprocal_form, tuple(sorted(_OPTIONS.items())))
+        loops = _compile_loops(parallel, reciprocal_form, cache_key)
+        drivers = _compile_drivers(loops, cache_key)
         _LOOPS[key] = SimpleNamespace(**vars(loops), **vars(drivers))
     return _LOOPS[key]
 

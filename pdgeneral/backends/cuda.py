@@ -34,6 +34,7 @@ from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, k
 from ..physics import pmb as physics
 from ..memory import model_bytes
 from .. import stencil
+from . import kernel_cache
 from .base import Backend, _not_empty, slot_tables
 
 from numba import config
@@ -256,9 +257,11 @@ def compiled(dimension: int, reciprocal_form: bool = True) -> dict:
     key = (dimension, reciprocal_form, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
     if key not in _COMPILED:
         table = _device_functions(dimension, reciprocal_form)
-        kernels_ = {kernel.__name__: cuda.jit(retarget(kernel, table)) for kernel in _KERNELS}
+        kernels_ = {kernel.__name__: kernel_cache.attach(cuda.jit(retarget(kernel, table)), key)
+                    for kernel in _KERNELS}
         general = dict(table, any_particle_force=table["particle_force"])
-        kernels_.update({kernel.__name__: cuda.jit(**_force_options())(retarget(kernel, general))
+        kernels_.update({kernel.__name__: kernel_cache.attach(
+                             cuda.jit(**_force_options())(retarget(kernel, general)), key)
                          for kernel in _FORCE_KERNELS})
         _COMPILED[key] = kernels_
     return _COMPILED[key]
@@ -291,8 +294,9 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
         with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
         with_loop["any_particle_force"] = cuda.jit(device=True)(
             retarget(unrolled_particle_force, with_loop))
-        _COMPILED[key] = {kernel.__name__: cuda.jit(**_force_options(unrolled=True))(
-                              retarget(kernel, with_loop)) for kernel in _FORCE_KERNELS}
+        _COMPILED[key] = {kernel.__name__: kernel_cache.attach(
+                              cuda.jit(**_force_options(unrolled=True))(retarget(kernel, with_loop)),
+                              key) for kernel in _FORCE_KERNELS}
     return _COMPILED[key]
 
 

@@ -1,0 +1,169 @@
+"""The kernel cache on disk (pdgeneral/backends/kernel_cache.py): one entry per specialization,
+damaged entries compile again, and kernels loaded from it compute the same bits as compiled ones."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from numba import njit
+
+from pdgeneral.backends import kernel_cache
+from pdgeneral.kernels import retarget
+
+from conftest import CUDA_SIMULATOR, real_gpu
+
+SCALE = 0.0
+
+
+def scaled(x):
+    return x * SCALE + 1.0
+
+
+def cached_scaled(scale: float):
+    """A fresh dispatcher of ``scaled`` with SCALE fixed at compilation, as backends retarget."""
+    return kernel_cache.attach(njit(retarget(scaled, {"SCALE": scale})), ("scale", scale))
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDGENERAL_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_each_specialization_of_one_source_has_its_own_entry(cache_dir):
+    # numba's cache=True keys on the source and bytecode only, so it would hand SCALE=2's code
+    # to SCALE=3; here the backend's key tells them apart.
+    first = cached_scaled(2.0)
+    assert first(5.0) == 11.0 and first._cache.misses == 1 and first._cache.hits == 0
+    again = cached_scaled(2.0)               # a new dispatcher: a new process would see the same
+    assert again(5.0) == 11.0 and again._cache.hits == 1 and again._cache.misses == 0
+    other = cached_scaled(3.0)
+    assert other(5.0) == 16.0 and other._cache.misses == 1
+    assert len(list((cache_dir / "cpu").glob("scaled-*.nbk"))) == 2
+
+
+def test_a_damaged_entry_compiles_again_and_is_rewritten(cache_dir):
+    cached_scaled(2.0)(5.0)
+    (entry,) = (cache_dir / "cpu").glob("scaled-*.nbk")
+    whole = entry.read_bytes()
+    entry.write_bytes(whole[: len(whole) // 2])          # as after a crash of a foreign writer
+    damaged = cached_scaled(2.0)
+    assert damaged(5.0) == 11.0 and damaged._cache.misses == 1
+    rewritten = cached_scaled(2.0)                # the rewritten entry loads
+    assert rewritten(5.0) == 11.0 and rewritten._cache.hits == 1
+
+
+def test_another_package_source_does_not_load_old_entries(cache_dir, monkeypatch):
+    cached_scaled(2.0)(5.0)
+    monkeypatch.setattr(kernel_cache, "source_fingerprint", lambda: "edited")
+    edited = cached_scaled(2.0)
+    assert edited(5.0) == 11.0 and edited._cache.misses == 1 and edited._cache.hits == 0
+    assert len(list((cache_dir / "cpu").glob("scaled-*.nbk"))) == 2
+
+
+def test_an_empty_cache_dir_turns_the_cache_off(monkeypatch):
+    monkeypatch.setenv("PDGENERAL_CACHE_DIR", "")
+    dispatcher = cached_scaled(2.0)
+    assert not isinstance(dispatcher._cache, kernel_cache.KernelCache)
+    assert dispatcher(5.0) == 11.0
+
+
+def test_an_unwritable_cache_warns_once_and_still_runs(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("PDGENERAL_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(kernel_cache, "_WARNED", set())
+    with pytest.warns(RuntimeWarning, match="cannot write the kernel cache"):
+        assert cached_scaled(2.0)(5.0) == 11.0
+        assert cached_scaled(3.0)(5.0) == 16.0       # the same message is not repeated
+
+
+def test_the_default_place_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.delenv("PDGENERAL_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert kernel_cache.cache_directory() == tmp_path / "pdgeneral"
+
+
+RUN_BACKENDS = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    from conftest import model_from
+    from test_cuda import SMALL
+    from pdgeneral import backends
+    from pdgeneral.model import time_stepping
+    from pdgeneral.solvers import run_explicit
+    report = {{}}
+    for name in {names!r}:
+        model = model_from(SMALL)
+        start = time.perf_counter()
+        engine = backends.create(name, model)
+        dt, _ = time_stepping(model)
+        run_explicit(engine, None, 30, dt, 10**9)
+        out = engine.fields()
+        dispatchers = [d for d in _dispatchers(engine)]
+        report[name] = {{
+            "seconds": time.perf_counter() - start,
+            "hits": sum(d._cache.hits for d in dispatchers),
+            "misses": sum(d._cache.misses for d in dispatchers),
+            "fields": {{k: v.tobytes().hex() for k, v in out.items()}},
+            "intact": engine.intact_bonds().tobytes().hex()}}
+    print(json.dumps(report))
+""")
+
+DISPATCHERS = textwrap.dedent("""
+    from pdgeneral.backends.kernel_cache import KernelCache
+    def _dispatchers(engine):
+        seen = []
+        groups = [getattr(engine, name) for name in ("kernels", "k", "_force_kernel")
+                  if hasattr(engine, name)]
+        for group in map(vars, groups):
+            for d in group.values():
+                if isinstance(getattr(d, "_cache", None), KernelCache) and d not in seen:
+                    seen.append(d)
+        return seen
+""")
+
+
+def run_in_fresh_process(names, cache_dir: Path, simulator: bool) -> dict:
+    env = dict(os.environ, PDGENERAL_CACHE_DIR=str(cache_dir))
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    if simulator:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    script = DISPATCHERS + RUN_BACKENDS.format(tests=str(Path(__file__).parent), names=names)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).parent.parent, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def assert_same_run(cold: dict, warm: dict, names) -> None:
+    for name in names:
+        # (A driver loaded whole, e.g. the CPU's advance, holds the loops it calls: those are not
+        # looked up again, so the warm run may have fewer hits than the cold one had misses.)
+        assert cold[name]["misses"] > 0 and cold[name]["hits"] == 0, name
+        assert warm[name]["hits"] > 0 and warm[name]["misses"] == 0, name
+        assert warm[name]["fields"] == cold[name]["fields"], name     # bit for bit
+        assert warm[name]["intact"] == cold[name]["intact"], name
+
+
+def test_cpu_backends_loaded_from_the_cache_give_the_same_bits(tmp_path):
+    # Two fresh processes: the first compiles and stores every loop, the second loads them all.
+    names = ["serial", "parallel"]
+    cold = run_in_fresh_process(names, tmp_path / "cache", simulator=True)
+    warm = run_in_fresh_process(names, tmp_path / "cache", simulator=True)
+    assert_same_run(cold, warm, names)
+    assert cold["serial"]["fields"] == cold["parallel"]["fields"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(CUDA_SIMULATOR or not real_gpu(), reason="needs a real CUDA GPU")
+def test_cuda_kernels_loaded_from_the_cache_give_the_same_bits(tmp_path):
+    cold = run_in_fresh_process(["cuda"], tmp_path / "cache", simulator=False)
+    warm = run_in_fresh_process(["cuda"], tmp_path / "cache", simulator=False)
+    assert_same_run(cold, warm, ["cuda"])
+    print(f"cuda set-up and 30 steps: {cold['cuda']['seconds']:.2f} s compiling, "
+          f"{warm['cuda']['seconds']:.2f} s from the cache")
