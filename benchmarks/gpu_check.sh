@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything one device session checks and times on the GPU machine, logs into $OUT (see
 # ../shared/gpu/README.md for the install line that must run first). Usage:
-#   benchmarks/gpu_check.sh [tests] [variants] [bench] [compare]
+#   benchmarks/gpu_check.sh [tests] [variants] [bench] [startup] [compare]
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -40,6 +40,22 @@ for what in "$@"; do
     bench-quick)
       python3 -m pdgeneral bench --cases 2d-4m,3d-8m --backends cuda --precision float64 --steps 100 \
         --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" ;;
+    startup) # the fixed costs of a run, with an empty kernel cache and then from it (fresh
+             # processes; the package's numba CPU cache starts cold as well)
+      export PDGENERAL_CACHE_DIR=$(mktemp -d)
+      TIMEFORMAT="process wall %R s"
+      branching="cases/crack_branching_glass_2d.yaml --backend cuda -q --overwrite"
+      fine="--set discretization.spacing=0.05e-3 --set discretization.horizon=0.15e-3
+            --set solver.time_step=7.0e-9 --set output.every=1000"
+      for pass in cold warm; do
+        echo "== $pass kernel cache"
+        time python3 -m pdgeneral bench --cases 2d-4m,3d-8m --backends cuda --precision float64 \
+          --steps 100 --json "$OUT/startup-bench-$pass.json"
+        time python3 -m pdgeneral run $branching -o /tmp/branching-$pass.h5
+        time python3 -m pdgeneral run $branching -o /tmp/branching-fine-$pass.h5 $fine
+      done 2>&1 | tee "$OUT/startup.log"
+      ls "$PDGENERAL_CACHE_DIR"/* | wc -l | sed 's/^/cache entries: /' | tee -a "$OUT/startup.log"
+      unset PDGENERAL_CACHE_DIR ;;
     compare)
       python3 -m pdgeneral compare cases/tension_to_failure_2d.yaml serial/parallel/cuda \
         --json "$OUT/compare-fracture.json" 2>&1 | tail -n 12 | tee "$OUT/compare-fracture.log"

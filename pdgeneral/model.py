@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from numba import njit, prange
 
-from . import geometry, stencil
+from . import geometry, kernel_cache, stencil
 from .case.schema import Case
 from .errors import CaseError
 from .kernels.pmb import PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY, bond_correction, bond_weight
@@ -150,6 +151,9 @@ def _family_moments(stencil_xi, stencil_length, offsets, neighbors, bond_slot, h
     return bond_volume, moments
 
 
+# Not numba's cache=True: it would not notice an edit of bond_weight or bond_correction, which it
+# compiles in; the kernel cache hashes the whole package (pdgeneral/kernel_cache.py).
+@partial(kernel_cache.attach, key=("model",))
 @njit(parallel=True)
 def _weights_and_stiffness(stencil_xi, stencil_length, volume, correction, corrected, offsets,
                            neighbors, bond_slot, horizon, spacing, micromodulus, weights):

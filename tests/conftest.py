@@ -43,7 +43,7 @@ def model_from(raw: dict):
 
 @pytest.fixture(scope="session", autouse=True)
 def kernel_cache_for_the_session(tmp_path_factory):
-    """One kernel cache (pdgeneral/backends/kernel_cache.py) for the session, under pytest's
+    """One kernel cache (pdgeneral/kernel_cache.py) for the session, under pytest's
     temporary directory: the tests' subprocesses load the loops that an earlier test compiled, and
     nothing is written under the user's home. A PDGENERAL_CACHE_DIR set outside is kept."""
     if "PDGENERAL_CACHE_DIR" not in os.environ:

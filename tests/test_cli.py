@@ -78,9 +78,11 @@ def test_check_prints_the_plan(tmp_path):
         assert word in result.output
 
 
-def test_info_lists_backends():
+def test_info_lists_backends_and_the_kernel_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("PDGENERAL_CACHE_DIR", str(tmp_path / "kernels"))
     result = CliRunner().invoke(main, ["info"])
     assert result.exit_code == 0 and "serial, parallel" in result.output
+    assert f"cached in {tmp_path / 'kernels'}" in result.output
 
 
 def test_bad_input_in_a_real_process_is_one_line_and_exit_2(tmp_path):

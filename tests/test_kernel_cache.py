@@ -1,4 +1,4 @@
-"""The kernel cache on disk (pdgeneral/backends/kernel_cache.py): one entry per specialization,
+"""The kernel cache on disk (pdgeneral/kernel_cache.py): one entry per specialization,
 damaged entries compile again, and kernels loaded from it compute the same bits as compiled ones."""
 import json
 import os
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from numba import njit
 
-from pdgeneral.backends import kernel_cache
+from pdgeneral import kernel_cache
 from pdgeneral.kernels import retarget
 
 from conftest import CUDA_SIMULATOR, real_gpu
@@ -64,11 +64,14 @@ def test_another_package_source_does_not_load_old_entries(cache_dir, monkeypatch
     assert len(list((cache_dir / "cpu").glob("scaled-*.nbk"))) == 2
 
 
-def test_an_empty_cache_dir_turns_the_cache_off(monkeypatch):
+def test_an_empty_cache_dir_turns_the_cache_off(monkeypatch, tmp_path):
     monkeypatch.setenv("PDGENERAL_CACHE_DIR", "")
-    dispatcher = cached_scaled(2.0)
-    assert not isinstance(dispatcher._cache, kernel_cache.KernelCache)
-    assert dispatcher(5.0) == 11.0
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))     # where it would otherwise go
+    for _ in range(2):
+        dispatcher = cached_scaled(2.0)
+        assert dispatcher(5.0) == 11.0
+        assert dispatcher._cache.hits == 0 and dispatcher._cache.misses == 0
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unwritable_cache_warns_once_and_still_runs(tmp_path, monkeypatch):
@@ -115,7 +118,7 @@ RUN_BACKENDS = textwrap.dedent("""
 """)
 
 DISPATCHERS = textwrap.dedent("""
-    from pdgeneral.backends.kernel_cache import KernelCache
+    from pdgeneral.kernel_cache import KernelCache
     def _dispatchers(engine):
         seen = []
         groups = [getattr(engine, name) for name in ("kernels", "k", "_force_kernel")

@@ -17,7 +17,7 @@ from ..kernels import retarget
 from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
                            kick_kick_drift, particle_damage, particle_force, relaxation_control,
                            relaxation_residual, relaxation_update, unphysical)
-from . import kernel_cache
+from .. import kernel_cache
 from .base import Backend, uses_reciprocal_form
 
 

@@ -34,7 +34,7 @@ from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, k
 from ..physics import pmb as physics
 from ..memory import model_bytes
 from .. import stencil
-from . import kernel_cache
+from .. import kernel_cache
 from .base import Backend, _not_empty, slot_tables
 
 from numba import config

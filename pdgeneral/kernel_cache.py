@@ -33,7 +33,7 @@ from pathlib import Path
 
 #: Bumped when the layout of a cache file changes.
 FORMAT = 1
-_PACKAGE = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def cache_directory() -> Path | None:
@@ -66,14 +66,15 @@ def source_fingerprint() -> str:
 class KernelCache:
     """Stands in for numba's per-dispatcher cache: numba's ``compile`` calls ``load_overload``
     before compiling a signature and ``save_overload`` after. ``reduce`` turns a compiled result
-    into picklable data and ``rebuild(target_context, data)`` turns it back (numba's own)."""
+    into picklable data and ``rebuild(target_context, data)`` turns it back (numba's own). The
+    directory is looked up at each use, so PDGENERAL_CACHE_DIR may change after ``attach``."""
 
-    def __init__(self, directory: Path, name: str, key: tuple, target: tuple, reduce, rebuild,
-                 dumps):
-        self._directory = directory
+    def __init__(self, kind: str, name: str, key: tuple, target_context, reduce, rebuild, dumps):
+        self._kind = kind
         self._name = name
         self._key = key
-        self._target = target
+        self._target_context = target_context
+        self._target = None
         self._reduce = reduce
         self._rebuild = rebuild
         self._dumps = dumps
@@ -81,20 +82,35 @@ class KernelCache:
         self.misses = 0
 
     @property
+    def _directory(self) -> Path | None:
+        base = cache_directory()
+        return None if base is None else base / self._kind
+
+    @property
     def cache_path(self) -> str:
         return str(self._directory)
 
+    def _target_description(self) -> tuple:
+        """numba's description of what the code runs on (CPU features; CUDA version and compute
+        capability), found at first use: the CUDA one needs the GPU."""
+        if self._target is None:
+            self._target = self._target_context.codegen().magic_tuple()
+        return self._target
+
     def _prefix(self) -> str:
         """This dispatcher's files start with it: the kernel's name and a hash of the rest."""
-        text = repr((FORMAT, source_fingerprint(), self._target, self._key))
+        text = repr((FORMAT, source_fingerprint(), self._target_description(), self._key))
         return f"{self._name}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
 
     def _entry(self, sig) -> tuple[Path, str]:
-        text = repr((FORMAT, source_fingerprint(), self._target, self._name, self._key, str(sig)))
+        text = repr((FORMAT, source_fingerprint(), self._target_description(), self._name,
+                     self._key, str(sig)))
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         return self._directory / f"{self._prefix()}-{digest}.nbk", text
 
     def load_overload(self, sig, target_context):
+        if self._directory is None:
+            return None
         path, text = self._entry(sig)
         try:
             data = path.read_bytes()
@@ -114,6 +130,8 @@ class KernelCache:
         return compiled
 
     def save_overload(self, sig, compiled) -> None:
+        if self._directory is None:
+            return
         path, text = self._entry(sig)
         try:
             data = self._dumps((text, self._reduce(compiled)))
@@ -139,8 +157,9 @@ class KernelCache:
     def flush(self) -> None:
         """numba calls this to empty the dispatcher's cache (before it recompiles); other
         compilations of the same source keep theirs."""
-        for path in self._directory.glob(f"{self._prefix()}-*.nbk"):
-            path.unlink(missing_ok=True)
+        if self._directory is not None:
+            for path in self._directory.glob(f"{self._prefix()}-*.nbk"):
+                path.unlink(missing_ok=True)
 
 
 _WARNED: set = set()
@@ -155,21 +174,18 @@ def _warn_once(message: str) -> None:
 def attach(dispatcher, key: tuple):
     """Give a numba dispatcher (``njit`` or ``cuda.jit``) a ``KernelCache`` under ``key``, which
     must name everything that makes its code differ from another compilation of the same source.
-    Returns the dispatcher. Does nothing where caching is off or the dispatcher has no cache (the
-    CUDA simulator's kernels)."""
-    directory = cache_directory()
-    if directory is None or not hasattr(dispatcher, "_cache"):
+    Returns the dispatcher. The CUDA simulator's kernels have no cache and are returned as they
+    are."""
+    if not hasattr(dispatcher, "_cache"):
         return dispatcher
-    on_gpu = "cuda" in type(dispatcher).__module__
-    if on_gpu:
+    if "cuda" in type(dispatcher).__module__:
         from numba.cuda.serialize import dumps
         reduce, rebuild, kind = _cuda_reduce, _cuda_rebuild, "cuda"
     else:
         from numba.core.serialize import dumps
         reduce, rebuild, kind = _cpu_reduce, _cpu_rebuild, "cpu"
-    dispatcher._cache = KernelCache(directory / kind, dispatcher.py_func.__name__, key,
-                                    dispatcher.targetctx.codegen().magic_tuple(), reduce, rebuild,
-                                    dumps)
+    dispatcher._cache = KernelCache(kind, dispatcher.py_func.__name__, key, dispatcher.targetctx,
+                                    reduce, rebuild, dumps)
     return dispatcher
 
 
