@@ -1,38 +1,54 @@
 """Compiled kernels kept on disk between runs, so that a run does not compile them again.
 
-Compiling the CUDA kernels of a model takes 5-12 s on the GPU machine, several times the stepping
-of a 4000-step run of 4M particles (docs/performance.md). numba's own cache (``cache=True``) cannot
-be used for them: it keys a function by its source file and bytecode only, while the backends compile
-one source several times against different global tables (kernels.retarget: the dimension, the
-bond-force form, the unrolled stencil's constants), and it does not notice a change in a called
-function. So numba would load one specialization's code for another.
+Compiling the CUDA kernels of a model takes 5-8 s on the GPU machine and the CPU backends' loops
+10-13 s, several times the stepping of a 4000-step run of 4M particles on the GPU
+(docs/performance.md). numba's own cache (``cache=True``) cannot be used for them: it keys a function
+by its source file and bytecode only, while the backends compile one source several times against
+different global tables (kernels.retarget: the dimension, the bond-force form, the unrolled
+stencil's constants), and it does not notice a change in a called function. So numba would load
+one specialization's code for another.
 
-``attach(dispatcher, key)`` replaces a dispatcher's cache by a ``KernelCache``: the file of a
-compiled signature is named by a hash of everything that goes into its code:
-- the backend's specialization key (kernel, dimension, form, precision, stencil tables, options);
+``attach(dispatcher, key)`` replaces a dispatcher's cache by a ``KernelCache``. A compiled signature's
+file is named by a hash of everything that goes into its code:
+- the caller's specialization key (kernel, dimension, form, precision, stencil tables) and the
+  dispatcher's compile options (parallel, error_model, max_registers, debug, opt, lto, ...);
 - the argument types;
-- the source of the whole package (any edit of pdgeneral starts afresh);
-- Python, numba, numba-cuda and llvmlite versions, and numba's description of the target (for CUDA
-  the toolkit version and the GPU's compute capability).
-The payload is what numba's own cache stores (the kernel's PTX and cubin, its signature), written and
-read with numba's reduce/rebuild. A missing, damaged or foreign file is a miss: the kernel compiles as
-usual and the file is written again (to a temporary name, then renamed, so a reader never sees half a
-file). The cache lives in ``$PDGENERAL_CACHE_DIR`` or else ``$XDG_CACHE_HOME/pdgeneral`` (default
+- the source of the whole package, hashed when this module is imported; a run whose sources
+  change on disk after that stores nothing, so old code is never filed under new source;
+- the versions of Python, numpy, numba, numba-cuda and llvmlite, numba's settings that change code
+  (NUMBA_OPT, NUMBA_BOUNDSCHECK, debug info, SVML, vectorization) and numba's description of the
+  target (CPU name and features; CUDA version and compute capability).
+The payload is what numba's own cache stores (PTX and cubin, or object code), written and read with
+numba's reduce and rebuild, with a checksum. A missing, damaged or foreign file is a miss: the
+kernel compiles as usual and the file is written again (to a temporary name, then renamed, so a
+reader never sees half a file). Any failure of the cache itself (an unreadable package file, no
+home directory) turns it off for the run with one warning; it never stops a run.
+
+One more hazard, inside a process: numba names a CPU function's symbol after its module, qualified
+name and a per-process counter, and a cached function carries weak copies of the functions it calls
+(the CPU drivers call the loops). Two specializations of one source compiled in the same order in
+two processes get the same symbol, and loading both into one process would bind a caller to the
+other's code. ``attach`` therefore gives each cached function a qualified name that contains its
+key's hash, and the counter starts at a random value in each process.
+
+The cache lives in ``$PDGENERAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/pdgeneral`` (by default
 ``~/.cache/pdgeneral``); ``PDGENERAL_CACHE_DIR=`` (empty) turns it off.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import pickle
+import secrets
 import sys
 import tempfile
+import types
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 #: Bumped when the layout of a cache file changes.
-FORMAT = 1
+FORMAT = 2
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -45,22 +61,76 @@ def cache_directory() -> Path | None:
     return Path(base) / "pdgeneral"
 
 
-@lru_cache(maxsize=1)
-def source_fingerprint() -> str:
-    """A hash of every Python file of the package and of the compiler versions."""
+def _package_files() -> list[Path]:
+    """The package's Python sources (regular files only: an editor's lock file is no source)."""
+    return sorted(p for p in _PACKAGE.rglob("*.py")
+                  if not p.name.startswith(".") and p.is_file() and not p.is_symlink())
+
+
+def _stamps() -> tuple:
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in _package_files())
+
+
+def _numba_settings() -> tuple:
+    """numba's settings that change the generated code, and the versions of what generates it."""
     import llvmlite
     import numba
+    import numpy
+    from numba.core import config
     try:
         import numba_cuda
         cuda_version = numba_cuda.__version__
     except ImportError:
         cuda_version = "-"
-    digest = hashlib.sha256(repr((FORMAT, sys.version, numba.__version__, cuda_version,
-                                  llvmlite.__version__)).encode())
-    for path in sorted(_PACKAGE.rglob("*.py")):
+    names = ("OPT", "BOUNDSCHECK", "DEBUGINFO_DEFAULT", "CUDA_DEBUGINFO_DEFAULT", "USING_SVML",
+             "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX", "CPU_NAME", "CPU_FEATURES",
+             "FASTMATH", "CUDA_DEFAULT_PTX_CC")
+    return (sys.version, numpy.__version__, numba.__version__, cuda_version, llvmlite.__version__,
+            tuple((name, str(getattr(config, name, None))) for name in names))
+
+
+def _fingerprint() -> tuple[str, tuple]:
+    """(hash of every package source and the numba settings, the sources' stamps)."""
+    stamps = _stamps()
+    digest = hashlib.sha256(repr((FORMAT, _numba_settings())).encode())
+    for path in _package_files():
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return digest.hexdigest(), stamps
+
+
+# Taken when the package is imported (kernels are compiled later: an edit in between must not file
+# the old code, which this process runs, under the new source's hash).
+try:
+    _SOURCE, _SOURCE_STAMPS = _fingerprint()
+except Exception as error:   # noqa: BLE001 - no fingerprint, no cache (warned at first use)
+    _SOURCE, _SOURCE_STAMPS = None, repr(error)
+
+
+def source_fingerprint() -> str | None:
+    """The hash of the package's sources and numba's settings, taken at import (None: unusable)."""
+    return _SOURCE
+
+
+def sources_unchanged() -> bool:
+    """Whether the package's files on disk are still those this process imported."""
+    try:
+        return _stamps() == _SOURCE_STAMPS
+    except OSError:
+        return False
+
+
+def _unique_symbols() -> None:
+    """Start numba's per-process function counter at a random value, so that two processes do
+    not give two different functions the same symbol (see the module text)."""
+    try:
+        from numba.core.bytecode import FunctionIdentity
+        FunctionIdentity._unique_ids = itertools.count(secrets.randbits(48))
+    except (ImportError, AttributeError):
+        pass
+
+
+_unique_symbols()
 
 
 class KernelCache:
@@ -74,55 +144,61 @@ class KernelCache:
         self._name = name
         self._key = key
         self._target_context = target_context
-        self._target = None
         self._reduce = reduce
         self._rebuild = rebuild
         self._dumps = dumps
         self.hits = 0
         self.misses = 0
 
-    @property
     def _directory(self) -> Path | None:
-        base = cache_directory()
+        if source_fingerprint() is None:
+            _warn_once(f"pdgeneral: kernels are not cached (the package's sources could not be "
+                       f"read: {_SOURCE_STAMPS})")
+            return None
+        try:
+            base = cache_directory()
+        except RuntimeError as error:   # Path.home() without a home directory
+            _warn_once(f"pdgeneral: kernels are not cached ({error}; set PDGENERAL_CACHE_DIR)")
+            return None
         return None if base is None else base / self._kind
 
     @property
-    def cache_path(self) -> str:
-        return str(self._directory)
+    def cache_path(self) -> str | None:
+        directory = self._directory()
+        return None if directory is None else str(directory)
 
-    def _target_description(self) -> tuple:
-        """numba's description of what the code runs on (CPU features; CUDA version and compute
-        capability), found at first use: the CUDA one needs the GPU."""
-        if self._target is None:
-            self._target = self._target_context.codegen().magic_tuple()
-        return self._target
-
-    def _prefix(self) -> str:
+    def _prefix(self, target: tuple) -> str:
         """This dispatcher's files start with it: the kernel's name and a hash of the rest."""
-        text = repr((FORMAT, source_fingerprint(), self._target_description(), self._key))
+        text = repr((FORMAT, source_fingerprint(), target, self._key))
         return f"{self._name}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
 
-    def _entry(self, sig) -> tuple[Path, str]:
-        text = repr((FORMAT, source_fingerprint(), self._target_description(), self._name,
-                     self._key, str(sig)))
+    def _entry(self, directory: Path, sig) -> tuple[Path, str]:
+        # numba's target description is looked up each time: the CUDA one names the current GPU's
+        # compute capability.
+        target = self._target_context.codegen().magic_tuple()
+        text = repr((FORMAT, source_fingerprint(), target, self._name, self._key, str(sig)))
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        return self._directory / f"{self._prefix()}-{digest}.nbk", text
+        return directory / f"{self._prefix(target)}-{digest}.nbk", text
 
     def load_overload(self, sig, target_context):
-        if self._directory is None:
+        directory = self._directory()
+        if directory is None:
             return None
-        path, text = self._entry(sig)
         try:
+            path, text = self._entry(directory, sig)
             data = path.read_bytes()
-        except OSError:
+        except Exception:   # noqa: BLE001 - no entry (or no way to name it): compile
             self.misses += 1
             return None
         try:
-            stored, payload = pickle.loads(data)
+            stored, checksum, payload = pickle.loads(data)
             if stored != text:     # a hash collision, or a file that is not ours
                 raise ValueError("another kernel's entry")
-            target_context.refresh()
-            compiled = self._rebuild(target_context, payload)
+            if hashlib.sha256(payload).hexdigest() != checksum:
+                raise ValueError("damaged entry")
+            compiled = self._rebuild(target_context, pickle.loads(payload))
+            if getattr(compiled, "launch_config_sensitive", False):
+                raise ValueError("depends on the launch configuration")
         except Exception:   # noqa: BLE001 - damaged, truncated or from other internals: compile
             self.misses += 1
             return None
@@ -130,35 +206,44 @@ class KernelCache:
         return compiled
 
     def save_overload(self, sig, compiled) -> None:
-        if self._directory is None:
+        directory = self._directory()
+        if directory is None or getattr(compiled, "launch_config_sensitive", False):
+            return   # (numba-cuda keys such kernels by their launch configuration too: not here)
+        if not sources_unchanged():
+            _warn_once("pdgeneral: the package's sources changed while this process ran; its "
+                       "kernels are not cached")
             return
-        path, text = self._entry(sig)
         try:
-            data = self._dumps((text, self._reduce(compiled)))
+            path, text = self._entry(directory, sig)
+            payload = self._dumps(self._reduce(compiled))
+            data = pickle.dumps((text, hashlib.sha256(payload).hexdigest(), payload), protocol=4)
         except Exception as error:   # noqa: BLE001 - a kernel that cannot be stored still runs
             _warn_once(f"pdgeneral: kernel {self._name} is not cached ({error})")
             return
         try:
-            self._directory.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self._directory, prefix=path.name,
-                                                 suffix=".tmp")
+            directory.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=directory, prefix=path.name, suffix=".tmp")
             try:
                 with os.fdopen(handle, "wb") as f:
                     f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
                 os.replace(temporary, path)
             except BaseException:
                 os.unlink(temporary)
                 raise
         except OSError as error:
-            _warn_once(f"pdgeneral: cannot write the kernel cache in {self._directory} "
+            _warn_once(f"pdgeneral: cannot write the kernel cache in {directory} "
                        f"({error.strerror or error}); kernels compile on every run "
                        f"(PDGENERAL_CACHE_DIR sets another place)")
 
     def flush(self) -> None:
         """numba calls this to empty the dispatcher's cache (before it recompiles); other
         compilations of the same source keep theirs."""
-        if self._directory is not None:
-            for path in self._directory.glob(f"{self._prefix()}-*.nbk"):
+        directory = self._directory()
+        if directory is not None:
+            target = self._target_context.codegen().magic_tuple()
+            for path in directory.glob(f"{self._prefix(target)}-*.nbk"):
                 path.unlink(missing_ok=True)
 
 
@@ -172,20 +257,37 @@ def _warn_once(message: str) -> None:
 
 
 def attach(dispatcher, key: tuple):
-    """Give a numba dispatcher (``njit`` or ``cuda.jit``) a ``KernelCache`` under ``key``, which
-    must name everything that makes its code differ from another compilation of the same source.
-    Returns the dispatcher. The CUDA simulator's kernels have no cache and are returned as they
-    are."""
+    """Give a numba dispatcher (``njit`` or ``cuda.jit``), before its first compilation, a
+    ``KernelCache`` under ``key``, which must name what makes its code differ from another
+    compilation of the same source (the dispatcher's options are added here). The dispatcher's
+    function is replaced by a copy whose qualified name carries the key's hash (see the module
+    text). Returns the dispatcher. The CUDA simulator's kernels have no cache and are returned as
+    they are."""
     if not hasattr(dispatcher, "_cache"):
         return dispatcher
+    if dispatcher.overloads:
+        raise RuntimeError(f"{dispatcher.py_func.__name__} was compiled before its cache was attached")
+    key = (key, tuple(sorted((name, repr(value))
+                             for name, value in dispatcher.targetoptions.items())))
     if "cuda" in type(dispatcher).__module__:
         from numba.cuda.serialize import dumps
         reduce, rebuild, kind = _cuda_reduce, _cuda_rebuild, "cuda"
     else:
         from numba.core.serialize import dumps
         reduce, rebuild, kind = _cpu_reduce, _cpu_rebuild, "cpu"
-    dispatcher._cache = KernelCache(kind, dispatcher.py_func.__name__, key, dispatcher.targetctx,
-                                    reduce, rebuild, dumps)
+    function = dispatcher.py_func
+    renamed = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                                 function.__defaults__, function.__closure__)
+    renamed.__qualname__ = (f"{function.__qualname__}__k"
+                            f"{hashlib.sha256(repr(key).encode()).hexdigest()[:12]}")
+    renamed.__kwdefaults__ = function.__kwdefaults__
+    renamed.__doc__ = function.__doc__
+    renamed.__module__ = function.__module__
+    dispatcher.py_func = renamed
+    if hasattr(dispatcher, "_compiler"):
+        dispatcher._compiler.py_func = renamed   # what numba compiles (and names the symbol after)
+    dispatcher._cache = KernelCache(kind, function.__name__, key, dispatcher.targetctx, reduce,
+                                    rebuild, dumps)
     return dispatcher
 
 
@@ -200,6 +302,7 @@ def _cuda_rebuild(target_context, payload):
     from numba.cuda import utils
     from numba.cuda.dispatcher import _Kernel
     with utils.numba_target_override():
+        target_context.refresh()
         return _Kernel._rebuild(**payload)
 
 
@@ -211,4 +314,5 @@ def _cpu_reduce(compile_result):
 
 def _cpu_rebuild(target_context, payload):
     from numba.core import compiler
+    target_context.refresh()
     return compiler.CompileResult._rebuild(target_context, *payload)

@@ -2,9 +2,11 @@
 damaged entries compile again, and kernels loaded from it compute the same bits as compiled ones."""
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -54,14 +56,53 @@ def test_a_damaged_entry_compiles_again_and_is_rewritten(cache_dir):
     assert damaged(5.0) == 11.0 and damaged._cache.misses == 1
     rewritten = cached_scaled(2.0)                # the rewritten entry loads
     assert rewritten(5.0) == 11.0 and rewritten._cache.hits == 1
+    # A file that still unpickles but whose payload changed fails its checksum.
+    text, checksum, payload = pickle.loads(entry.read_bytes())
+    flipped = bytearray(payload)
+    flipped[len(flipped) // 2] ^= 0xFF
+    entry.write_bytes(pickle.dumps((text, checksum, bytes(flipped))))
+    corrupt = cached_scaled(2.0)
+    assert corrupt(5.0) == 11.0 and corrupt._cache.misses == 1 and corrupt._cache.hits == 0
+
+
+def test_compile_options_are_part_of_the_key(cache_dir):
+    plain = kernel_cache.attach(njit(retarget(scaled, {"SCALE": 2.0})), ("scale", 2.0))
+    assert plain(5.0) == 11.0 and plain._cache.misses == 1
+    other = kernel_cache.attach(njit(error_model="numpy")(retarget(scaled, {"SCALE": 2.0})),
+                                ("scale", 2.0))
+    assert other(5.0) == 11.0 and other._cache.misses == 1 and other._cache.hits == 0
 
 
 def test_another_package_source_does_not_load_old_entries(cache_dir, monkeypatch):
     cached_scaled(2.0)(5.0)
-    monkeypatch.setattr(kernel_cache, "source_fingerprint", lambda: "edited")
+    monkeypatch.setattr(kernel_cache, "_SOURCE", "edited")
     edited = cached_scaled(2.0)
     assert edited(5.0) == 11.0 and edited._cache.misses == 1 and edited._cache.hits == 0
     assert len(list((cache_dir / "cpu").glob("scaled-*.nbk"))) == 2
+
+
+def test_the_fingerprint_is_the_package_source(tmp_path, monkeypatch):
+    package = tmp_path / "package"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("A = 1\n")
+    (package / "sub" / "b.py").write_text("B = 2\n")
+    (package / "sub" / ".#b.py").symlink_to(tmp_path / "gone")   # an editor's lock file
+    monkeypatch.setattr(kernel_cache, "_PACKAGE", package)
+    first, stamps = kernel_cache._fingerprint()
+    assert kernel_cache._fingerprint()[0] == first
+    monkeypatch.setattr(kernel_cache, "_SOURCE_STAMPS", stamps)
+    assert kernel_cache.sources_unchanged()
+    (package / "sub" / "b.py").write_text("B = 3\n")
+    assert kernel_cache._fingerprint()[0] != first
+    assert not kernel_cache.sources_unchanged()
+
+
+def test_sources_changed_after_import_store_nothing(cache_dir, monkeypatch):
+    monkeypatch.setattr(kernel_cache, "sources_unchanged", lambda: False)
+    monkeypatch.setattr(kernel_cache, "_WARNED", set())
+    with pytest.warns(RuntimeWarning, match="sources changed"):
+        assert cached_scaled(2.0)(5.0) == 11.0
+    assert not cache_dir.exists()
 
 
 def test_an_empty_cache_dir_turns_the_cache_off(monkeypatch, tmp_path):
@@ -79,15 +120,79 @@ def test_an_unwritable_cache_warns_once_and_still_runs(tmp_path, monkeypatch):
     blocker.write_text("")
     monkeypatch.setenv("PDGENERAL_CACHE_DIR", str(blocker / "cache"))
     monkeypatch.setattr(kernel_cache, "_WARNED", set())
-    with pytest.warns(RuntimeWarning, match="cannot write the kernel cache"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         assert cached_scaled(2.0)(5.0) == 11.0
         assert cached_scaled(3.0)(5.0) == 16.0       # the same message is not repeated
+    messages = [str(w.message) for w in caught if "kernel cache" in str(w.message)]
+    assert len(messages) == 1 and "cannot write the kernel cache" in messages[0]
 
 
 def test_the_default_place_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("PDGENERAL_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert kernel_cache.cache_directory() == tmp_path / "pdgeneral"
+
+
+# A callee too large for LLVM to inline, and a driver that calls it: the driver's cached code holds
+# a weak copy of the callee, under the callee's symbol.
+COLLISION = """
+import sys
+import numpy as np
+from numba import njit
+from pdgeneral import kernel_cache
+from pdgeneral.kernels import retarget
+
+SCALE = 0.0
+
+
+def body(x, out):
+    for i in range(x.shape[0]):
+        v = x[i]
+        a = v
+{lines}
+        out[i] = a * SCALE
+
+
+def build(scale):
+    callee = kernel_cache.attach(njit(retarget(body, {{"SCALE": scale}})), ("callee", scale))
+
+    @njit
+    def driver(x, out):
+        callee(x, out)
+    return kernel_cache.attach(driver, ("driver", scale))
+
+
+x = np.linspace(0.1, 2.0, 8)
+for scale in map(float, sys.argv[1:]):
+    out = np.zeros(8)
+    build(scale)(x, out)
+    print(out[3])
+"""
+
+
+def test_two_specializations_from_two_processes_keep_their_own_code(tmp_path):
+    # Processes A and B each compile one specialization in the same order (so numba's counter
+    # would give the two the same symbol); process C loads both from the cache. Without distinct
+    # symbols, C's second driver would call the first one's callee.
+    lines = "\n".join(f"        a = np.sin(a * {1 + k / 1000}) + np.cos(v + a * 0.5) * 0.5"
+                      for k in range(70))
+    script = tmp_path / "collision.py"
+    script.write_text(COLLISION.format(lines=lines))
+    env = dict(os.environ, PDGENERAL_CACHE_DIR=str(tmp_path / "cache"))
+
+    def values(*scales):
+        proc = subprocess.run([sys.executable, str(script), *map(str, scales)], env=env,
+                              capture_output=True, text=True, timeout=600,
+                              cwd=Path(__file__).parent.parent)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return [float(v) for v in proc.stdout.split()]
+
+    (two,) = values(2.0)
+    (three,) = values(3.0)
+    assert three == pytest.approx(1.5 * two, rel=1e-12)
+    assert values(2.0, 3.0) == [two, three]
+    assert values(3.0, 2.0) == [three, two]
 
 
 RUN_BACKENDS = textwrap.dedent("""
