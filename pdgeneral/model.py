@@ -13,6 +13,7 @@ from functools import partial
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
 
 from . import geometry, kernel_cache, stencil
 from .case.schema import Case
@@ -53,6 +54,8 @@ class Model:
     no_fail: np.ndarray              # (N,) uint8, 1 where bonds never break (either end suffices)
     initial_bond_volume: np.ndarray  # (N,) sum_j beta_ij V_j over all bonds, m^3
     particle_stiffness: np.ndarray   # (N,) sum_j c w_ij / |xi_ij|, N/m^4: time step and ADR mass
+    rows: stencil.Rows               # stencil particles and explicit rows (stencil.classify's)
+    explicit_weights: np.ndarray     # bond weights w_ij of the explicit rows, CSR over rows.explicit
     micromodulus: float
     critical_stretch: float
     horizon: float
@@ -88,7 +91,8 @@ class Model:
 
     def bond_weights(self) -> np.ndarray:
         """(M,) bond weights w_ij = beta_ij V_j G_ij (m^3) in CSR order, float64: what the force
-        kernels multiply each bond's force by (kernels.pmb.bond_weight)."""
+        kernels multiply each bond's force by (kernels.pmb.bond_weight). One real per bond: the
+        backends need only those of the explicit rows (explicit_bonds)."""
         weights = np.empty(self.bond_count)
         _weights_and_stiffness(self.stencil.xi, self.stencil.length, self.volume, self.correction,
                                self.surface_correction, self.offsets, self.neighbors,
@@ -97,11 +101,26 @@ class Model:
         return weights
 
     def bond_rows(self, weights: np.ndarray | None = None, use_stencil: bool = True) -> stencil.Rows:
-        """Stencil particles and explicit rows (pdgeneral.stencil.classify) for these weights
-        (Model.bond_weights() when not given)."""
-        weights = self.bond_weights() if weights is None else weights
+        """Stencil particles and explicit rows: the model's own (found while building it) when
+        neither ``weights`` nor ``use_stencil=False`` is given, else stencil.classify's for these
+        weights (every particle explicit with ``use_stencil=False``)."""
+        if weights is None:
+            if use_stencil:
+                return self.rows
+            weights = np.empty(0)    # classify(enabled=False) reads none
         return stencil.classify(self.offsets, self.neighbors, self.bond_slot, weights, self.stencil,
                                 enabled=use_stencil)
+
+    def explicit_bonds(self, use_stencil: bool = True):
+        """What a backend stores per bond: (rows, row offsets (E + 1,), neighbours, bond slots,
+        weights) of the explicit rows, in CSR order over ``rows.explicit``. With
+        ``use_stencil=False`` every particle has an explicit row."""
+        if use_stencil:
+            row_offsets, neighbors, bond_slot = stencil.explicit_rows(
+                self.offsets, self.rows.explicit, self.neighbors, self.bond_slot)
+            return self.rows, row_offsets, neighbors, bond_slot, self.explicit_weights
+        return (self.bond_rows(use_stencil=False), self.offsets, self.neighbors, self.bond_slot,
+                self.bond_weights())
 
 
 def time_stepping(model: Model) -> tuple[float, int]:
@@ -129,26 +148,63 @@ def time_stepping(model: Model) -> tuple[float, int]:
     return dt, steps
 
 
-@njit(parallel=True, cache=True)
+@register_jitable(inline="always")
+def _row_moments(i, stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon, spacing,
+                 volume, bond_volume, moments):
+    dim = stencil_xi.shape[0]
+    for k in range(offsets[i], offsets[i + 1]):
+        j = neighbors[k]
+        slot = bond_slot[k]
+        r = stencil_length[slot]
+        partial = pmb.partial_volume_factor(r, horizon, spacing) * volume[j]
+        bond_volume[i] += partial
+        for d in range(dim):
+            nd = stencil_xi[d, slot] / r
+            moments[d, i] += nd ** 4 * r * partial
+
+
+@partial(kernel_cache.attach, key=("model",))
+@njit(parallel=True)
 def _family_moments(stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon, spacing,
-                    volume):
+                    volume, shared):
     """Per particle: sum_j beta_ij V_j (the damage denominator) and the directional moments
-    sum_j n_d^4 |xi| beta_ij V_j that the energy surface correction matches to the continuum."""
+    sum_j n_d^4 |xi| beta_ij V_j that the energy surface correction matches to the continuum.
+    Rows with ``shared`` set (the whole stencil, every volume equal) have the same sums, the same
+    operations on the same numbers: they are computed once, for the first, and copied."""
     dim = stencil_xi.shape[0]
     n = offsets.shape[0] - 1
     bond_volume = np.zeros(n)
     moments = np.zeros((dim, n))
+    first = -1
+    for i in range(n):
+        if shared[i]:
+            first = i
+            _row_moments(i, stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon,
+                         spacing, volume, bond_volume, moments)
+            break
     for i in prange(n):
-        for k in range(offsets[i], offsets[i + 1]):
-            j = neighbors[k]
-            slot = bond_slot[k]
-            r = stencil_length[slot]
-            partial = pmb.partial_volume_factor(r, horizon, spacing) * volume[j]
-            bond_volume[i] += partial
+        if not shared[i]:
+            _row_moments(i, stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon,
+                         spacing, volume, bond_volume, moments)
+        elif i != first:
+            bond_volume[i] = bond_volume[first]
             for d in range(dim):
-                nd = stencil_xi[d, slot] / r
-                moments[d, i] += nd ** 4 * r * partial
+                moments[d, i] = moments[d, first]
     return bond_volume, moments
+
+
+@register_jitable
+def _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction, corrected, neighbors,
+                    bond_slot, horizon, spacing):
+    """(w_ij, |xi_ij|) of bond k of particle i: the one evaluation of a weight in the build."""
+    j = neighbors[k]
+    slot = bond_slot[k]
+    xi_z = stencil_xi[2, slot] if stencil_xi.shape[0] == 3 else 0.0
+    length = stencil_length[slot]
+    factor = bond_correction(i, j, length, stencil_xi[0, slot], stencil_xi[1, slot], xi_z,
+                             correction, corrected)
+    weight, _ = bond_weight(j, length, volume, factor, horizon, spacing)
+    return weight, length
 
 
 # Not numba's cache=True: it would not notice an edit of bond_weight or bond_correction, which it
@@ -160,25 +216,132 @@ def _weights_and_stiffness(stencil_xi, stencil_length, volume, correction, corre
     """Per particle sum_j c w_ij / |xi_ij| (N/m^4), with the kernels' own bond weight; also stores
     each w_ij into ``weights`` when it has one entry per bond."""
     n = volume.shape[0]
-    dim = stencil_xi.shape[0]
     stiffness = np.zeros(n)
     store = weights.shape[0] == neighbors.shape[0]
     for i in prange(n):
         total = 0.0
         for k in range(offsets[i], offsets[i + 1]):
-            j = neighbors[k]
-            slot = bond_slot[k]
-            xi_x = stencil_xi[0, slot]
-            xi_y = stencil_xi[1, slot]
-            xi_z = stencil_xi[2, slot] if dim == 3 else 0.0
-            length = stencil_length[slot]
-            factor = bond_correction(i, j, length, xi_x, xi_y, xi_z, correction, corrected)
-            weight, _ = bond_weight(j, length, volume, factor, horizon, spacing)
+            weight, length = _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
+                                             corrected, neighbors, bond_slot, horizon, spacing)
             if store:
                 weights[k] = weight
             total += micromodulus * weight / length
         stiffness[i] = total
     return stiffness
+
+
+@partial(kernel_cache.attach, key=("model",))
+@njit(parallel=True)
+def _plain_rows(full, correction, volume, offsets, neighbors, typical_correction, typical_volume,
+                plain):
+    """plain[i]: i's row is the whole stencil, and i and each of its neighbours have the
+    correction factors ``typical_correction`` and the volume ``typical_volume``. A bond weight is a
+    function of its slot, V_j and the factors of i and j only, so every plain row has the same
+    weights, bit for bit (the same operations on the same numbers)."""
+    dim = correction.shape[0]
+    for i in prange(full.shape[0]):
+        ok = full[i]
+        for d in range(dim):
+            ok = ok and correction[d, i] == typical_correction[d]
+        k = offsets[i]
+        while ok and k < offsets[i + 1]:
+            j = neighbors[k]
+            ok = volume[j] == typical_volume
+            for d in range(dim):
+                ok = ok and correction[d, j] == typical_correction[d]
+            k += 1
+        plain[i] = ok
+
+
+@partial(kernel_cache.attach, key=("model",))
+@njit(parallel=True)
+def _stencil_rows_and_stiffness(stencil_xi, stencil_length, volume, correction, corrected,
+                                offsets, neighbors, bond_slot, horizon, spacing, micromodulus,
+                                full, plain, typical, is_stencil, stiffness):
+    """Per particle: whether its weights are those of row ``typical`` (a plain row) bit for bit,
+    and its stiffness sum_j c w_ij / |xi_ij|. Plain rows take both from ``typical`` without
+    evaluating a weight; the others evaluate theirs, in the same order as _weights_and_stiffness."""
+    n = volume.shape[0]
+    size = stencil_length.shape[0]
+    row_weights = np.empty(size)
+    total = 0.0
+    start = offsets[typical]
+    for k in range(start, start + size):
+        weight, length = _weight_of_bond(typical, k, stencil_xi, stencil_length, volume,
+                                         correction, corrected, neighbors, bond_slot, horizon,
+                                         spacing)
+        row_weights[k - start] = weight
+        total += micromodulus * weight / length
+    row_stiffness = total
+    for i in prange(n):
+        if plain[i]:
+            is_stencil[i] = True
+            stiffness[i] = row_stiffness
+            continue
+        same = full[i]
+        first = offsets[i]
+        total = 0.0
+        for k in range(first, offsets[i + 1]):
+            weight, length = _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
+                                             corrected, neighbors, bond_slot, horizon, spacing)
+            same = same and weight == row_weights[k - first]
+            total += micromodulus * weight / length
+        is_stencil[i] = same
+        stiffness[i] = total
+    return row_weights
+
+
+@partial(kernel_cache.attach, key=("model",))
+@njit(parallel=True)
+def _explicit_weights(stencil_xi, stencil_length, volume, correction, corrected, offsets,
+                      neighbors, bond_slot, horizon, spacing, explicit, row_offsets, weights):
+    """The weights of the explicit rows, CSR over ``explicit`` (row_offsets)."""
+    for r in prange(explicit.shape[0]):
+        i = explicit[r]
+        first = offsets[i]
+        for k in range(first, offsets[i + 1]):
+            weight, _ = _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
+                                        corrected, neighbors, bond_slot, horizon, spacing)
+            weights[row_offsets[r] + k - first] = weight
+
+
+def _classify_rows(bonds: Stencil, volume, correction, corrected: bool, offsets, neighbors,
+                   bond_slot, horizon: float, spacing: float, micromodulus: float, full):
+    """(stiffness (N,), stencil.Rows, weights of the explicit rows): what a backend needs per
+    bond, without evaluating a weight for most stencil particles and without a weight array for
+    every bond. The interior weight row is that of the plain rows (_plain_rows); a particle is a
+    stencil particle when its weights equal it bit for bit, as in stencil.classify. A model
+    without a plain row (a thin body: every full row near a surface) takes stencil.classify's
+    way, over every bond's weight."""
+    n = volume.shape[0]
+    plain = np.zeros(n, dtype=np.bool_)
+    candidates = np.flatnonzero(full)
+    if candidates.size:
+        first = candidates[0]
+        _plain_rows(full, correction, volume, offsets, neighbors,
+                    np.ascontiguousarray(correction[:, first]), volume[first], plain)
+    stiffness = np.empty(n)
+    if plain.any():
+        is_stencil = np.empty(n, dtype=np.bool_)
+        typical = int(np.argmax(plain))
+        row_weights = _stencil_rows_and_stiffness(
+            bonds.xi, bonds.length, volume, correction, corrected, offsets, neighbors, bond_slot,
+            horizon, spacing, micromodulus, full, plain, typical, is_stencil, stiffness)
+        rows = stencil.rows_of(is_stencil, row_weights)
+        counts = offsets[rows.explicit + 1] - offsets[rows.explicit]
+        row_offsets = np.zeros(rows.explicit.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=row_offsets[1:])
+        weights = np.empty(int(row_offsets[-1]))
+        _explicit_weights(bonds.xi, bonds.length, volume, correction, corrected, offsets,
+                          neighbors, bond_slot, horizon, spacing, rows.explicit, row_offsets,
+                          weights)
+        return stiffness, rows, weights
+    every = np.empty(neighbors.shape[0])
+    stiffness = _weights_and_stiffness(bonds.xi, bonds.length, volume, correction, corrected,
+                                       offsets, neighbors, bond_slot, horizon, spacing,
+                                       micromodulus, every)
+    rows = stencil.classify(offsets, neighbors, bond_slot, every, bonds)
+    return stiffness, rows, stencil.explicit_rows(offsets, rows.explicit, every)[1]
 
 
 def _region_masks(case: Case, points: np.ndarray) -> dict[str, np.ndarray]:
@@ -224,8 +387,11 @@ def build_model(case: Case) -> Model:
     if np.any(empty_rows):
         raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
                                           "the horizon (isolated by holes?)")
+    full = stencil.full_rows(offsets, neighbors, bond_slot, bond_stencil)
+    shared = full & bool(np.all(volume == volume[0]))
     initial_bond_volume, moments = _family_moments(bond_stencil.xi, bond_stencil.length, offsets,
-                                                   neighbors, bond_slot, horizon, spacing, volume)
+                                                   neighbors, bond_slot, horizon, spacing, volume,
+                                                   shared)
 
     material = case.material
     c = pmb.micromodulus(material.youngs_modulus, horizon, dim, plane, thickness)
@@ -243,9 +409,10 @@ def build_model(case: Case) -> Model:
     else:
         correction = np.ones((dim, n))
     reference = np.ascontiguousarray(points.T)
-    particle_stiffness = _weights_and_stiffness(bond_stencil.xi, bond_stencil.length, volume,
-                                                correction, corrected, offsets, neighbors,
-                                                bond_slot, horizon, spacing, c, np.empty(0))
+    correction = np.ascontiguousarray(correction)
+    particle_stiffness, rows, explicit_weights = _classify_rows(
+        bond_stencil, volume, correction, corrected, offsets, neighbors, bond_slot, horizon,
+        spacing, c, full)
     stable = pmb.stable_time_step_of(material.density, float(particle_stiffness.max()))
 
     masks = _region_masks(case, points)
@@ -262,9 +429,10 @@ def build_model(case: Case) -> Model:
         case=case, dimension=dim, dtype=np.dtype(case.precision), positions=points,
         reference=reference, volume=volume, offsets=offsets, neighbors=neighbors,
         bond_slot=bond_slot, stencil=bond_stencil,
-        correction=np.ascontiguousarray(correction), surface_correction=corrected,
+        correction=correction, surface_correction=corrected,
         initial_intact=intact, no_fail=no_fail,
         initial_bond_volume=initial_bond_volume, particle_stiffness=particle_stiffness,
+        rows=rows, explicit_weights=explicit_weights,
         micromodulus=c, critical_stretch=s0, horizon=horizon, spacing=spacing,
         density=material.density, stable_time_step=stable, **constraints, load_groups=groups,
         initial_velocity=initial_velocity,

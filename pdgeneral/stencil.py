@@ -174,6 +174,23 @@ class Rows:
         return int(self.bond_row.shape[0] - self.explicit.shape[0])
 
 
+def full_rows(offsets: np.ndarray, neighbors: np.ndarray, bond_slot: np.ndarray,
+              stencil: Stencil) -> np.ndarray:
+    """(N,) bool: the particle's row is the whole stencil in slot order, j = i + offset[n]."""
+    full = np.zeros(offsets.shape[0] - 1, dtype=np.bool_)
+    if stencil.size:
+        _full_rows(offsets, neighbors, bond_slot, stencil.offsets, full)
+    return full
+
+
+def rows_of(is_stencil: np.ndarray, stencil_weight: np.ndarray) -> Rows:
+    """The Rows of a classification: explicit rows for the particles that are not stencil ones."""
+    explicit = np.flatnonzero(~is_stencil)
+    bond_row = np.full(is_stencil.shape[0], -1, dtype=np.int32)
+    bond_row[explicit] = np.arange(explicit.size, dtype=np.int32)
+    return Rows(bond_row=bond_row, explicit=explicit, stencil_weight=stencil_weight)
+
+
 def classify(offsets: np.ndarray, neighbors: np.ndarray, bond_slot: np.ndarray, weights: np.ndarray,
              stencil: Stencil, enabled: bool = True) -> Rows:
     """Split the particles into stencil particles and explicit rows (see the module text).
@@ -185,7 +202,7 @@ def classify(offsets: np.ndarray, neighbors: np.ndarray, bond_slot: np.ndarray, 
     full = np.zeros(n, dtype=np.bool_)
     stencil_weight = np.zeros(stencil.size)
     if enabled and stencil.size:
-        _full_rows(offsets, neighbors, bond_slot, stencil.offsets, full)
+        full = full_rows(offsets, neighbors, bond_slot, stencil)
         if full.any():
             keys = np.empty(n)
             coefficients = np.random.default_rng(0).uniform(0.5, 1.5, stencil.size)
@@ -194,10 +211,7 @@ def classify(offsets: np.ndarray, neighbors: np.ndarray, bond_slot: np.ndarray, 
             typical = np.flatnonzero(full)[first[np.argmax(counts)]]
             stencil_weight = np.array(weights[offsets[typical]:offsets[typical + 1]])
             _same_weights(offsets, weights, stencil_weight, full)
-    explicit = np.flatnonzero(~full)
-    bond_row = np.full(n, -1, dtype=np.int32)
-    bond_row[explicit] = np.arange(explicit.size, dtype=np.int32)
-    return Rows(bond_row=bond_row, explicit=explicit, stencil_weight=stencil_weight)
+    return rows_of(full, stencil_weight)
 
 
 @njit(parallel=True, cache=True)

@@ -75,6 +75,53 @@ def test_stencil_particles_have_the_interior_row(plate):
     assert np.all(rows.bond_row[plate.positions[:, 0] < 0.006] >= 0)
 
 
+@pytest.mark.parametrize("changes", [
+    {},                                                              # hole, pre-crack, correction
+    {"discretization": {"surface_correction": "none"}},
+    {"geometry": {"box": {"min": [0, 0], "max": [0.06, 0.009]}, "holes": []},   # a thin strip:
+     "precracks": [], "regions": {"left": {"box": {"min": [0, 0], "max": [0.003, 0.009]}},
+                                  "right": {"box": {"min": [0.057, 0], "max": [0.06, 0.009]}}}},
+    "3d",
+])
+def test_the_build_classifies_rows_as_classify_does_over_every_weight(changes):
+    # The build evaluates weights only for rows that are not plain (model._classify_rows); the
+    # oracle here evaluates every bond's weight and classifies them (stencil.classify).
+    from pdgeneral.model import _family_moments, _plain_rows, _weights_and_stiffness
+    model = model_from(BLOCK if changes == "3d" else merge(PLATE, changes))
+    weights = model.bond_weights()
+    oracle = stencil.classify(model.offsets, model.neighbors, model.bond_slot, weights,
+                              model.stencil)
+    rows = model.rows
+    assert np.array_equal(rows.bond_row, oracle.bond_row)
+    assert np.array_equal(rows.explicit, oracle.explicit)
+    assert np.array_equal(rows.stencil_weight, oracle.stencil_weight)
+    gathered = stencil.explicit_rows(model.offsets, rows.explicit, weights)[1]
+    assert np.array_equal(model.explicit_weights, gathered)
+    for i in np.flatnonzero(rows.bond_row < 0):
+        assert np.array_equal(weights[model.offsets[i]:model.offsets[i + 1]], rows.stencil_weight)
+    table = model.stencil
+    stiffness = _weights_and_stiffness(table.xi, table.length, model.volume, model.correction,
+                                       model.surface_correction, model.offsets, model.neighbors,
+                                       model.bond_slot, model.horizon, model.spacing,
+                                       model.micromodulus, np.empty(0))
+    assert np.array_equal(model.particle_stiffness, stiffness)
+    # Family sums: the rows shared by the build equal each row's own sum.
+    bond_volume, _ = _family_moments(table.xi, table.length, model.offsets, model.neighbors,
+                                     model.bond_slot, model.horizon, model.spacing, model.volume,
+                                     np.zeros(model.particle_count, dtype=np.bool_))
+    assert np.array_equal(model.initial_bond_volume, bond_volume)
+    assert 0 < rows.stencil_particles < model.particle_count
+    # The strip has full rows but no plain one (each has a neighbour within the surface
+    # correction's reach): the build took classify's way there, the others the plain rows'.
+    full = stencil.full_rows(model.offsets, model.neighbors, model.bond_slot, table)
+    first = np.flatnonzero(full)[0]
+    plain = np.zeros(model.particle_count, dtype=np.bool_)
+    _plain_rows(full, model.correction, model.volume, model.offsets, model.neighbors,
+                np.ascontiguousarray(model.correction[:, first]), model.volume[first], plain)
+    thin = changes != "3d" and "geometry" in changes
+    assert plain.any() != thin
+
+
 def test_without_the_stencil_every_row_is_explicit(plate):
     rows = plate.bond_rows(use_stencil=False)
     assert np.array_equal(rows.explicit, np.arange(plate.particle_count))

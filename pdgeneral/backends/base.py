@@ -20,13 +20,13 @@ class Backend:
     #: False gives every particle an explicit row (the same forces; tests compare the two).
     use_stencil = True
 
-    def __init__(self, model: Model, weights: np.ndarray | None = None,
-                 rows: stencil.Rows | None = None):
-        """``weights`` (Model.bond_weights) and ``rows`` (Model.bond_rows) when the subclass has
-        them already (the CUDA backend needs them to check the memory first)."""
+    def __init__(self, model: Model, bonds: tuple | None = None):
+        """``bonds``: Model.explicit_bonds(self.use_stencil) when the subclass has them already
+        (the CUDA backend needs the rows to check the memory first)."""
         self.model = model
-        weights = model.bond_weights() if weights is None else weights
-        rows = model.bond_rows(weights, self.use_stencil) if rows is None else rows
+        bonds = model.explicit_bonds(self.use_stencil) if bonds is None else bonds
+        rows, row_offsets, *per_bond = bonds
+        del bonds
         dtype = model.dtype
         n = model.particle_count
         dim = model.dimension
@@ -49,9 +49,8 @@ class Backend:
         # stability of the relaxation requires (Underwood 1983; Kilic and Madenci 2010, eq. 12).
         fictitious_density = model.particle_stiffness
         self.rows = rows
-        row_first, row_count, self.bond_stride, per_bond = self._bond_layout(
-            model, rows, (model.neighbors, model.bond_slot, weights))
-        del weights   # only the layout needs them (one real per bond on the host)
+        row_first, row_count, self.bond_stride, per_bond = self._bond_layout(row_offsets,
+                                                                             tuple(per_bond))
         neighbors, bond_slot, bond_weights = per_bond
         self.arrays = SimpleNamespace(
             volume=real(model.volume), no_fail=self._upload(model.no_fail),
@@ -77,13 +76,12 @@ class Backend:
         )
 
     # Layout and transfers -----------------------------------------------------------------------
-    def _bond_layout(self, model: Model, rows, per_bond: tuple):
-        """(row_first (E,), row_count (E,) int32, bond_stride, per-bond arrays of the explicit
-        rows): bond n of explicit row r is at row_first[r] + n * bond_stride. Default: CSR rows
-        of the explicit particles only (pdgeneral.stencil.explicit_rows)."""
-        row_offsets, *values = stencil.explicit_rows(model.offsets, rows.explicit, *per_bond)
+    def _bond_layout(self, row_offsets: np.ndarray, per_bond: tuple):
+        """(row_first (E,), row_count (E,) int32, bond_stride, per-bond arrays) of the explicit
+        rows, given as CSR (``row_offsets``, Model.explicit_bonds): bond n of explicit row r is at
+        row_first[r] + n * bond_stride. Default: the CSR rows as they are."""
         return (np.ascontiguousarray(row_offsets[:-1]), np.diff(row_offsets).astype(np.int32), 1,
-                tuple(_not_empty(v) for v in values))
+                tuple(_not_empty(v) for v in per_bond))
 
     def _upload(self, array: np.ndarray):
         raise NotImplementedError

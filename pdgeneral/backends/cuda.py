@@ -33,7 +33,6 @@ from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, k
                            relaxation_control, relaxation_residual, relaxation_update, unphysical)
 from ..physics import pmb as physics
 from ..memory import model_bytes
-from .. import stencil
 from .. import kernel_cache
 from .base import Backend, _not_empty, slot_tables
 
@@ -410,11 +409,11 @@ class CudaBackend(Backend):
     fuse_kick = True
 
     def __init__(self, model):
-        weights = model.bond_weights()
-        rows = model.bond_rows(weights, self.use_stencil)
+        bonds = model.explicit_bonds(self.use_stencil)
+        rows = bonds[0]
         self.check_memory(model, rows)
-        super().__init__(model, weights, rows)
-        del weights
+        super().__init__(model, bonds)
+        del bonds
         n = model.particle_count
         self.k = SimpleNamespace(**compiled(model.dimension, self.reciprocal_form))
         self._blocks = _blocks(n)
@@ -491,10 +490,9 @@ class CudaBackend(Backend):
                                        f"but the GPU has {free / 2**30:.2f} GiB free of "
                                        f"{total / 2**30:.2f} GiB; use a coarser spacing or a CPU backend")
 
-    def _bond_layout(self, model, rows, per_bond: tuple):
+    def _bond_layout(self, row_offsets, per_bond: tuple):
         """Bond-major padded columns over the explicit rows: bond n of row r at n * E + r."""
-        row_offsets, *values = stencil.explicit_rows(model.offsets, rows.explicit, *per_bond)
-        layouts = [padded_bond_layout(row_offsets, v) for v in values]
+        layouts = [padded_bond_layout(row_offsets, v) for v in per_bond]
         first, count, stride, _ = layouts[0]
         return (_not_empty(first), _not_empty(count), max(stride, 1),
                 tuple(_not_empty(layout[3]) for layout in layouts))
