@@ -338,7 +338,8 @@ def info(output) -> None:
     if backends.cuda_backend_class() is not None and gpus:
         usable.append("cuda")
     click.echo(f"backends  {', '.join(usable)} (auto -> {backends.resolve('auto')})")
-    from .kernel_cache import cache_directory
-    place = cache_directory()
-    click.echo(f"kernels   cached in {place}" if place is not None
+    from .kernel_cache import usage
+    place, entries, size = usage()
+    click.echo(f"kernels   cached in {place} ({entries} compiled kernels, {size / 2**20:.1f} MiB; "
+               f"delete the folder to empty it)" if place is not None
                else "kernels   not cached (PDGENERAL_CACHE_DIR is empty)")

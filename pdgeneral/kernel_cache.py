@@ -222,6 +222,7 @@ class KernelCache:
             return
         try:
             directory.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temporaries(directory)
             handle, temporary = tempfile.mkstemp(dir=directory, prefix=path.name, suffix=".tmp")
             try:
                 with os.fdopen(handle, "wb") as f:
@@ -245,6 +246,26 @@ class KernelCache:
             target = self._target_context.codegen().magic_tuple()
             for path in directory.glob(f"{self._prefix(target)}-*.nbk"):
                 path.unlink(missing_ok=True)
+
+
+def _remove_stale_temporaries(directory: Path, age: float = 3600.0) -> None:
+    """Delete temporary files that a killed writer left behind (older than ``age`` seconds)."""
+    import time
+    for path in directory.glob("*.tmp"):
+        try:
+            if time.time() - path.stat().st_mtime > age:
+                path.unlink()
+        except OSError:
+            pass   # another process took it
+
+
+def usage() -> tuple[Path | None, int, int]:
+    """(the cache's directory or None when off, its entries, their bytes)."""
+    directory = cache_directory()
+    if directory is None or not directory.is_dir():
+        return directory, 0, 0
+    entries = [p for p in directory.rglob("*.nbk") if p.is_file()]
+    return directory, len(entries), sum(p.stat().st_size for p in entries)
 
 
 _WARNED: set = set()

@@ -128,6 +128,20 @@ def test_an_unwritable_cache_warns_once_and_still_runs(tmp_path, monkeypatch):
     assert len(messages) == 1 and "cannot write the kernel cache" in messages[0]
 
 
+def test_usage_counts_entries_and_stale_temporaries_go(cache_dir):
+    cached_scaled(2.0)(5.0)
+    stale = cache_dir / "cpu" / "scaled-x.nbk123.tmp"        # a writer killed long ago
+    stale.write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    fresh = cache_dir / "cpu" / "scaled-y.nbk456.tmp"        # one still writing
+    fresh.write_bytes(b"half")
+    directory, entries, size = kernel_cache.usage()
+    assert directory == cache_dir and entries == 1 and size > 0
+    cached_scaled(3.0)(5.0)                                   # a save sweeps old temporaries
+    assert not stale.exists() and fresh.exists()
+    assert kernel_cache.usage()[1] == 2
+
+
 def test_the_default_place_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("PDGENERAL_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
