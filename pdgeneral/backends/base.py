@@ -68,11 +68,11 @@ class Backend:
             constraint_value=real(model.constraint_value), constraint_ramp=real(model.constraint_ramp),
             load_ramps=self._upload(np.asarray(self.load_ramps, dtype=np.float64)),
             load_forces=real(load_forces), fictitious_density=real(fictitious_density),
-            displacement=state(np.zeros((dim, n))), velocity=state(model.initial_velocity),
+            displacement=self._zeros((dim, n), dtype), velocity=state(model.initial_velocity),
             intact=self._upload(bondstate.pack(model.offsets, model.initial_intact, model.max_bonds)),
-            force=state(np.zeros((dim, n))), damage=state(np.zeros(n)),
-            body_force=state(np.zeros((dim, n))), old_residual=state(np.zeros((dim, n))),
-            residual=state(np.zeros((dim, n))), sums=state(np.zeros((4, n))),
+            force=self._zeros((dim, n), dtype), damage=self._zeros((n,), dtype),
+            body_force=self._zeros((dim, n), dtype), old_residual=self._zeros((dim, n), dtype),
+            residual=self._zeros((dim, n), dtype), sums=self._zeros((4, n), dtype),
         )
 
     # Layout and transfers -----------------------------------------------------------------------
@@ -85,6 +85,10 @@ class Backend:
 
     def _upload(self, array: np.ndarray):
         raise NotImplementedError
+
+    def _zeros(self, shape: tuple, dtype):
+        """A fresh working array of zeros (a state array: never shared)."""
+        return self._upload(np.zeros(shape, dtype=dtype))
 
     def download(self, array) -> np.ndarray:
         raise NotImplementedError
