@@ -192,9 +192,8 @@ def _kernels(parallel: bool, reciprocal_form: bool) -> SimpleNamespace:
     """Compiled loops and drivers for one CPU backend (built once per process)."""
     key = (parallel, reciprocal_form)
     if key not in _LOOPS:
-        cache_key = (parallel, reciprocal_form, tuple(sorted(_OPTIONS.items())))
-        loops = _compile_loops(parallel, reciprocal_form, cache_key)
-        drivers = _compile_drivers(loops, cache_key)
+        loops = _compile_loops(parallel, reciprocal_form, key)   # (the options join the key
+        drivers = _compile_drivers(loops, key)                    # in kernel_cache.attach)
         _LOOPS[key] = SimpleNamespace(**vars(loops), **vars(drivers))
     return _LOOPS[key]
 
