@@ -7,6 +7,7 @@ reduction is a sequential sum outside the parallel loops, so the two give identi
 from __future__ import annotations
 
 import math
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -177,6 +178,7 @@ def _compile_drivers(loops: SimpleNamespace, key: tuple) -> SimpleNamespace:
                            relax=kernel_cache.attach(relax, key))
 
 
+@partial(kernel_cache.attach, key=("cpu",))
 @njit(**_OPTIONS)
 def _first_unphysical(displacement, velocity, speed_limit):
     for i in range(displacement.shape[1]):
