@@ -49,6 +49,10 @@ from pathlib import Path
 
 #: Bumped when the layout of a cache file changes.
 FORMAT = 2
+#: The most bytes of entries one cache folder (cpu or cuda) keeps: past it, a save removes the
+#: least recently used entries (a hit marks an entry used) down to three quarters of it. Entries
+#: of earlier package sources are never loaded again and go first.
+LIMIT_BYTES = 2 * 2**30
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -203,6 +207,10 @@ class KernelCache:
             self.misses += 1
             return None
         self.hits += 1
+        try:
+            os.utime(path)      # recently used: the last to be evicted
+        except OSError:
+            pass
         return compiled
 
     def save_overload(self, sig, compiled) -> None:
@@ -233,6 +241,7 @@ class KernelCache:
             except BaseException:
                 os.unlink(temporary)
                 raise
+            _evict(directory)
         except OSError as error:
             _warn_once(f"pdgeneral: cannot write the kernel cache in {directory} "
                        f"({error.strerror or error}); kernels compile on every run "
@@ -257,6 +266,27 @@ def _remove_stale_temporaries(directory: Path, age: float = 3600.0) -> None:
                 path.unlink()
         except OSError:
             pass   # another process took it
+
+
+def _evict(directory: Path, limit: int | None = None) -> None:
+    """Remove the least recently used entries while the folder holds more than ``limit`` bytes
+    (LIMIT_BYTES), down to three quarters of it."""
+    limit = LIMIT_BYTES if limit is None else limit
+    entries = []
+    for path in directory.glob("*.nbk"):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        entries.append((info.st_mtime, info.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    if total <= limit:
+        return
+    for _, size, path in sorted(entries):
+        path.unlink(missing_ok=True)
+        total -= size
+        if total <= 0.75 * limit:
+            break
 
 
 def usage() -> tuple[Path | None, int, int]:

@@ -142,6 +142,23 @@ def test_usage_counts_entries_and_stale_temporaries_go(cache_dir):
     assert kernel_cache.usage()[1] == 2
 
 
+def test_past_the_limit_the_least_recently_used_entries_go(cache_dir, monkeypatch):
+    folder = cache_dir / "cpu"
+    cached_scaled(2.0)(5.0)
+    (two,) = folder.glob("scaled-*.nbk")
+    cached_scaled(3.0)(5.0)
+    (three,) = set(folder.glob("scaled-*.nbk")) - {two}
+    for age, path in enumerate((two, three)):     # both old, SCALE=2's the older ...
+        os.utime(path, (1000 + age, 1000 + age))
+    hit = cached_scaled(2.0)                      # ... until a hit marks it used
+    assert hit(5.0) == 11.0 and hit._cache.hits == 1
+    monkeypatch.setattr(kernel_cache, "LIMIT_BYTES",
+                        int(2.8 * max(two.stat().st_size, three.stat().st_size)))
+    assert cached_scaled(4.0)(5.0) == 21.0        # a third entry: over the limit
+    assert two.exists() and not three.exists()    # the least recently used went, only it
+    assert len(list(folder.glob("scaled-*.nbk"))) == 2
+
+
 def test_the_default_place_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("PDGENERAL_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
