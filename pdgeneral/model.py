@@ -257,37 +257,45 @@ def _plain_rows(full, correction, volume, offsets, neighbors, typical_correction
 @njit(parallel=True)
 def _stencil_rows_and_stiffness(stencil_xi, stencil_length, volume, correction, corrected,
                                 offsets, neighbors, bond_slot, horizon, spacing, micromodulus,
-                                full, plain, typical, is_stencil, stiffness):
+                                full, plain, typical, coefficients, is_stencil, stiffness, keys):
     """Per particle: whether its weights are those of row ``typical`` (a plain row) bit for bit,
-    and its stiffness sum_j c w_ij / |xi_ij|. Plain rows take both from ``typical`` without
-    evaluating a weight; the others evaluate theirs, in the same order as _weights_and_stiffness."""
+    its stiffness sum_j c w_ij / |xi_ij| and, for full rows, stencil.classify's key of its weight
+    row (NaN for the others). Plain rows take all three from ``typical`` without evaluating a
+    weight; the others evaluate theirs, in the same order as _weights_and_stiffness and
+    stencil._row_keys."""
     n = volume.shape[0]
     size = stencil_length.shape[0]
     row_weights = np.empty(size)
-    total = 0.0
+    row_stiffness = 0.0
+    row_key = 0.0
     start = offsets[typical]
     for k in range(start, start + size):
         weight, length = _weight_of_bond(typical, k, stencil_xi, stencil_length, volume,
                                          correction, corrected, neighbors, bond_slot, horizon,
                                          spacing)
         row_weights[k - start] = weight
-        total += micromodulus * weight / length
-    row_stiffness = total
+        row_stiffness += micromodulus * weight / length
+        row_key += weight * coefficients[k - start]
     for i in prange(n):
         if plain[i]:
             is_stencil[i] = True
             stiffness[i] = row_stiffness
+            keys[i] = row_key
             continue
         same = full[i]
         first = offsets[i]
         total = 0.0
+        key = 0.0 if full[i] else np.nan
         for k in range(first, offsets[i + 1]):
             weight, length = _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
                                              corrected, neighbors, bond_slot, horizon, spacing)
             same = same and weight == row_weights[k - first]
             total += micromodulus * weight / length
+            if full[i]:
+                key += weight * coefficients[k - first]
         is_stencil[i] = same
         stiffness[i] = total
+        keys[i] = key
     return row_weights
 
 
@@ -309,10 +317,11 @@ def _classify_rows(bonds: Stencil, volume, correction, corrected: bool, offsets,
                    bond_slot, horizon: float, spacing: float, micromodulus: float, full):
     """(stiffness (N,), stencil.Rows, weights of the explicit rows): what a backend needs per
     bond, without evaluating a weight for most stencil particles and without a weight array for
-    every bond. The interior weight row is that of the plain rows (_plain_rows); a particle is a
-    stencil particle when its weights equal it bit for bit, as in stencil.classify. A model
-    without a plain row (a thin body: every full row near a surface) takes stencil.classify's
-    way, over every bond's weight."""
+    every bond. The same rows as stencil.classify over every bond's weight: the interior weight
+    row is the most common one among the full rows, and a particle is a stencil particle when
+    its weights equal it bit for bit. Where that row is the plain rows' (_plain_rows), as in the
+    interior of a box, plain rows are not evaluated. A model without a plain row (a thin body),
+    or whose most common full row is another (holes), takes stencil.classify's way."""
     n = volume.shape[0]
     plain = np.zeros(n, dtype=np.bool_)
     candidates = np.flatnonzero(full)
@@ -321,12 +330,24 @@ def _classify_rows(bonds: Stencil, volume, correction, corrected: bool, offsets,
         _plain_rows(full, correction, volume, offsets, neighbors,
                     np.ascontiguousarray(correction[:, first]), volume[first], plain)
     stiffness = np.empty(n)
+    interior = False
     if plain.any():
         is_stencil = np.empty(n, dtype=np.bool_)
+        keys = np.empty(n)
         typical = int(np.argmax(plain))
         row_weights = _stencil_rows_and_stiffness(
             bonds.xi, bonds.length, volume, correction, corrected, offsets, neighbors, bond_slot,
-            horizon, spacing, micromodulus, full, plain, typical, is_stencil, stiffness)
+            horizon, spacing, micromodulus, full, plain, typical,
+            stencil.key_coefficients(bonds.size), is_stencil, stiffness, keys)
+        # classify takes the most common weight row among the full rows. The plain rows' row
+        # usually is (a box's interior); with holes, a row at a fixed distance from an edge can
+        # be more common (a hole's band has no full rows), and then classify's way is taken.
+        full_keys = keys[full]
+        if 2 * np.count_nonzero(full_keys == keys[typical]) > full_keys.size:
+            interior = True     # more than half of the full rows: the most common one
+        else:
+            interior = bool(is_stencil[stencil.most_common_row(keys, full)])
+    if interior:
         rows = stencil.rows_of(is_stencil, row_weights)
         counts = offsets[rows.explicit + 1] - offsets[rows.explicit]
         row_offsets = np.zeros(rows.explicit.size + 1, dtype=np.int64)

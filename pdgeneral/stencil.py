@@ -191,6 +191,17 @@ def rows_of(is_stencil: np.ndarray, stencil_weight: np.ndarray) -> Rows:
     return Rows(bond_row=bond_row, explicit=explicit, stencil_weight=stencil_weight)
 
 
+def key_coefficients(size: int) -> np.ndarray:
+    """The fixed coefficients of a full row's key (_row_keys)."""
+    return np.random.default_rng(0).uniform(0.5, 1.5, size)
+
+
+def most_common_row(keys: np.ndarray, full: np.ndarray) -> int:
+    """The first full row of the most common key (classify's interior row)."""
+    values, first, counts = np.unique(keys[full], return_index=True, return_counts=True)
+    return int(np.flatnonzero(full)[first[np.argmax(counts)]])
+
+
 def classify(offsets: np.ndarray, neighbors: np.ndarray, bond_slot: np.ndarray, weights: np.ndarray,
              stencil: Stencil, enabled: bool = True) -> Rows:
     """Split the particles into stencil particles and explicit rows (see the module text).
@@ -205,10 +216,8 @@ def classify(offsets: np.ndarray, neighbors: np.ndarray, bond_slot: np.ndarray, 
         full = full_rows(offsets, neighbors, bond_slot, stencil)
         if full.any():
             keys = np.empty(n)
-            coefficients = np.random.default_rng(0).uniform(0.5, 1.5, stencil.size)
-            _row_keys(offsets, weights, full, coefficients, keys)
-            values, first, counts = np.unique(keys[full], return_index=True, return_counts=True)
-            typical = np.flatnonzero(full)[first[np.argmax(counts)]]
+            _row_keys(offsets, weights, full, key_coefficients(stencil.size), keys)
+            typical = most_common_row(keys, full)
             stencil_weight = np.array(weights[offsets[typical]:offsets[typical + 1]])
             _same_weights(offsets, weights, stencil_weight, full)
     return rows_of(full, stencil_weight)

@@ -75,23 +75,65 @@ def test_stencil_particles_have_the_interior_row(plate):
     assert np.all(rows.bond_row[plate.positions[:, 0] < 0.006] >= 0)
 
 
-@pytest.mark.parametrize("changes", [
-    {},                                                              # hole, pre-crack, correction
-    {"discretization": {"surface_correction": "none"}},
-    {"geometry": {"box": {"min": [0, 0], "max": [0.06, 0.009]}, "holes": []},   # a thin strip:
-     "precracks": [], "regions": {"left": {"box": {"min": [0, 0], "max": [0.003, 0.009]}},
-                                  "right": {"box": {"min": [0.057, 0], "max": [0.06, 0.009]}}}},
-    "3d",
-])
-def test_the_build_classifies_rows_as_classify_does_over_every_weight(changes):
+# A pre-cracked block pulled apart: the 3D case of the stencil and unrolled-loop tests.
+BLOCK = {
+    "name": "stencil-3d", "dimension": 3,
+    "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0,
+                 "critical_stretch": 4e-4},
+    "discretization": {"spacing": 1.0e-3, "horizon_factor": 3.015, "surface_correction": "energy"},
+    "geometry": {"box": {"min": [0, 0, 0], "max": [0.016, 0.014, 0.014]}},
+    "precracks": [{"rectangle": {"corner": [0.0, 0.0071, 0.0], "edge1": [0.006, 0.0, 0.0],
+                                 "edge2": [0.0, 0.0, 0.014]}}],
+    "regions": {"left": {"box": {"min": [0, 0, 0], "max": [0.002, 0.014, 0.014]}},
+                "right": {"box": {"min": [0.014, 0, 0], "max": [0.016, 0.014, 0.014]}}},
+    "boundary_conditions": [
+        {"region": "left", "type": "velocity", "value": [-5.0, None, None]},
+        {"region": "right", "type": "velocity", "value": [5.0, None, None]}],
+    "solver": {"type": "explicit", "steps": 25},
+}
+
+
+STRIP = {"geometry": {"box": {"min": [0, 0], "max": [0.06, 0.009]}, "holes": []}, "precracks": [],
+         "regions": {"left": {"box": {"min": [0, 0], "max": [0.003, 0.009]}},
+                     "right": {"box": {"min": [0.057, 0], "max": [0.06, 0.009]}}}}
+# A strip 13 lines high (one line of plain rows) with a one-particle hole: the hole's band has no
+# full rows, so a row at a fixed distance from a long edge is more common than the interior's.
+# The same in 3D: a slab 13 planes thick with a one-particle hole.
+HOLED_STRIP = merge(STRIP, {"geometry": {"box": {"max": [0.06, 0.013]},
+                                         "holes": [{"circle": {"center": [0.0305, 0.0115],
+                                                               "radius": 0.0004}}]},
+                            "regions": {"left": {"box": {"max": [0.003, 0.013]}},
+                                        "right": {"box": {"max": [0.06, 0.013]}}}})
+HOLED_SLAB = merge(BLOCK, {"geometry": {"box": {"min": [0, 0, 0], "max": [0.018, 0.018, 0.013]},
+                                        "holes": [{"sphere": {"center": [0.0095, 0.0095, 0.0115],
+                                                              "radius": 0.0004}}]},
+                           "precracks": [],
+                           "regions": {"left": {"box": {"max": [0.002, 0.018, 0.013]}},
+                                       "right": {"box": {"min": [0.016, 0, 0],
+                                                         "max": [0.018, 0.018, 0.013]}}}})
+
+
+@pytest.mark.parametrize("raw, way", [
+    (PLATE, "plain"),                                                # hole, pre-crack, correction
+    (merge(PLATE, {"discretization": {"surface_correction": "none"}}), "plain"),
+    (merge(PLATE, STRIP), "classify"),                               # no plain row
+    (merge(PLATE, HOLED_STRIP), "classify"),                         # an edge row wins
+    (BLOCK, "plain"),
+    (HOLED_SLAB, "classify"),
+], ids=["plate", "no-correction", "thin-strip", "holed-strip", "3d", "holed-3d-slab"])
+def test_the_build_classifies_rows_as_classify_does_over_every_weight(raw, way, monkeypatch):
     # The build evaluates weights only for rows that are not plain (model._classify_rows); the
     # oracle here evaluates every bond's weight and classifies them (stencil.classify).
-    from pdgeneral.model import _family_moments, _plain_rows, _weights_and_stiffness
-    model = model_from(BLOCK if changes == "3d" else merge(PLATE, changes))
+    from pdgeneral.model import _family_moments, _weights_and_stiffness
+    from pdgeneral.physics import pmb
+    classify, calls = stencil.classify, []
+    monkeypatch.setattr(stencil, "classify", lambda *a, **k: calls.append(1) or classify(*a, **k))
+    model = model_from(raw)
+    assert ("classify" if calls else "plain") == way
     weights = model.bond_weights()
-    oracle = stencil.classify(model.offsets, model.neighbors, model.bond_slot, weights,
-                              model.stencil)
+    oracle = classify(model.offsets, model.neighbors, model.bond_slot, weights, model.stencil)
     rows = model.rows
+    assert 0 < rows.stencil_particles < model.particle_count
     assert np.array_equal(rows.bond_row, oracle.bond_row)
     assert np.array_equal(rows.explicit, oracle.explicit)
     assert np.array_equal(rows.stencil_weight, oracle.stencil_weight)
@@ -105,21 +147,16 @@ def test_the_build_classifies_rows_as_classify_does_over_every_weight(changes):
                                        model.bond_slot, model.horizon, model.spacing,
                                        model.micromodulus, np.empty(0))
     assert np.array_equal(model.particle_stiffness, stiffness)
-    # Family sums: the rows shared by the build equal each row's own sum.
-    bond_volume, _ = _family_moments(table.xi, table.length, model.offsets, model.neighbors,
-                                     model.bond_slot, model.horizon, model.spacing, model.volume,
-                                     np.zeros(model.particle_count, dtype=np.bool_))
+    # Family sums and the correction factors from them: each row's own sums, none shared.
+    bond_volume, moments = _family_moments(table.xi, table.length, model.offsets, model.neighbors,
+                                           model.bond_slot, model.horizon, model.spacing,
+                                           model.volume,
+                                           np.zeros(model.particle_count, dtype=np.bool_))
     assert np.array_equal(model.initial_bond_volume, bond_volume)
-    assert 0 < rows.stencil_particles < model.particle_count
-    # The strip has full rows but no plain one (each has a neighbour within the surface
-    # correction's reach): the build took classify's way there, the others the plain rows'.
-    full = stencil.full_rows(model.offsets, model.neighbors, model.bond_slot, table)
-    first = np.flatnonzero(full)[0]
-    plain = np.zeros(model.particle_count, dtype=np.bool_)
-    _plain_rows(full, model.correction, model.volume, model.offsets, model.neighbors,
-                np.ascontiguousarray(model.correction[:, first]), model.volume[first], plain)
-    thin = changes != "3d" and "geometry" in changes
-    assert plain.any() != thin
+    if model.surface_correction:
+        continuum = 4.0 * pmb.uniaxial_strain_energy_density(
+            1.0, model.horizon, model.dimension, 1.0, model.case.thickness_value)
+        assert np.array_equal(model.correction, continuum / moments)
 
 
 def test_without_the_stencil_every_row_is_explicit(plate):
@@ -204,24 +241,6 @@ def test_both_copies_of_a_bond_break_together(backend):
     mixed = stencil_end & (rows.bond_row[model.neighbors] >= 0)
     # The run breaks such bonds (not only the pre-crack's, which start broken).
     assert np.count_nonzero(~intact & model.initial_intact & mixed) > 0
-
-
-# A pre-cracked block pulled apart: the 3D case of the stencil and unrolled-loop tests.
-BLOCK = {
-    "name": "stencil-3d", "dimension": 3,
-    "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0,
-                 "critical_stretch": 4e-4},
-    "discretization": {"spacing": 1.0e-3, "horizon_factor": 3.015, "surface_correction": "energy"},
-    "geometry": {"box": {"min": [0, 0, 0], "max": [0.016, 0.014, 0.014]}},
-    "precracks": [{"rectangle": {"corner": [0.0, 0.0071, 0.0], "edge1": [0.006, 0.0, 0.0],
-                                 "edge2": [0.0, 0.0, 0.014]}}],
-    "regions": {"left": {"box": {"min": [0, 0, 0], "max": [0.002, 0.014, 0.014]}},
-                "right": {"box": {"min": [0.014, 0, 0], "max": [0.016, 0.014, 0.014]}}},
-    "boundary_conditions": [
-        {"region": "left", "type": "velocity", "value": [-5.0, None, None]},
-        {"region": "right", "type": "velocity", "value": [5.0, None, None]}],
-    "solver": {"type": "explicit", "steps": 25},
-}
 
 
 def test_3d_stencil_particles_give_the_same_run_bit_for_bit():
