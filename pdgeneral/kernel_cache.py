@@ -71,8 +71,9 @@ def _package_files() -> list[Path]:
                   if not p.name.startswith(".") and p.is_file() and not p.is_symlink())
 
 
-def _stamps() -> tuple:
-    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in _package_files())
+def _stamps(files: list[Path]) -> tuple:
+    """(path, modification time, size) of each file: what sources_unchanged compares."""
+    return tuple((str(p), info.st_mtime_ns, info.st_size) for p in files for info in [p.stat()])
 
 
 def _numba_settings() -> tuple:
@@ -95,9 +96,10 @@ def _numba_settings() -> tuple:
 
 def _fingerprint() -> tuple[str, tuple]:
     """(hash of every package source and the numba settings, the sources' stamps)."""
-    stamps = _stamps()
+    files = _package_files()
+    stamps = _stamps(files)
     digest = hashlib.sha256(repr((FORMAT, _numba_settings())).encode())
-    for path in _package_files():
+    for path in files:
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest(), stamps
@@ -119,7 +121,7 @@ def source_fingerprint() -> str | None:
 def sources_unchanged() -> bool:
     """Whether the package's files on disk are still those this process imported."""
     try:
-        return _stamps() == _SOURCE_STAMPS
+        return _stamps(_package_files()) == _SOURCE_STAMPS
     except OSError:
         return False
 
