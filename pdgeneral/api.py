@@ -6,16 +6,37 @@
 from __future__ import annotations
 
 import time as clock
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from . import backends
 from .case import Case, load_case
+from .case.plausibility import unit_warnings
 from .errors import CaseError
 from .model import (DEFAULT_LOAD_STEPS, DEFAULT_MAX_ITERATIONS, DEFAULT_TOLERANCE, Model, build_model,
                     time_stepping)
 from .solvers import run_explicit, run_quasi_static
+
+
+def _check_resumable(prepared: Prepared, model: Model, start: int, steps: Optional[int],
+                     kept_time_step: Optional[float], path: Path) -> None:
+    """A resume must have steps left to run: an output that already reached the case's last step
+    (or --steps) is complete, which the user is told instead of a run of 0 steps."""
+    solver = prepared.case.solver
+    if solver.type == "explicit":
+        _, total = time_stepping(model, kept_time_step)
+        unit, lengthen = "step", "a larger solver.end_time or solver.steps (--set solver.end_time=...)"
+    else:
+        total = solver.load_steps or DEFAULT_LOAD_STEPS
+        unit, lengthen = "load step", "a new output (load_steps cannot change on a resume)"
+    if steps is not None and steps <= start:
+        raise CaseError("--steps", f"{path} already reached {unit} {start}, at or past --steps {steps}: "
+                                   "nothing to resume", file=prepared.source)
+    if steps is None and start >= total:
+        raise CaseError("output.path", f"{path} is complete: it reached {unit} {start} of {total}, "
+                                       f"so there is nothing to resume; to run on, resume with {lengthen}",
+                        file=prepared.source)
 
 
 @dataclass
@@ -50,6 +71,8 @@ class Prepared:
     backend: str
     source: str
     overrides: tuple[str, ...] = ()
+    #: Values outside the range of engineering solids and loads (case.plausibility): likely unit slips.
+    warnings: list[str] = field(default_factory=list)
 
 
 def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: Optional[str] = None,
@@ -70,7 +93,7 @@ def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: Opt
     except CaseError as err:
         err.file = err.file or source
         raise
-    return Prepared(loaded, text, model, name, source, tuple(overrides))
+    return Prepared(loaded, text, model, name, source, tuple(overrides), unit_warnings(loaded))
 
 
 def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (),
@@ -105,19 +128,23 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
     solver = prepared.case.solver
     engine.warm_up(solver.type)
     start = 0
+    kept_time_step = None
     if resume:
         last = writer.last_snapshot
-        engine.load_state(last["displacement"], last["velocity"], last["bond_state"])
         start = int(last["step"])
-        if solver.type == "explicit" and last.get("time_step") != time_stepping(model)[0]:
+        if solver.type == "explicit":
+            kept_time_step = float(last["time_step"])
+        try:
+            _check_resumable(prepared, model, start, steps, kept_time_step, writer.path)
+        except CaseError:
             writer.close()
-            raise CaseError("solver", "the time step differs from the one the output was written "
-                                      "with; resume needs the same case", file=prepared.source)
+            raise
+        engine.load_state(last["displacement"], last["velocity"], last["bond_state"])
     setup = clock.perf_counter() - started
     try:
         stepping_started = clock.perf_counter()
         if solver.type == "explicit":
-            dt, total = time_stepping(model)
+            dt, total = time_stepping(model, kept_time_step)
             if steps is not None:
                 total = steps
             out = prepared.case.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import sys
 import time as clock
 
@@ -64,6 +65,28 @@ class _Progress:
             click.echo("", err=True)
 
 
+def resume_command(case: str, backend: str | None, output: str | None, steps: int | None,
+                   overrides: tuple[str, ...]) -> str:
+    """The command that resumes a run: its case, and every option that shapes the run (--set,
+    --output, --backend, --steps), quoted so that a shell gives them back as they were."""
+    words = ["pdgeneral", "run", case]
+    if backend is not None:
+        words += ["--backend", backend]
+    if output is not None:
+        words += ["--output", output]
+    if steps is not None:
+        words += ["--steps", str(steps)]
+    for item in overrides:
+        words += ["--set", item]
+    return shlex.join(words + ["--resume"])
+
+
+def _warn(prepared) -> None:
+    """One line on stderr per value outside the range of engineering solids and loads."""
+    for line in prepared.warnings:
+        click.echo(f"warning: {prepared.source}: {line}", err=True)
+
+
 @main.command()
 @click.argument("case", type=click.Path(dir_okay=False))
 @click.option("--backend", "-b", default=None, help="auto | serial | parallel | cuda (overrides the case).")
@@ -88,12 +111,15 @@ def run(case, backend, output, steps, overrides, overwrite, resume, quiet, summa
     if resume and overwrite:
         raise PdgeneralError("--resume and --overwrite exclude each other")
     prepared = prepare(case, overrides, backend)
+    _warn(prepared)
     progress = _Progress(prepared.model.particle_count, not quiet)
     try:
         summary = run_case(prepared, output=output, steps=steps, overwrite=overwrite,
                            resume=resume, progress=progress)
     except RunInterrupted as stop:
-        click.echo(f"\n{stop}".replace("CASE", case), err=True)
+        saved = f" and saved in {stop.path}" if stop.path else ""
+        again = resume_command(case, backend, output, steps, overrides)
+        click.echo(f"\ninterrupted at step {stop.step}{saved}; continue with: {again}", err=True)
         sys.exit(130)
     except RunUnstable as failure:
         click.echo(f"\nerror: {case}: {failure}", err=True)
@@ -125,6 +151,7 @@ def check(case, overrides, schema) -> None:
     from .memory import model_bytes
     from .model import DEFAULT_LOAD_STEPS, time_stepping
     prepared = prepare(case, overrides)
+    _warn(prepared)
     model = prepared.model
     c = prepared.case
     click.echo(f"case        {c.name} ({prepared.source})")

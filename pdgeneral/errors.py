@@ -12,15 +12,19 @@ class CaseError(PdgeneralError):
     ``key`` is the dotted path of the offending entry (``discretization.spacing``,
     ``boundary_conditions[1].region``); ``file`` is filled in by the loader when the error is raised
     below it, so that model-building code need not know where the case came from.
+    ``origin`` is the ``--set KEY=VALUE`` item the offending value came from, when it came from
+    the command line rather than from the file.
     """
 
-    def __init__(self, key: str, message: str, file: str | None = None):
+    def __init__(self, key: str, message: str, file: str | None = None, origin: str | None = None):
         self.key = key
         self.message = message
         self.file = file
-        super().__init__(str(self))
+        self.origin = origin
+        super().__init__(key, message)
 
     def __str__(self) -> str:
         where = f"{self.file}: " if self.file else ""
-        key = f"{self.key}: " if self.key else ""
+        origin = f" (given by --set {self.origin})" if self.origin else ""
+        key = f"{self.key}{origin}: " if self.key or origin else ""
         return f"{where}{key}{self.message}"

@@ -123,14 +123,22 @@ class Model:
                 self.bond_weights())
 
 
-def time_stepping(model: Model) -> tuple[float, int]:
+def time_stepping(model: Model, kept_time_step: float | None = None) -> tuple[float, int]:
     """(time step, number of steps) of an explicit case.
 
     dt = safety_factor * stable time step (default 0.8) or solver.time_step, which must not exceed
     the stable one. With end_time, steps = ceil(end_time / dt) and dt shrinks to end_time / steps so
     the run ends exactly at end_time.
+
+    ``kept_time_step``: the time step of the output being resumed, kept whatever end_time now
+    says (a resume that lengthens a run must not change the steps already computed); the run then
+    ends at the first step at or after end_time.
     """
     solver = model.case.solver
+    if kept_time_step is not None:
+        if solver.end_time is not None:
+            return kept_time_step, max(1, math.ceil(solver.end_time / kept_time_step * (1 - 1e-12)))
+        return kept_time_step, solver.steps
     if solver.time_step is not None:
         if solver.time_step > model.stable_time_step:
             raise CaseError("solver.time_step", f"{solver.time_step:g} s exceeds the stable time step "

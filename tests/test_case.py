@@ -28,6 +28,36 @@ def test_yaml_syntax_error_names_the_line():
     assert "line" in error_of(text) and "YAML syntax error" in error_of(text)
 
 
+def test_yaml_syntax_error_names_the_line_of_the_mistake():
+    # A key without its ':' on line 2; PyYAML notices only on line 3 (issue 18, item 4).
+    assert error_of("name: x\ndimension 2\nmaterial:\n  model: pmb\n") == (
+        "case.yaml: YAML syntax error at line 2, column 1: could not find expected ':'")
+    # An unclosed bracket on line 2; the parser stops at line 3.
+    assert "at line 2, column 6:" in error_of("name: x\nbox: [1, 2\nother: 3\n")
+    # Where the problem mark is the mistake, it stays: a tab on line 3.
+    assert "at line 3, column 1:" in error_of("name: x\nmaterial:\n\tmodel: pmb\n")
+
+
+def test_a_misspelled_required_key_is_named_as_the_likely_typo():
+    raw = merge(BASE_2D, {})
+    raw["material"] = {"model": "pmb", "young_modulus": 200.0e9, "density": 7850.0,
+                       "fracture_energy": 3.8}
+    assert error_of(raw) == ("case.yaml: material.youngs_modulus: required key is missing; the unknown "
+                             "key 'young_modulus' beside it looks like its misspelling")
+
+
+def test_an_error_from_set_says_it_came_from_set():
+    assert error_of(BASE_2D, overrides=["solver.end_tme=1e-3"]) == (
+        "case.yaml: solver.end_tme (given by --set solver.end_tme=1e-3): unknown key 'end_tme'; did you "
+        "mean 'end_time'?")
+    assert error_of(BASE_2D, overrides=["material.density=-3"]).startswith(
+        "case.yaml: material.density (given by --set material.density=-3): Input should be greater")
+    # a mapping set by --set, wrong inside: still the command line's
+    assert "(given by --set material={model: pmb})" in error_of(BASE_2D, overrides=["material={model: pmb}"])
+    # the same mistake in the file is the file's
+    assert "given by" not in error_of(merge(BASE_2D, {"solver": {"end_tme": 1e-3}}))
+
+
 def test_unknown_key_suggests_the_right_one():
     raw = merge(BASE_2D, {"material": {"youngs_modulos": 1.0}})
     assert error_of(raw) == "case.yaml: material.youngs_modulos: unknown key 'youngs_modulos'; did you mean 'youngs_modulus'?"  # noqa: E501
@@ -81,8 +111,8 @@ def test_overrides_are_validated_like_the_file():
     case = load_case_text(yaml.safe_dump(BASE_2D), overrides=["discretization.spacing=0.5e-3",
                                                               "output.path=elsewhere.h5"])
     assert case.discretization.spacing == 0.5e-3 and case.output_path == "elsewhere.h5"
-    assert "discretization.spacing: Input should be greater than 0" in error_of(
-        BASE_2D, overrides=["discretization.spacing=-1"])
+    assert ("discretization.spacing (given by --set discretization.spacing=-1): Input should be greater "
+            "than 0") in error_of(BASE_2D, overrides=["discretization.spacing=-1"])
     assert "unknown key 'spasing'" in error_of(BASE_2D, overrides=["discretization.spasing=1"])
 
 

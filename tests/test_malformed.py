@@ -140,4 +140,5 @@ def test_unwritable_output_folder(tmp_path):
 def test_bad_override_names_the_key(tmp_path):
     path = write(tmp_path, {})
     result = CliRunner().invoke(main, ["check", path, "--set", "discretization.spacing=-1"])
-    check_one_line(result, path, "discretization.spacing", "greater than 0")
+    check_one_line(result, path, "discretization.spacing (given by --set discretization.spacing=-1)",
+                   "greater than 0")

@@ -3,12 +3,16 @@
 The SIGKILL test kills a real `pdgeneral run` process at a random moment, resumes it with
 `--resume`, and compares the final arrays with an uninterrupted run, bit for bit (CPU backends).
 """
+import math
+import os
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -135,35 +139,118 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path):
 
 
 def test_ctrl_c_writes_a_snapshot_and_says_how_to_resume(tmp_path):
+    # The case file names an output of its own, already finished; the run writes elsewhere through
+    # --set (into a folder with a space, which the hint must quote). Following the printed hint as
+    # a shell command must resume that run, not the case file's own output (issue 18, item 1).
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 20},
+                              "output": {"path": str(tmp_path / "own.h5"), "every": 1000}})
+    case = tmp_path / "case.yaml"
+    case.write_text(yaml.safe_dump(raw))
+    run_case(case, backend="serial")
+    target = tmp_path / "long run" / "stopped.h5"
     # Long enough (about 4 s on a 2-core machine) that the signal always lands inside the loop.
-    raw, command, process = start_run(tmp_path, merge(FRACTURE_2D, {
-        "solver": {"end_time": None, "steps": 20000}, "output": {"every": 1000}}), "stopped")
-    xdmf = tmp_path / "stopped.xdmf"
-    wait_for(xdmf.exists)          # step 0 written: the loop is running
+    command = [sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial", "-q",
+               "--set", "solver.steps=20000", "--set", f"output.path={target}", "--overwrite"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(target.with_suffix(".xdmf").exists)          # step 0 written: the loop is running
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert f"pdgeneral run {tmp_path / 'case.yaml'} --resume" in stderr
-    stopped_at = snapshot_steps(tmp_path / "stopped.h5")[-1]
+    stopped_at = snapshot_steps(target)[-1]
     assert 0 < stopped_at < 20000 and f"interrupted at step {stopped_at}" in stderr
-    resume_and_compare(tmp_path, raw, command, "stopped")
+    hint = stderr.split("continue with: ", 1)[1].strip()
+    assert hint == shlex.join(["pdgeneral", "run", str(case), "--backend", "serial",
+                               "--set", "solver.steps=20000", "--set", f"output.path={target}",
+                               "--resume"])
+    # Run exactly what was printed, through a shell, with pdgeneral on the PATH.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    resumed = subprocess.run(["bash", "-c", hint], capture_output=True, text=True, env=env, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"-> {target}" in resumed.stdout
+    reference = merge(raw, {"solver": {"steps": 20000}, "output": {"path": str(tmp_path / "ref.h5")}})
+    run_case(case_from(reference), backend="serial")
+    assert_same_final_state(tmp_path / "ref.h5", target)
+    assert snapshot_steps(tmp_path / "own.h5") == [0, 20]     # the case's own output: untouched
 
 
-def test_a_blow_up_stops_the_run_keeps_the_last_good_snapshot_and_names_the_cause(tmp_path):
-    import dataclasses
+def test_resuming_a_complete_run_says_so(tmp_path):
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 30}})
+    run_case(case_from(raw), backend="serial", output=tmp_path / "done.h5")
+    with pytest.raises(CaseError, match=r"done.h5 is complete: it reached step 30 of 30, so there is "
+                                        r"nothing to resume; to run on, resume with a larger "
+                                        r"solver.end_time or solver.steps"):
+        run_case(case_from(raw), backend="serial", output=tmp_path / "done.h5", resume=True)
+    with pytest.raises(CaseError, match="already reached step 30, at or past --steps 20"):
+        run_case(case_from(raw), backend="serial", output=tmp_path / "done.h5", resume=True, steps=20)
+    quasi = merge(STRIP, {"solver": {"load_steps": 2}})
+    run_case(case_from(quasi), backend="serial", output=tmp_path / "qs.h5")
+    with pytest.raises(CaseError, match="reached load step 2 of 2"):
+        run_case(case_from(quasi), backend="serial", output=tmp_path / "qs.h5", resume=True)
+    # Through the command line: one line, exit code 2, no "0 steps" success.
+    case = tmp_path / "case.yaml"
+    case.write_text(yaml.safe_dump(merge(raw, {"output": {"path": str(tmp_path / "done.h5")}})))
+    result = subprocess.run([sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial",
+                             "--resume"], capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "is complete" in result.stderr
 
-    from pdgeneral.api import prepare
+
+def test_a_finished_run_extends_with_more_steps_bit_for_bit(tmp_path):
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 60}, "output": {"every": 20}})
+    run_case(case_from(raw), backend="serial", output=tmp_path / "a.h5")
+    longer = merge(raw, {"solver": {"steps": 120}, "output": {"every": 30}})
+    resumed = run_case(case_from(longer), backend="serial", output=tmp_path / "a.h5", resume=True)
+    assert resumed.steps == 60
+    assert snapshot_steps(tmp_path / "a.h5") == [0, 20, 40, 60, 90, 120]
+    run_case(case_from(longer), backend="serial", output=tmp_path / "b.h5")
+    assert_same_final_state(tmp_path / "a.h5", tmp_path / "b.h5")
+    with h5py.File(tmp_path / "a.h5") as f:      # the file now records the case it continues as
+        assert '"steps": 120' in f.attrs["case_normalized"]
+
+
+def test_a_later_end_time_keeps_the_files_time_step(tmp_path):
+    # With end_time, dt = end_time / ceil(end_time / dt_stable); a resume to a later end_time keeps
+    # the file's dt (the steps already computed stay valid) and runs ceil(end_time / dt) steps.
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": 2.0e-6}, "output": {"every": 1000}})
+    first = run_case(case_from(raw), backend="serial", output=tmp_path / "a.h5")
+    dt = first.time_step
+    later = merge(raw, {"solver": {"end_time": 5.0e-6}})
+    resumed = run_case(case_from(later), backend="serial", output=tmp_path / "a.h5", resume=True)
+    total = math.ceil(5.0e-6 / dt * (1 - 1e-12))
+    assert resumed.time_step == dt and resumed.steps == total - first.steps
+    reference = merge(raw, {"solver": {"end_time": None, "steps": total, "time_step": dt}})
+    run_case(case_from(reference), backend="serial", output=tmp_path / "ref.h5")
+    assert_same_final_state(tmp_path / "ref.h5", tmp_path / "a.h5")
+
+
+def test_resume_names_the_keys_that_differ(tmp_path):
+    run_case(case_from(FRACTURE_2D), backend="serial", output=tmp_path / "a.h5", steps=5)
+    other = merge(FRACTURE_2D, {"material": {"density": 2500.0}, "precision": "float32"})
+    with pytest.raises(CaseError, match=r"material.density was 2440.0 in the file, 2500.0 now; "
+                                        r"precision was float64 in the file, float32 now\. Resume may "
+                                        r"change only the keys that lengthen a run \(solver.end_time, "
+                                        r"solver.steps\), output and backend"):
+        run_case(case_from(other), backend="serial", output=tmp_path / "a.h5", resume=True)
+
+
+def test_a_blow_up_stops_the_run_keeps_the_last_good_snapshot_and_names_the_cause(tmp_path,
+                                                                                 monkeypatch):
+    from pdgeneral import api
     from pdgeneral.solvers.interrupt import RunUnstable
-    prepared = prepare(case_from(merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 400},
-                                                     "output": {"every": 1}})))
-    # A model whose "stable" time step is 20 times the real one: the explicit scheme must diverge.
-    prepared.model = dataclasses.replace(prepared.model,
-                                         stable_time_step=20 * prepared.model.stable_time_step)
-    with pytest.raises(RunUnstable, match=r"not finite .* at step (\d+) .*time step above the stable"
-                       ) as failure:
+    prepared = api.prepare(case_from(merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 400},
+                                                         "output": {"every": 1}})))
+    # A time step 16 times the stable one (which the case could not ask for): the explicit scheme
+    # must diverge, and the message must blame the time step with its numbers.
+    dt = 16 * prepared.model.stable_time_step
+    monkeypatch.setattr(api, "time_stepping", lambda model, kept_time_step=None: (dt, 400))
+    with pytest.raises(RunUnstable, match=r"not finite .* at step (\d+) .*Likely cause: a time step "
+                                          r"above the stable limit \(dt = ([-+.e\d]+) s, stable "
+                                          r"([-+.e\d]+) s") as failure:
         run_case(prepared, backend="serial", output=tmp_path / "blow.h5")
+    numbers = re.search(r"dt = ([-+.e\d]+) s, stable ([-+.e\d]+) s", str(failure.value))
+    assert float(numbers.group(1)) > float(numbers.group(2))
     stopped = int(re.search(r"at step (\d+)", str(failure.value)).group(1))
     steps = snapshot_steps(tmp_path / "blow.h5")
     assert steps[-1] == stopped - 1     # every step before the blow-up was written, not the bad one

@@ -36,24 +36,52 @@ def load_case_text(text: str, source: str = "<case>", overrides: Iterable[str] =
     try:
         raw = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        raise CaseError("", f"YAML syntax error at {where}: {err.problem}", file=source) from None
+        raise CaseError("", f"YAML syntax error at {_yaml_error_place(err)}: {err.problem}",
+                        file=source) from None
     except yaml.YAMLError as err:
         raise CaseError("", f"YAML error: {err}", file=source) from None
     if not isinstance(raw, dict):
         raise CaseError("", "the case file must be a mapping of keys (name, dimension, material, ...)",
                         file=source)
+    overrides = list(overrides)
     try:
         for item in overrides:
             key, value = parse_override(item)
-            _set_dotted(raw, key, value)
+            try:
+                _set_dotted(raw, key, value)
+            except CaseError as err:
+                err.origin = item
+                raise
         case = _validate(raw)
         check_consistency(case)
     except CaseError as err:
         err.file = source
+        err.origin = err.origin or _override_behind(err.key, overrides)
         raise
     return case
+
+
+def _yaml_error_place(err: yaml.MarkedYAMLError) -> str:
+    """Where a YAML syntax error is, as the user counts lines. PyYAML marks where its scanner gave
+    up, which for a key without its ':' or an unclosed bracket is the line after the mistake; the
+    context mark (where the key or the bracket began) is then the line to fix."""
+    mark = err.problem_mark
+    context = err.context or ""
+    if err.context_mark is not None and (context.startswith("while scanning a simple key")
+                                         or context.startswith("while parsing a flow")):
+        mark = err.context_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
+
+
+def _override_behind(key: str, overrides: list[str]) -> str | None:
+    """The --set item that wrote ``key`` (or a mapping holding it), if any: errors in it are the
+    command line's, not the file's. The last one wins, as it does when they are applied."""
+    found = None
+    for item in overrides:
+        set_key = item.partition("=")[0].strip()
+        if key == set_key or key.startswith(set_key + ".") or key.startswith(set_key + "["):
+            found = item
+    return found
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -162,7 +190,7 @@ def _validate(raw: dict) -> Case:
                 else:
                     message += f" (allowed: {', '.join(model.model_fields)})"
         elif kind == "missing":
-            message = "required key is missing"
+            message = "required key is missing" + _typo_of(loc, err.errors())
         elif kind == "value_error":
             message = str(first["msg"]).removeprefix("Value error, ")
         else:
@@ -170,6 +198,19 @@ def _validate(raw: dict) -> Case:
             shown = repr(value) if not isinstance(value, dict) else "a mapping"
             message = f"{first['msg']} (got {shown})"
         raise CaseError(key, message) from None
+
+
+def _typo_of(loc: tuple, errors: list[dict]) -> str:
+    """For a missing key: the unknown key beside it that looks like its misspelling, if any
+    (``young_modulus`` for ``youngs_modulus``); pydantic reports the two as separate errors."""
+    unknown = [e["loc"][-1] for e in errors
+               if e["type"] == "extra_forbidden" and tuple(e["loc"][:-1]) == loc[:-1]]
+    match = difflib.get_close_matches(str(loc[-1]), [str(u) for u in unknown], n=1, cutoff=0.6)
+    if match:
+        return f"; the unknown key {match[0]!r} beside it looks like its misspelling"
+    if unknown:
+        return f" (unknown keys beside it: {', '.join(repr(str(u)) for u in unknown)})"
+    return ""
 
 
 def check_consistency(case: Case) -> None:

@@ -150,7 +150,7 @@ class SnapshotWriter:
         self._lock: int | None = None
         try:
             if resume:
-                self._reopen()
+                self._reopen(case_text, attributes or {})
             else:
                 self._create(case_text, backend, overwrite, attributes or {})
         except BaseException:
@@ -214,7 +214,7 @@ class SnapshotWriter:
                                                f"(it holds the lock on {folder})") from None
         return fd
 
-    def _reopen(self) -> None:
+    def _reopen(self, case_text: str, attributes: dict) -> None:
         if not self.path.exists():
             raise CaseError("output.path", f"{self.path} does not exist: nothing to resume")
         if not self.folder.is_dir():
@@ -228,10 +228,19 @@ class SnapshotWriter:
             raise CaseError("output.path", f"cannot reopen {self.path} to resume it "
                                            f"({err.strerror or err})") from None
         stored = self.attrs.get("case_normalized")
+        if stored is None:
+            raise CaseError("output.path", f"{self.path} records no case to compare with; it cannot "
+                                           "be resumed")
         current = json.loads(json.dumps(self.model.case.model_dump(mode="json")))
-        if stored is None or _without_run_keys(json.loads(stored)) != _without_run_keys(current):
-            raise CaseError("output.path", f"{self.path} was written by a different case; resume "
-                                           "needs the same case (only output and backend may change)")
+        differences = case_differences(json.loads(stored), current)
+        if differences:
+            shown = "; ".join(f"{key} was {old} in the file, {new} now" for key, old, new in differences)
+            raise CaseError("output.path", f"{self.path} was written by a different case: {shown}. "
+                                           "Resume may change only the keys that lengthen a run "
+                                           f"({', '.join(RESUMABLE_KEYS)}), output and backend")
+        # The file now continues as the current case says (a longer end_time, another output.every):
+        # it records that case, which reproduces every step already written.
+        self.attrs.update(case=case_text, case_normalized=json.dumps(current), **attributes)
         self._lock = self._locked(self.folder)
         for leftover in [*self.folder.glob("*" + TMP), self.path.with_name(self.path.name + TMP),
                          xdmf_path(self.path).with_name(xdmf_path(self.path).name + TMP)]:
@@ -333,9 +342,40 @@ def _fill_state(f: h5py.File, step: int, time: float, attrs: dict, arrays: dict[
     f.attrs["complete"] = True
 
 
-def _without_run_keys(case: dict) -> dict:
-    """The parts of a normalised case that decide the physics (output and backend may differ)."""
-    return {key: value for key, value in case.items() if key not in ("output", "backend")}
+#: Case keys a resume may change besides output and backend: they lengthen (or shorten) an explicit
+#: run without changing any step already computed (the time step is kept from the file).
+RESUMABLE_KEYS = ("solver.end_time", "solver.steps")
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    """A normalised case as {dotted key: value} (lists indexed as key[i])."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
+        out = {}
+        for index, item in enumerate(value):
+            out.update(_flatten(item, f"{prefix}[{index}]"))
+        return out
+    return {prefix: value}
+
+
+def case_differences(stored: dict, current: dict) -> list[tuple[str, object, object]]:
+    """(key, value in the file, value now) of every case key that decides the physics and differs:
+    all but output, backend and RESUMABLE_KEYS (of an explicit run on both sides)."""
+    old, new = _flatten(stored), _flatten(current)
+    explicit = old.get("solver.type") == new.get("solver.type") == "explicit"
+
+    def free(key: str) -> bool:
+        return (key.startswith("output.") or key == "output" or key == "backend"
+                or (explicit and key in RESUMABLE_KEYS))
+
+    missing = "(absent)"
+    keys = list(old) + [key for key in new if key not in old]
+    return [(key, old.get(key, missing), new.get(key, missing)) for key in keys
+            if not free(key) and old.get(key, missing) != new.get(key, missing)]
 
 
 def _listed_steps(f: h5py.File) -> list[int]:

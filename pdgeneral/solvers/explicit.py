@@ -7,8 +7,10 @@ from __future__ import annotations
 import time as clock
 from typing import Callable, Optional
 
+import numpy as np
+
 from ..backends.base import Backend
-from ..kernels.pmb import INITIAL
+from ..kernels.pmb import INITIAL, PRESCRIBED_VELOCITY
 from .interrupt import RunInterrupted, RunUnstable, deferred_interrupts
 
 # A chunk of steps between progress reports lasts about this long (s), and holds at most this many
@@ -20,6 +22,16 @@ MAX_CHUNK = 1000
 SPEED_LIMIT_FACTOR = 1.0
 
 Progress = Optional[Callable[[int, int], None]]
+
+
+def fastest_load(model) -> float:
+    """The largest speed (m/s) a prescribed velocity or an initial velocity gives a particle."""
+    speed_squared = np.zeros(model.particle_count)
+    velocity = model.constraint_kind == PRESCRIBED_VELOCITY
+    np.add.at(speed_squared, model.constraint_particle[velocity],
+              model.constraint_value[velocity] ** 2)
+    speed_squared = np.maximum(speed_squared, (model.initial_velocity ** 2).sum(axis=0))
+    return float(np.sqrt(speed_squared.max(initial=0.0)))
 
 
 def _snapshot(backend: Backend, writer, step: int, dt: float) -> None:
@@ -77,7 +89,8 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
             if bad >= 0:
                 last_good = writer.steps[-1][0] if writer is not None and writer.steps else None
                 raise RunUnstable(step, bad, backend.model.positions[bad], last_good, dt,
-                                  backend.model.stable_time_step)
+                                  backend.model.stable_time_step, speed_limit,
+                                  fastest_load(backend.model))
             if writer is not None and (step == next_snapshot or interrupted):
                 _snapshot(backend, writer, step, dt)
             elif writer is not None and (
