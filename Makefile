@@ -17,8 +17,10 @@ demo: $(STAMP)
 	@echo "Output: results/uniaxial-tension-2d.h5 (open results/uniaxial-tension-2d.xdmf in ParaView)"
 
 # The CUDA kernels run under numba's CUDA simulator here (tests marked gpu need a real GPU and skip).
+# ruff first (the lint is part of the tests), then pytest on every core (pytest-xdist).
 test: $(STAMP)
-	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/pdgeneral bench --cases 2d-1m,3d-1m --backends serial,parallel --steps 10

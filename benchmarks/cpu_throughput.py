@@ -40,7 +40,7 @@ def main() -> None:
     points = lattice(case.geometry.box, case.discretization.spacing)
     find_neighbors(points[:1000], case.horizon)  # compile (cached on disk after the first run)
     started = time.perf_counter()
-    offsets, _ = find_neighbors(points, case.horizon)
+    _offsets, _ = find_neighbors(points, case.horizon)
     neighbour_seconds = time.perf_counter() - started
     started = time.perf_counter()
     model = build_model(case)
@@ -49,7 +49,7 @@ def main() -> None:
     result = {
         "date": datetime.date.today().isoformat(),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                 text=True).stdout.strip(),
+                                 text=True, check=False).stdout.strip(),
         "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "particles": model.particle_count, "bonds": model.bond_count,

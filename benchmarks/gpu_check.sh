@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything one device session checks and times on the GPU machine, logs into $OUT (see
 # ../shared/gpu/README.md for the install line that must run first). Usage:
-#   benchmarks/gpu_check.sh [tests] [variants] [bench] [startup] [compare]
+#   benchmarks/gpu_check.sh [tests] [variants] [bench] [precision] [startup] [compare]
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -56,6 +56,18 @@ for what in "$@"; do
       done 2>&1 | tee "$OUT/startup.log"
       ls "$PDGENERAL_CACHE_DIR"/* | wc -l | sed 's/^/cache entries: /' | tee -a "$OUT/startup.log"
       unset PDGENERAL_CACHE_DIR ;;
+    precision) # float64 and float32 instructions of the fused force kernel, read from the hardware
+               # counters (issue 12: a float32 kernel computes in float32)
+      ops=""
+      for op in dadd dmul dfma fadd fmul ffma; do ops="$ops,smsp__sass_thread_inst_executed_op_${op}_pred_on.sum"; done
+      for case in 2d-1m 3d-1m; do
+        for p in float32 float64; do
+          ncu --clock-control none -k regex:forces_kick --launch-skip 2 --launch-count 1 \
+            --metrics "${ops#,}" --csv python3 -m pdgeneral bench --cases $case --backends cuda \
+            --precision $p --steps 20 > "$OUT/ncu-$case-$p.csv" 2>&1
+        done
+      done
+      python3 benchmarks/ncu_table.py "$OUT"/ncu-*.csv 2>&1 | tee "$OUT/ncu-precision.log" ;;
     compare)
       python3 -m pdgeneral compare cases/tension_to_failure_2d.yaml serial/parallel/cuda \
         --json "$OUT/compare-fracture.json" 2>&1 | tail -n 12 | tee "$OUT/compare-fracture.log"

@@ -16,15 +16,13 @@ import argparse
 import math
 
 import numpy as np
+from gpu_variants import explicit_layout, timed  # benchmarks/ is the script's own folder
 from numba import cuda
 
 from pdgeneral import backends
 from pdgeneral.bench import CASES, synthetic_case
 from pdgeneral.case import load_case_text
 from pdgeneral.model import build_model
-
-from gpu_variants import explicit_layout, timed   # benchmarks/ is the script's own folder
-
 
 
 def select_kernel(reference, displacement, no_fail, bond_count, stride, neighbors, weights, intact,
@@ -143,8 +141,9 @@ def make_lanes_kernel(lanes, shared_threads=0):
 def step_breakdown(engine, model, repeats):
     """Force kernel, kick pass, the fused force-and-kick kernel and whole steps, timed separately in
     the state of `pdgeneral bench`."""
-    from pdgeneral.model import time_stepping
     import time
+
+    from pdgeneral.model import time_stepping
     dt, _ = time_stepping(model)
     engine.compute_forces()
     engine.advance(0, 1, dt)
@@ -214,7 +213,7 @@ def main():
             for threads in ((256,) if "shared" in name else (128, 256)):
                 blocks = (N * lanes + threads - 1) // threads
                 launch = kernel[blocks, threads]
-                seconds = timed(lambda: launch(*common), args.repeats)
+                seconds = timed(lambda launch=launch: launch(*common), args.repeats)
                 force = a.force.copy_to_host()
                 scale = np.abs(reference_force).max()
                 difference = np.abs(force - reference_force).max() / scale

@@ -24,15 +24,14 @@ import itertools
 import math
 
 import numpy as np
+from gpu_variants import explicit_layout  # benchmarks/: the script's folder
+from gpu_variants import timed as _timed
 from numba import config, cuda
 
 from pdgeneral import backends
 from pdgeneral.bench import CASES, synthetic_case
 from pdgeneral.case import load_case_text
 from pdgeneral.model import build_model, time_stepping
-
-from gpu_variants import explicit_layout, timed as _timed   # benchmarks/: the script's folder
-
 
 
 def timed(fn, repeats):
@@ -236,34 +235,34 @@ def main():
     delta[~mask] = 0
     fits16 = np.abs(delta).max() < 2**15
     weights32 = cuda.to_device(weights64.copy_to_host().astype(np.float32))
-    dev = dict(
-        neighbors16=cuda.to_device(delta.astype(np.int16).ravel()) if fits16 else None,
-        offsets=cuda.to_device(offsets), table=cuda.to_device(table),
-        table_w=cuda.to_device(table_w), stencil_bits=cuda.to_device(bits),
-        u_out=cuda.device_array_like(a.displacement),
-        correction=cuda.to_device(np.ones((dim, N)) * 1.01))
+    dev = {
+        "neighbors16": cuda.to_device(delta.astype(np.int16).ravel()) if fits16 else None,
+        "offsets": cuda.to_device(offsets), "table": cuda.to_device(table),
+        "table_w": cuda.to_device(table_w), "stencil_bits": cuda.to_device(bits),
+        "u_out": cuda.device_array_like(a.displacement),
+        "correction": cuda.to_device(np.ones((dim, N)) * 1.01)}
     print(f"lattice {shape}, {len(offsets)} stencil bonds, int16 offsets fit: {fits16}", flush=True)
 
     variants = [
-        ("base", dict(rcp1=False, weights="f64", index="i32", fused=False, corr=False)),
-        ("rcp1", dict(rcp1=True, weights="f64", index="i32", fused=False, corr=False)),
-        ("w32", dict(rcp1=False, weights="f32", index="i32", fused=False, corr=False)),
-        ("rcp1 w32", dict(rcp1=True, weights="f32", index="i32", fused=False, corr=False)),
-        ("rcp1 w0", dict(rcp1=True, weights="none", index="i32", fused=False, corr=False)),
-        ("rcp1 w32 i16", dict(rcp1=True, weights="f32", index="i16", fused=False, corr=False)),
-        ("rcp1 w32 fused", dict(rcp1=True, weights="f32", index="i32", fused=True, corr=False)),
-        ("rcp1 w64 fused", dict(rcp1=True, weights="f64", index="i32", fused=True, corr=False)),
-        ("rcp1 stencil", dict(rcp1=True, weights="table", index="stencil", fused=False, corr=False)),
-        ("stencil gather", dict(rcp1=False, weights="table", index="stencil", fused=False,
-                                corr=False, gather=True)),
-        ("rcp1 stencil gather", dict(rcp1=True, weights="table", index="stencil", fused=False,
-                                     corr=False, gather=True)),
-        ("rcp1 stencil fused", dict(rcp1=True, weights="table", index="stencil", fused=True,
-                                    corr=False)),
-        ("rcp1 stencil corr", dict(rcp1=True, weights="table", index="stencil", fused=False,
-                                   corr=True)),
-        ("rcp1 stencil corr fused", dict(rcp1=True, weights="table", index="stencil", fused=True,
-                                         corr=True)),
+        ("base", {"rcp1": False, "weights": "f64", "index": "i32", "fused": False, "corr": False}),
+        ("rcp1", {"rcp1": True, "weights": "f64", "index": "i32", "fused": False, "corr": False}),
+        ("w32", {"rcp1": False, "weights": "f32", "index": "i32", "fused": False, "corr": False}),
+        ("rcp1 w32", {"rcp1": True, "weights": "f32", "index": "i32", "fused": False, "corr": False}),
+        ("rcp1 w0", {"rcp1": True, "weights": "none", "index": "i32", "fused": False, "corr": False}),
+        ("rcp1 w32 i16", {"rcp1": True, "weights": "f32", "index": "i16", "fused": False, "corr": False}),
+        ("rcp1 w32 fused", {"rcp1": True, "weights": "f32", "index": "i32", "fused": True, "corr": False}),
+        ("rcp1 w64 fused", {"rcp1": True, "weights": "f64", "index": "i32", "fused": True, "corr": False}),
+        ("rcp1 stencil", {"rcp1": True, "weights": "table", "index": "stencil", "fused": False, "corr": False}),
+        ("stencil gather", {"rcp1": False, "weights": "table", "index": "stencil", "fused": False,
+                                "corr": False, "gather": True}),
+        ("rcp1 stencil gather", {"rcp1": True, "weights": "table", "index": "stencil", "fused": False,
+                                     "corr": False, "gather": True}),
+        ("rcp1 stencil fused", {"rcp1": True, "weights": "table", "index": "stencil", "fused": True,
+                                    "corr": False}),
+        ("rcp1 stencil corr", {"rcp1": True, "weights": "table", "index": "stencil", "fused": False,
+                                   "corr": True}),
+        ("rcp1 stencil corr fused", {"rcp1": True, "weights": "table", "index": "stencil", "fused": True,
+                                         "corr": True}),
     ]
     if args.only:
         chosen = args.only.split(",")
@@ -289,8 +288,8 @@ def main():
                 blocks = (N + threads - 1) // threads
                 launch = kernel[blocks, threads]
                 try:
-                    seconds = timed(lambda: launch(*call), args.repeats)
-                except Exception as error:   # report and go on: one variant must not end the run
+                    seconds = timed(lambda launch=launch, call=call: launch(*call), args.repeats)
+                except Exception as error:  # noqa: BLE001 - report and go on: one variant must not end the run
                     print(f"  {name:24s} cap={cap} threads={threads}: failed: {error!r}"[:300])
                     break
                 note = ""

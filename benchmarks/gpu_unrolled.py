@@ -13,6 +13,7 @@ import argparse
 import time
 
 import numpy as np
+from gpu_variants import timed  # benchmarks/ is the script's own folder
 from numba import cuda
 
 from pdgeneral.backends import cuda as cuda_backend
@@ -20,8 +21,6 @@ from pdgeneral.backends.cuda import CudaBackend
 from pdgeneral.bench import CASES, synthetic_case
 from pdgeneral.case import load_case_text
 from pdgeneral.model import build_model, time_stepping
-
-from gpu_variants import timed   # benchmarks/ is the script's own folder
 
 # (name, unroll, fuse, register cap, threads per block)
 CONFIGURATIONS = [

@@ -77,7 +77,7 @@ def main():
                     print(f"  {kernel}: registers {dispatcher.get_regs_per_thread()}, local memory "
                           f"{dispatcher.get_local_mem_per_thread()}", flush=True)
             force = timed(engine.compute_forces, args.steps)
-            step = timed(lambda: engine.advance(0, 1, dt), args.steps)
+            step = timed(lambda engine=engine, dt=dt: engine.advance(0, 1, dt), args.steps)
             print(f"{args.case} {precision} threads={threads}: force kernel {force * 1e3:.3f} ms, "
                   f"whole step {step * 1e3:.3f} ms -> {model.particle_count / step:.3g} p-steps/s",
                   flush=True)

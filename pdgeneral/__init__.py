@@ -1,9 +1,9 @@
 """pdgeneral: bond-based peridynamics (PMB) fracture simulation on CPUs and NVIDIA GPUs."""
 __version__ = "0.1.0"
 
-from .errors import CaseError, PdgeneralError  # noqa: E402
+from .errors import CaseError, PdgeneralError
 
-__all__ = ["__version__", "CaseError", "PdgeneralError", "load_case", "build_model", "run_case"]
+__all__ = ["CaseError", "PdgeneralError", "__version__", "build_model", "load_case", "run_case"]
 
 
 def __getattr__(name):

@@ -6,21 +6,27 @@
 from __future__ import annotations
 
 import time as clock
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
 
 from . import backends
 from .case import Case, load_case
 from .case.plausibility import unit_warnings
 from .errors import CaseError
-from .model import (DEFAULT_LOAD_STEPS, DEFAULT_MAX_ITERATIONS, DEFAULT_TOLERANCE, Model, build_model,
-                    time_stepping)
+from .model import (
+    DEFAULT_LOAD_STEPS,
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_TOLERANCE,
+    Model,
+    build_model,
+    time_stepping,
+)
 from .solvers import run_explicit, run_quasi_static
 
 
-def _check_resumable(prepared: Prepared, model: Model, start: int, steps: Optional[int],
-                     kept_time_step: Optional[float], path: Path) -> None:
+def _check_resumable(prepared: Prepared, model: Model, start: int, steps: int | None,
+                     kept_time_step: float | None, path: Path) -> None:
     """A resume must have steps left to run: an output that already reached the case's last step
     (or --steps) is complete, which the user is told instead of a run of 0 steps."""
     solver = prepared.case.solver
@@ -51,7 +57,7 @@ class RunSummary:
     wall_seconds: float
     particle_steps_per_second: float
     bond_updates_per_second: float
-    output: Optional[str]
+    output: str | None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,8 +81,8 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: Optional[str] = None,
-            case_text: Optional[str] = None) -> Prepared:
+def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: str | None = None,
+            case_text: str | None = None) -> Prepared:
     """Load (if a path), validate and build the model; resolve the backend. Errors name the file."""
     if isinstance(case, Case):
         source = "<case>"
@@ -97,10 +103,10 @@ def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: Opt
 
 
 def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (),
-             backend: Optional[str] = None, output: Optional[str | Path] = None,
-             steps: Optional[int] = None, overwrite: bool = False, write: bool = True,
+             backend: str | None = None, output: str | Path | None = None,
+             steps: int | None = None, overwrite: bool = False, write: bool = True,
              resume: bool = False,
-             progress: Optional[Callable[[int, int], None]] = None) -> RunSummary:
+             progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Run a case and write its snapshots; returns a summary with timings and throughput.
 
     ``steps`` runs an explicit case to step N (a quasi-static one to load step N); ``write=False``

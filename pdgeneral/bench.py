@@ -32,11 +32,11 @@ def synthetic_case(dimension: int, particles: int, precision: str) -> str:
     """YAML of a plate (2D, aspect 2:1) or cube (3D) of about ``particles`` particles."""
     spacing = 1.0e-4
     if dimension == 2:
-        side = int(round(math.sqrt(particles / 2)))
+        side = round(math.sqrt(particles / 2))
         extent = [2 * side * spacing, side * spacing]
         extra = "thickness: 1.0e-3\n"
     else:
-        side = int(round(particles ** (1 / 3)))
+        side = round(particles ** (1 / 3))
         extent = [side * spacing] * 3
         extra = ""
     zero = [0.0] * dimension
@@ -147,7 +147,7 @@ def environment() -> dict:
             "numba_threads": numba.config.NUMBA_NUM_THREADS}
     try:
         info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                        text=True, timeout=5).stdout.strip()
+                                        text=True, timeout=5, check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         info["commit"] = ""
     if backends.cuda_available():

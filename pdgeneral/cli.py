@@ -350,6 +350,7 @@ def info(output) -> None:
         return
     import numba
     import numpy
+
     from . import backends
     click.echo(f"pdgeneral {__version__}")
     click.echo(f"python    {sys.version.split()[0]}")

@@ -77,4 +77,4 @@ def step_traffic_bytes(dimension: int, precision: str, max_bonds: int,
     explicit = explicit_fraction * (8 + (4 + 2 + real) * max_bonds)
     force = dimension * real + 1 + 4 + 4 * words + explicit + dimension * real
     kick = (4 if fused else 6) * dimension * real + 1
-    return int(round(force + kick))
+    return round(force + kick)

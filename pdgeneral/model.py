@@ -530,9 +530,9 @@ def _constraint_table(case: Case, masks, n: int) -> dict:
     component = (key % dim).astype(np.int32)
     constrained = np.zeros(n, dtype=np.uint8)
     np.bitwise_or.at(constrained, particle, (1 << component).astype(np.uint8))
-    return dict(constraint_particle=particle, constraint_component=component,
-                constraint_kind=kind.astype(np.int32), constraint_value=value, constraint_ramp=ramp,
-                constrained=constrained)
+    return {"constraint_particle": particle, "constraint_component": component,
+                "constraint_kind": kind.astype(np.int32), "constraint_value": value, "constraint_ramp": ramp,
+                "constrained": constrained}
 
 
 def traction_layer_depth(points: np.ndarray, spacing: float) -> float:

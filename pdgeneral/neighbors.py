@@ -90,7 +90,7 @@ def find_neighbors(points: np.ndarray, horizon: float) -> tuple[np.ndarray, np.n
     stored from both ends.
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
-    n, dim = points.shape
+    n, _dim = points.shape
     lo = points.min(axis=0)
     extent = points.max(axis=0) - lo
     # Cells a little wider than the search radius: two particles within the radius then always lie

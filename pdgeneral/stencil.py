@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .neighbors import HORIZON_TOLERANCE   # the same bonds as the search over positions
+from .neighbors import HORIZON_TOLERANCE  # the same bonds as the search over positions
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def vectors_within(horizon: float, spacing: float, counts: np.ndarray,
     their offset k_x + n_x k_y (+ n_x n_y k_z) in a lattice of ``counts`` cells: for one particle,
     ascending offset is ascending neighbour index, the order of a bond row."""
     dim = len(counts)
-    reach = int(math.floor(horizon / spacing * (1 + tolerance)))
+    reach = math.floor(horizon / spacing * (1 + tolerance))
     limit = (horizon * (1 + tolerance)) ** 2
     strides = np.cumprod([1, *counts[:-1]]).astype(np.int64)
     vectors = [v for v in itertools.product(range(-reach, reach + 1), repeat=dim)
@@ -198,7 +198,7 @@ def key_coefficients(size: int) -> np.ndarray:
 
 def most_common_row(keys: np.ndarray, full: np.ndarray) -> int:
     """The first full row of the most common key (classify's interior row)."""
-    values, first, counts = np.unique(keys[full], return_index=True, return_counts=True)
+    _values, first, counts = np.unique(keys[full], return_index=True, return_counts=True)
     return int(np.flatnonzero(full)[first[np.argmax(counts)]])
 
 

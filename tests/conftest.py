@@ -45,9 +45,17 @@ def model_from(raw: dict):
 def kernel_cache_for_the_session(tmp_path_factory):
     """One kernel cache (pdgeneral/kernel_cache.py) for the session, under pytest's
     temporary directory: the tests' subprocesses load the loops that an earlier test compiled, and
-    nothing is written under the user's home. A PDGENERAL_CACHE_DIR set outside is kept."""
+    nothing is written under the user's home. A PDGENERAL_CACHE_DIR set outside is kept.
+
+    Under pytest-xdist every worker has its own temporary directory; the workers share one cache
+    beside them (the cache is safe across processes), so each kind of kernel compiles once."""
     if "PDGENERAL_CACHE_DIR" not in os.environ:
-        os.environ["PDGENERAL_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernel-cache"))
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            shared = tmp_path_factory.getbasetemp().parent / "kernel-cache"
+            shared.mkdir(exist_ok=True)
+            os.environ["PDGENERAL_CACHE_DIR"] = str(shared)
+        else:
+            os.environ["PDGENERAL_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernel-cache"))
     yield
 
 

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import BASE_2D, merge, model_from
+
 from pdgeneral import analysis
 from pdgeneral.bondstate import pack
 from pdgeneral.io import SnapshotWriter

@@ -1,11 +1,10 @@
 """Case-file validation: each mistake gives one line naming the file, the key and the problem."""
 import pytest
 import yaml
+from conftest import BASE_2D, merge
 
 from pdgeneral.case import load_case, load_case_text
 from pdgeneral.errors import CaseError
-
-from conftest import BASE_2D, merge
 
 
 def error_of(raw_or_text, overrides=()):
@@ -60,7 +59,7 @@ def test_an_error_from_set_says_it_came_from_set():
 
 def test_unknown_key_suggests_the_right_one():
     raw = merge(BASE_2D, {"material": {"youngs_modulos": 1.0}})
-    assert error_of(raw) == "case.yaml: material.youngs_modulos: unknown key 'youngs_modulos'; did you mean 'youngs_modulus'?"  # noqa: E501
+    assert error_of(raw) == "case.yaml: material.youngs_modulos: unknown key 'youngs_modulos'; did you mean 'youngs_modulus'?"
 
 
 def test_unknown_top_level_key():
@@ -73,12 +72,12 @@ def test_unknown_top_level_key():
     ({"discretization": {"spacing": 0.0}}, "discretization.spacing", "greater than 0"),
     ({"discretization": {"horizon_factor": 0.8}}, "discretization.horizon_factor", "larger than the spacing"),
     ({"dimension": 4}, "dimension", "Input should be 2 or 3"),
-    ({"geometry": {"box": {"min": [0, 0, 0], "max": [1, 1, 1]}}}, "geometry.box.min", "expected 2 components"),  # noqa: E501
+    ({"geometry": {"box": {"min": [0, 0, 0], "max": [1, 1, 1]}}}, "geometry.box.min", "expected 2 components"),
     ({"backend": "tpu"}, "backend", "Input should be"),
     ({"precision": "float16"}, "precision", "Input should be"),
-    ({"solver": {"type": "explicit", "steps": 10, "end_time": 1.0}}, "solver", "exactly one of end_time or steps"),  # noqa: E501
+    ({"solver": {"type": "explicit", "steps": 10, "end_time": 1.0}}, "solver", "exactly one of end_time or steps"),
     ({"solver": {"type": "implicit"}}, "solver.type", "Input should be"),
-    ({"material": {"critical_stretch": 0.01}}, "material", "exactly one of fracture_energy, critical_stretch"),  # noqa: E501
+    ({"material": {"critical_stretch": 0.01}}, "material", "exactly one of fracture_energy, critical_stretch"),
     ({"boundary_conditions": [{"region": "lft", "type": "velocity", "value": [1, None]}],
       "regions": {"left": {"box": {"min": [0, 0], "max": [0.001, 0.02]}}}},
      "boundary_conditions[0].region", "did you mean 'left'"),

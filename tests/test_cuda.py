@@ -9,13 +9,12 @@ particles; the ``gpu``-marked tests check that, and are skipped where there is n
 import h5py
 import numpy as np
 import pytest
+from conftest import CUDA_SIMULATOR, case_from, merge, needs_cuda, real_gpu
 
 from pdgeneral import backends, bondstate
 from pdgeneral.api import prepare
 from pdgeneral.model import time_stepping
 from pdgeneral.solvers import run_explicit
-
-from conftest import CUDA_SIMULATOR, case_from, merge, needs_cuda, real_gpu
 
 SMALL = {
     "name": "small", "dimension": 2, "plane": "stress", "thickness": 1e-3,

@@ -1,14 +1,13 @@
 """Explicit dynamics: invariants, conservation, backend equality, fracture rules."""
 import numpy as np
 import pytest
+from conftest import case_from, merge, model_from
 
 from pdgeneral import backends
 from pdgeneral.api import prepare, run_case
 from pdgeneral.io import read_snapshot
 from pdgeneral.kernels.pmb import INITIAL
 from pdgeneral.model import time_stepping
-
-from conftest import case_from, merge, model_from
 
 THREE_D = {
     "name": "block", "dimension": 3,

@@ -4,11 +4,10 @@ cuda without a GPU in test_cli.py, a case too large for the GPU in test_memory.p
 import pytest
 import yaml
 from click.testing import CliRunner
-
-from pdgeneral.cli import main
-
 from conftest import BASE_2D, merge
 from test_dynamics import THREE_D
+
+from pdgeneral.cli import main
 
 LEFT = {"left": {"box": {"min": [0, 0], "max": [0.002, 0.02]}}}
 QS = {"solver": {"type": "quasi_static", "steps": None}}

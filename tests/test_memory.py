@@ -1,11 +1,10 @@
 """The memory estimate against the arrays a backend really allocates."""
 import numpy as np
 import pytest
+from conftest import BASE_2D, merge, model_from, needs_cuda
 
 from pdgeneral import backends
 from pdgeneral.memory import model_bytes
-
-from conftest import BASE_2D, merge, model_from, needs_cuda
 
 
 def allocated_bytes(engine) -> int:

@@ -3,12 +3,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import merge, model_from
 
 from pdgeneral.errors import CaseError
 from pdgeneral.model import time_stepping, traction_layer_depth
 from pdgeneral.physics import pmb
-
-from conftest import merge, model_from
 
 
 def test_stable_time_step_against_bond_by_bond_sum(base_2d):

@@ -97,16 +97,21 @@ def test_bond_stretch_matches_direct_formula():
 def test_bond_stretch_keeps_float32_precision_at_small_strain():
     # The cancellation-free numerator, compiled with float32 inputs: a strain of 1e-6 keeps about
     # five digits, where (|xi + eta| - |xi|) / |xi| in float32 is off by several per cent.
+    # compiled as a float32 build compiles it: every operation in float32 (kernels.pmb.REAL)
     from numba import njit
+
+    from pdgeneral.backends import cpu
+    bond_stretch = cpu._bodies(False, np.float32)["bond_stretch"]
 
     @njit
     def stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, length):
-        return pmb.bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, length)
+        return bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, length)
 
     xi = np.array([1.0, 0.5, 0.0], dtype=np.float32)
     eta = np.float32(1e-6) * xi
     length = np.float32(np.linalg.norm(xi))
     numerator, denominator, _ = stretch(*xi, *eta, length)
+    assert str(stretch.nopython_signatures[0].return_type) == "UniTuple(float32 x 3)"
     assert float(numerator) / float(denominator) == pytest.approx(1e-6, rel=1e-4)
     naive = (np.linalg.norm(xi + eta) - length) / length
     assert abs(float(naive) / 1e-6 - 1) > 1e-3   # what the form avoids

@@ -23,24 +23,24 @@ def warnings_of(changes):
 
 @pytest.mark.parametrize("changes, expected", [
     ({"material": {"youngs_modulus": 200.0}},
-     "material.youngs_modulus: 200 Pa is below the range of engineering solids (100000 to 1.2e+12 Pa); "
-     "was it meant in GPa? That is 2e+11 Pa"),
+     ("material.youngs_modulus: 200 Pa is below the range of engineering solids (100000 to 1.2e+12 Pa); "
+     "was it meant in GPa? That is 2e+11 Pa")),
     ({"material": {"youngs_modulus": 70000.0}}, "was it meant in MPa? That is 7e+10 Pa"),
-    ({"material": {"density": 7.85}}, "material.density: 7.85 kg/m^3 is below the range of engineering "
+    ({"material": {"density": 7.85}}, ("material.density: 7.85 kg/m^3 is below the range of engineering "
                                       "solids (100 to 23000 kg/m^3); was it meant in g/cm^3? That is "
-                                      "7850 kg/m^3"),
+                                      "7850 kg/m^3")),
     ({"material": {"density": 2.44e-9}}, "t/mm^3, the mm-tonne-s system? That is 2440 kg/m^3"),
-    ({"material": {"fracture_energy": 0.0038}}, "material.fracture_energy: 0.0038 J/m^2 is below the "
+    ({"material": {"fracture_energy": 0.0038}}, ("material.fracture_energy: 0.0038 J/m^2 is below the "
                                                 "range of engineering solids (0.1 to 1e+06 J/m^2); was "
-                                                "it meant in kJ/m^2 (N/mm)? That is 3.8 J/m^2"),
+                                                "it meant in kJ/m^2 (N/mm)? That is 3.8 J/m^2")),
     ({"material": {"fracture_energy": 5.0e7}}, "material.fracture_energy: 5e+07 J/m^2 is above"),
     ({"discretization": {"spacing": 0.5}, "geometry": {"box": {"min": [0, 0], "max": [40.0, 20.0]}}},
-     "discretization.spacing: 0.5 m is above the range of fracture specimens (up to 0.1 m); if the "
-     "lengths are in mm, give them in m (0.0005 m)"),
+     ("discretization.spacing: 0.5 m is above the range of fracture specimens (up to 0.1 m); if the "
+     "lengths are in mm, give them in m (0.0005 m)")),
     ({"regions": LEFT, "boundary_conditions": [{"region": "left", "type": "velocity",
                                                 "value": [-20000.0, None]}]},
-     "boundary_conditions[0].value: 20000 m/s is above the speeds of engineering loads (up to 10000 "
-     "m/s); was it meant in mm/s? That is 20 m/s"),
+     ("boundary_conditions[0].value: 20000 m/s is above the speeds of engineering loads (up to 10000 "
+     "m/s); was it meant in mm/s? That is 20 m/s")),
     ({"regions": LEFT, "boundary_conditions": [{"region": "left", "type": "initial_velocity",
                                                 "value": [6000.0, 0.0]}]},
      "boundary_conditions[0].value: 6000 m/s is not below the bar wave speed sqrt(E / rho) = 5432 m/s"),
@@ -78,8 +78,8 @@ def test_run_warns_and_blames_the_units_not_the_time_step(tmp_path):
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0
     assert check.stderr.splitlines() == [
-        f"warning: {case}: material.youngs_modulus: 72 Pa is below the range of engineering solids "
-        "(100000 to 1.2e+12 Pa); was it meant in GPa? That is 7.2e+10 Pa"]
+        (f"warning: {case}: material.youngs_modulus: 72 Pa is below the range of engineering solids "
+        "(100000 to 1.2e+12 Pa); was it meant in GPa? That is 7.2e+10 Pa")]
     run = subprocess.run([sys.executable, "-m", "pdgeneral", "run", str(case), "-b", "serial", "-q"],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 3 and "Traceback" not in run.stderr
@@ -93,10 +93,10 @@ def test_run_warns_and_blames_the_units_not_the_time_step(tmp_path):
 
 @pytest.mark.parametrize("dt, stable, speed_limit, load, cause", [
     (2e-8, 1e-8, 5000.0, 10.0, "a time step above the stable limit (dt = 2e-08 s, stable 1e-08 s"),
-    (1e-8, 2e-8, 5000.0, 10.0, "not the time step, which is within the stable limit (dt = 1e-08 s, "
-                               "stable 2e-08 s)"),
-    (1e-8, 2e-8, 0.17, 2.0, "a prescribed or initial velocity of 2 m/s, not below the material's bar "
-                            "wave speed sqrt(E / rho) = 0.17 m/s"),
+    (1e-8, 2e-8, 5000.0, 10.0, ("not the time step, which is within the stable limit (dt = 1e-08 s, "
+                               "stable 2e-08 s)")),
+    (1e-8, 2e-8, 0.17, 2.0, ("a prescribed or initial velocity of 2 m/s, not below the material's bar "
+                            "wave speed sqrt(E / rho) = 0.17 m/s")),
 ])
 def test_the_instability_message_names_the_cause_its_numbers_show(dt, stable, speed_limit, load, cause):
     message = str(RunUnstable(7, 3, (0.01, 0.02), 5, dt, stable, speed_limit, load))

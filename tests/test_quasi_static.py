@@ -1,12 +1,11 @@
 """Quasi-static loading by adaptive dynamic relaxation, against sigma x / E."""
 import numpy as np
 import pytest
+from conftest import case_from, merge
 
 from pdgeneral import backends
 from pdgeneral.api import prepare, run_case
 from pdgeneral.io import read_snapshot
-
-from conftest import case_from, merge
 
 SIGMA = 200.0e6
 E = 200.0e9

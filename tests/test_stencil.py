@@ -2,12 +2,11 @@
 bonds from the table give the same forces, damage and broken bonds as explicit rows."""
 import numpy as np
 import pytest
+from conftest import CUDA_SIMULATOR, merge, model_from, needs_cuda
 
 from pdgeneral import backends, stencil
 from pdgeneral.model import time_stepping
 from pdgeneral.solvers import run_explicit
-
-from conftest import CUDA_SIMULATOR, merge, model_from, needs_cuda
 
 # A plate with a hole, a pre-crack, the surface correction, a no-fail strip and loads: every reason
 # for a row to differ from the interior's.

@@ -1,42 +1,51 @@
 """The unrolled stencil loop (kernels/unrolled.py) computes the same forces and breaks the same bonds
 as the general loop (kernels.pmb.particle_force), bit for bit, compiled on the CPU with signed and
 unsigned indices and in the CUDA backend."""
-import numpy as np
 import numba
+import numpy as np
 import pytest
+from conftest import CUDA_SIMULATOR, merge, model_from, needs_cuda
 from numba import njit
+from test_stencil import BLOCK as STENCIL_BLOCK
+from test_stencil import PLATE, SMALL_PLATE
 
 from pdgeneral import backends
+from pdgeneral.backends import cpu
 from pdgeneral.backends.base import slot_tables
 from pdgeneral.kernels import pmb as kernels
-from pdgeneral.kernels import unrolled
+from pdgeneral.kernels import retarget, unrolled
 from pdgeneral.model import time_stepping
 from pdgeneral.solvers import run_explicit
-
-from conftest import CUDA_SIMULATOR, merge, model_from, needs_cuda
-from test_stencil import BLOCK as STENCIL_BLOCK, PLATE, SMALL_PLATE
 
 BLOCK = merge(STENCIL_BLOCK, {"name": "unrolled-3d", "no_fail": ["right"],
                               "solver": {"steps": 20}})
 
 
-@njit
-def general_loop(particles, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                 neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                 stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                 micromodulus, critical_stretch, reciprocal_form, force):
+def general_loop_source(particles, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                        stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
+                        micromodulus, critical_stretch, reciprocal_form, force):
     for i in particles:
-        kernels.particle_force(i, displacement, no_fail, bond_row, row_first, row_count,
-                               bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                               stencil_xi, stencil_length, stencil_inverse_length,
-                               stencil_break_squared, stencil_weight, intact, micromodulus,
-                               critical_stretch, reciprocal_form, force)
+        particle_force(i, displacement, no_fail, bond_row, row_first, row_count,  # noqa: F821
+                       bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                       stencil_xi, stencil_length, stencil_inverse_length,
+                       stencil_break_squared, stencil_weight, intact, micromodulus,
+                       critical_stretch, reciprocal_form, force)
+
+
+def bodies(model, engine):
+    """The shared bodies as the CPU backend compiles them for this model (form and precision)."""
+    return cpu._bodies(engine.reciprocal_form, model.dtype.type)
+
+
+def general_loop(model, engine):
+    return njit(retarget(general_loop_source, bodies(model, engine)))
 
 
 def unrolled_loop(model, engine, as_index):
     loop = njit(unrolled.stencil_particle_force(
         model.stencil.offsets, slot_tables(model, engine.rows), engine.reciprocal_form,
-        njit(kernels.bond_force), as_index))
+        njit(retarget(kernels.bond_force, bodies(model, engine))), as_index, model.dtype.type))
 
     @njit
     def drive(particles, displacement, no_fail, intact, micromodulus, critical_stretch, force):
@@ -73,7 +82,7 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
     general_force = np.full_like(a.force, np.nan)
     general_intact = intact_before.copy()
     args[15], args[19] = general_intact, general_force
-    general_loop(particles, *args)
+    general_loop(model, engine)(particles, *args)
 
     force = np.full_like(a.force, np.nan)
     intact = intact_before.copy()

@@ -5,6 +5,7 @@ the expected values here, from the formulas of the literature, and read the obta
 the checks, so a benchmark that compared against a wrong expectation, or reported a number other than
 the one it judged, fails.
 """
+import itertools
 import json
 import math
 import re
@@ -146,7 +147,7 @@ def test_bar_vibration_passes_the_issue_bounds(bar):
     assert first_number(profile.obtained) <= 2.0
     # The period measured from the mid-bar zero crossings (in the notes) is within 2 % of 4 L / c.
     measured = float(re.search(r"crossings of the mid-bar history.*?:\s*([-+0-9.e]+) s", result.notes,
-                               re.S).group(1))
+                               re.DOTALL).group(1))
     assert measured == pytest.approx(4.0 / math.sqrt(E / RHO), rel=0.02)
 
 
@@ -172,12 +173,12 @@ def wave(tmp_path_factory):
 def test_wave_speed_converges(wave):
     result, directory = wave
     assert_well_formed(result, directory, "wave_speed")
-    arrival, speed, convergence = result.checks
+    _arrival, speed, convergence = result.checks
     assert first_number(speed.expected) == pytest.approx(math.sqrt(E / RHO), rel=1e-4)
     assert first_number(speed.obtained) == pytest.approx(math.sqrt(E / RHO), rel=0.03)   # issue 4, item 4
     errors = [float(e) for e in re.findall(r"([0-9.]+) %", convergence.obtained.split(";")[0])]
     assert len(errors) == len(wave_speed.SPACINGS["ci"])
-    assert all(b < a for a, b in zip(errors[:-1], errors[1:], strict=True))
+    assert all(b < a for a, b in itertools.pairwise(errors))
     order = float(re.search(r"order ([-0-9.]+)", convergence.obtained).group(1))
     assert order > 0.5
 
@@ -230,7 +231,7 @@ def test_document_lists_results_in_module_order(tmp_path):
     report.write_document(directory, document)
     text = document.read_text()
     assert MODULES.index("plate_tension") < MODULES.index("block_tension")
-    headings = re.findall(r"^## (.*)$", text, re.M)
+    headings = re.findall(r"^## (.*)$", text, re.MULTILINE)
     assert headings == ["Title of plate_tension | piped", "Title of block_tension | piped",
                         "Title of zzz_extra | piped"]
     summary = text.split("## ")[0]

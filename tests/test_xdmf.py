@@ -8,12 +8,11 @@ import pytest
 import vtk  # a test dependency (pyproject's test extra): a missing vtk fails here, it does not skip
 import yaml
 from click.testing import CliRunner
+from conftest import BASE_2D, merge
+from test_dynamics import THREE_D
 from vtk.util.numpy_support import vtk_to_numpy
 
 from pdgeneral.cli import main
-
-from conftest import BASE_2D, merge
-from test_dynamics import THREE_D
 
 
 def read_all_steps(xdmf_path):

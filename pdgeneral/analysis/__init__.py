@@ -8,9 +8,24 @@
 Array functions (``crack``) take reference positions (N, dim) in m and damage (N,); the file
 functions (``files``) read them from the snapshots of an output file.
 """
-from .crack import (DEFAULT_THRESHOLD, LINK_FACTOR, REACH_FACTOR, BranchCount, Branching,
-                    branch_count, branching, crack_angle, crack_bands, crack_clusters, crack_from,
-                    crack_speed, crack_tip, cracked, mean_crack_speed, mirror_asymmetry)
+from .crack import (
+                    DEFAULT_THRESHOLD,
+                    LINK_FACTOR,
+                    REACH_FACTOR,
+                    BranchCount,
+                    Branching,
+                    branch_count,
+                    branching,
+                    crack_angle,
+                    crack_bands,
+                    crack_clusters,
+                    crack_from,
+                    crack_speed,
+                    crack_tip,
+                    cracked,
+                    mean_crack_speed,
+                    mirror_asymmetry,
+)
 from .files import branching_time, broken_bonds, damage_field, file_spacing, tip_history
 from .waves import wave_speeds
 

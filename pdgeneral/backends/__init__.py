@@ -22,7 +22,7 @@ def cuda_available() -> bool:
     try:
         from numba import cuda
         return bool(cuda.is_available())
-    except Exception:  # a broken CUDA installation is the same as none, for choosing
+    except Exception:  # noqa: BLE001 - a broken CUDA installation is the same as none, for choosing
         return False
 
 

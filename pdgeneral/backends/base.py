@@ -32,8 +32,10 @@ class Backend:
         dim = model.dimension
         # Static arrays may share memory with the model; state arrays are always fresh copies, so
         # that two backends of one model (compare, tests) never write into each other's state.
-        real = lambda a: self._upload(np.asarray(a, dtype=dtype))  # noqa: E731
-        state = lambda a: self._upload(np.array(a, dtype=dtype, copy=True))  # noqa: E731
+        real = lambda a: self._upload(np.asarray(a, dtype=dtype))
+        state = lambda a: self._upload(np.array(a, dtype=dtype, copy=True))
+        #: The run's floating-point type: scalars reach the kernels in it (kernels.pmb.REAL).
+        self.real = dtype.type
         self.micromodulus = dtype.type(model.micromodulus)
         self.critical_stretch = dtype.type(model.critical_stretch)
         #: The evaluation of the bond force (kernels.pmb.bond_force; uses_reciprocal_form).

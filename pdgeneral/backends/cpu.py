@@ -14,13 +14,25 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import register_jitable
 
-from ..kernels import retarget
-from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
-                           kick_kick_drift, particle_damage, particle_force, relaxation_control,
-                           relaxation_residual, relaxation_update, unphysical)
 from .. import kernel_cache
+from ..kernels import retarget, specialize
+from ..kernels.pmb import (
+    AFTER_DRIFT,
+    AFTER_KICK,
+    BODIES,
+    constrain,
+    external_force,
+    kick,
+    kick_drift,
+    kick_kick_drift,
+    particle_damage,
+    particle_force,
+    relaxation_control,
+    relaxation_residual,
+    relaxation_update,
+    unphysical,
+)
 from .base import Backend, uses_reciprocal_form
-
 
 # Each parallel loop is its own compiled function around one shared body: ``range`` in the serial
 # build, ``prange`` in the parallel one. The step loops below call them in sequence, so a loop never
@@ -92,27 +104,35 @@ def _relaxation_update_source(first, damping, dt, constrained, fictitious_densit
 _OPTIONS = {"error_model": "numpy"}
 
 
-def _compile_loops(parallel: bool, reciprocal_form: bool, key: tuple) -> SimpleNamespace:
+_LOOP_SOURCES = {"forces": _forces_source, "damage": _damage_source, "constrain": _constrain_source,
+                 "kick_drift": _kick_drift_source, "kick": _kick_source,
+                 "kick_kick_drift": _kick_kick_drift_source, "body_force": _body_force_source,
+                 "residual": _residual_source, "relaxation_update": _relaxation_update_source}
+
+
+def _bodies(reciprocal_form: bool, real) -> dict:
+    """The shared bodies (kernels.pmb.BODIES) for one CPU build: the bond force's evaluation fixed
+    at compilation (kernels.pmb.SPECIALIZED_FORM), as in the CUDA build, and the arithmetic in
+    ``real`` (kernels.pmb.REAL: a float32 build computes in float32). (The serial slowdown the
+    reciprocal form first brought, 90 against 55 ms per force pass on a 250k plate, came from
+    computing the factor for every bond, kernels.pmb.SELECT_FACTOR, not from compiling both forms
+    in.)"""
+    return specialize(BODIES, {"SPECIALIZED_FORM": 1 if reciprocal_form else 2, "REAL": real},
+                      register_jitable(inline="always"))
+
+
+def _compile_loops(parallel: bool, reciprocal_form: bool, real, key: tuple) -> SimpleNamespace:
     """The per-particle loops; ``key`` names this build in the kernel cache (kernel_cache.py)."""
     jit = njit(parallel=True, **_OPTIONS) if parallel else njit(**_OPTIONS)
-    # The bond force's evaluation fixed at compilation (kernels.pmb.SPECIALIZED_FORM), as in the
-    # CUDA build: one form per compiled loop. (The serial slowdown the reciprocal form first
-    # brought, 90 against 55 ms per force pass on a 250k plate, came from computing the factor for
-    # every bond, kernels.pmb.SELECT_FACTOR, not from compiling both forms in.)
-    form = {"SPECIALIZED_FORM": 1 if reciprocal_form else 2}
-    specialized = register_jitable(inline="always")(retarget(particle_force, form))
-    loops = dict(forces=retarget(_forces_source, {"particle_force": specialized}),
-                 damage=_damage_source, constrain=_constrain_source,
-                 kick_drift=_kick_drift_source, kick=_kick_source,
-                 kick_kick_drift=_kick_kick_drift_source, body_force=_body_force_source,
-                 residual=_residual_source, relaxation_update=_relaxation_update_source)
-    return SimpleNamespace(**{name: kernel_cache.attach(jit(source), key)
-                              for name, source in loops.items()})
+    table = _bodies(reciprocal_form, real)
+    return SimpleNamespace(**{name: kernel_cache.attach(jit(retarget(source, table)), key)
+                              for name, source in _LOOP_SOURCES.items()})
 
 
-def _compile_drivers(loops: SimpleNamespace, key: tuple) -> SimpleNamespace:
+def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespace:
     """The explicit and relaxation loops, calling one backend's compiled loops (``key`` names
-    them in the kernel cache)."""
+    them in the kernel cache). Scalars reach the loops in ``real`` (the time and the ramps stay
+    float64: kernels.pmb)."""
     forces = loops.forces
     constrain_all = loops.constrain
     kick_drift_all = loops.kick_drift
@@ -122,31 +142,30 @@ def _compile_drivers(loops: SimpleNamespace, key: tuple) -> SimpleNamespace:
     residual_all = loops.residual
     update_all = loops.relaxation_update
 
-    @njit(**_OPTIONS)
     def advance(first_step, n_steps, dt, density, force_args, constraint_args, load_ramps,
                 load_forces, constrained, displacement, velocity, force, body_force):
         """``n_steps`` velocity-Verlet steps from step ``first_step`` (time = step * dt).
         ``force_args`` and ``constraint_args`` are the argument tuples of the force and constraint
         loops (CpuBackend._force_args, _constraint_args)."""
+        step = REAL(dt)   # noqa: F821 - the kicks' dt in the run's type (REAL bound by retarget)
         last_ramp = 0.0
         for g in range(load_ramps.shape[0]):
             last_ramp = max(last_ramp, load_ramps[g])
         for s in range(n_steps):
             time = (first_step + s + 1) * dt
             if s == 0:
-                kick_drift_all(dt, density, constrained, displacement, velocity, force, body_force)
+                kick_drift_all(step, density, constrained, displacement, velocity, force, body_force)
             constrain_all(time, dt, AFTER_DRIFT, *constraint_args)
             forces(*force_args)
             if time - dt < last_ramp:
                 body_force_all(time, load_ramps, load_forces, body_force)
             if s == n_steps - 1:
-                kick_all(dt, density, constrained, velocity, force, body_force)
+                kick_all(step, density, constrained, velocity, force, body_force)
                 constrain_all(time, dt, AFTER_KICK, *constraint_args)
             else:   # this step's kick and the next one's kick_drift in one pass (see kick_kick_drift)
-                kick_kick_drift_all(dt, density, constrained, displacement, velocity, force,
+                kick_kick_drift_all(step, density, constrained, displacement, velocity, force,
                                     body_force)
 
-    @njit(**_OPTIONS)
     def relax(max_iterations, tolerance, load_factor, dt, force_args, constrained, volume,
               fictitious_density, displacement, velocity, force, body_force, old_residual, residual,
               sums):
@@ -154,9 +173,11 @@ def _compile_drivers(loops: SimpleNamespace, key: tuple) -> SimpleNamespace:
         Returns (iterations, relative residual)."""
         n = displacement.shape[1]
         ratio = math.inf
+        step = REAL(dt)              # noqa: F821 - REAL bound by retarget
+        factor = REAL(load_factor)   # noqa: F821
         for iteration in range(max_iterations + 1):
             forces(*force_args)
-            residual_all(load_factor, dt, constrained, volume, force, body_force, fictitious_density,
+            residual_all(factor, step, constrained, volume, force, body_force, fictitious_density,
                          velocity, displacement, old_residual, residual, sums)
             stiffness = 0.0
             norm_u = 0.0
@@ -170,12 +191,13 @@ def _compile_drivers(loops: SimpleNamespace, key: tuple) -> SimpleNamespace:
             ratio, damping = relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt)
             if ratio <= tolerance or iteration == max_iterations:
                 return iteration, ratio
-            update_all(iteration == 0, damping, dt, constrained, fictitious_density, residual, velocity,
-                       displacement, old_residual)
+            update_all(iteration == 0, REAL(damping), step, constrained,  # noqa: F821
+                       fictitious_density, residual, velocity, displacement, old_residual)
         return max_iterations, ratio
 
-    return SimpleNamespace(advance=kernel_cache.attach(advance, key),
-                           relax=kernel_cache.attach(relax, key))
+    typed = {"REAL": real}
+    return SimpleNamespace(advance=kernel_cache.attach(njit(**_OPTIONS)(retarget(advance, typed)), key),
+                           relax=kernel_cache.attach(njit(**_OPTIONS)(retarget(relax, typed)), key))
 
 
 @partial(kernel_cache.attach, key=("cpu",))
@@ -190,12 +212,13 @@ def _first_unphysical(displacement, velocity, speed_limit):
 _LOOPS = {}
 
 
-def _kernels(parallel: bool, reciprocal_form: bool) -> SimpleNamespace:
+def _kernels(parallel: bool, reciprocal_form: bool, dtype: np.dtype) -> SimpleNamespace:
     """Compiled loops and drivers for one CPU backend (built once per process)."""
-    key = (parallel, reciprocal_form)
+    key = (parallel, reciprocal_form, np.dtype(dtype).str)
     if key not in _LOOPS:
-        loops = _compile_loops(parallel, reciprocal_form, key)   # (the options join the key
-        drivers = _compile_drivers(loops, key)                    # in kernel_cache.attach)
+        real = np.dtype(dtype).type
+        loops = _compile_loops(parallel, reciprocal_form, real, key)   # (the options join the
+        drivers = _compile_drivers(loops, real, key)                    # key in kernel_cache.attach)
         _LOOPS[key] = SimpleNamespace(**vars(loops), **vars(drivers))
     return _LOOPS[key]
 
@@ -206,7 +229,7 @@ class CpuBackend(Backend):
     def __init__(self, model, parallel: bool):
         self.parallel = parallel
         self.name = "parallel" if parallel else "serial"
-        self.kernels = _kernels(parallel, uses_reciprocal_form(model))
+        self.kernels = _kernels(parallel, uses_reciprocal_form(model), model.dtype)
         super().__init__(model)
 
     # Backend API --------------------------------------------------------------------------------
@@ -221,7 +244,7 @@ class CpuBackend(Backend):
 
     def first_unphysical_particle(self, speed_limit: float) -> int:
         a = self.arrays   # no copies on the CPU
-        return _first_unphysical(a.displacement, a.velocity, speed_limit)
+        return _first_unphysical(a.displacement, a.velocity, self.real(speed_limit))
 
     def compute_forces(self) -> None:
         self.kernels.forces(*self._force_args())

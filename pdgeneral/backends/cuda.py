@@ -22,21 +22,32 @@ from types import SimpleNamespace
 
 import numba
 import numpy as np
-from numba import cuda, njit, prange
+from numba import config, cuda, njit, prange
 from numba.cuda import libdevice
 
+from .. import kernel_cache
 from ..errors import CaseError
 from ..kernels import pmb as kernels
-from ..kernels import retarget, unrolled
-from ..kernels.pmb import (AFTER_DRIFT, AFTER_KICK, constrain, external_force, kick, kick_drift,
-                           kick_kick_drift, kick_kick_drift_to, particle_damage, particle_force,
-                           relaxation_control, relaxation_residual, relaxation_update, unphysical)
-from ..physics import pmb as physics
+from ..kernels import retarget, specialize, unrolled
+from ..kernels.pmb import (
+    AFTER_DRIFT,
+    AFTER_KICK,
+    constrain,
+    external_force,
+    kick,
+    kick_drift,
+    kick_kick_drift,
+    kick_kick_drift_to,
+    particle_damage,
+    particle_force,
+    relaxation_control,
+    relaxation_residual,
+    relaxation_update,
+    unphysical,
+)
 from ..memory import model_bytes
-from .. import kernel_cache
+from ..physics import pmb as physics
 from .base import Backend, _not_empty, slot_tables
-
-from numba import config
 
 # The simulator runs every thread as a Python thread: small blocks keep the tests quick there.
 _SIMULATOR = bool(config.ENABLE_CUDASIM)
@@ -196,14 +207,6 @@ def reduce_rows_kernel(values, partial):
 # machinery (register_jitable, inlined); numba-cuda cannot inline those overloads (its IR differs from
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
-_SHARED = (physics.bond_stretch, physics.deformed_length_squared, physics.reciprocal_sqrt,
-           physics.partial_volume_factor, physics.surface_factor, kernels.ramp,
-           kernels.ramp_rate, kernels.bond_at, kernels.bond_force, kernels.particle_force,
-           kernels.particle_damage,
-           kernels.external_force, kernels.kick_drift, kernels.kick, kernels.kick_kick_drift_to,
-           kernels.kick_kick_drift,
-           kernels.constrain, kernels.unphysical,
-           kernels.relaxation_residual, kernels.relaxation_update)
 _FORCE_KERNELS = (forces_kernel, forces_kick_kernel)
 _KERNELS = (damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kernel,
             unphysical_kernel, constrain_kernel, body_force_kernel, residual_kernel,
@@ -213,6 +216,12 @@ _KERNELS = (damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kerne
 def reciprocal_sqrt(x):
     """physics.pmb.reciprocal_sqrt on the GPU: libdevice's rsqrt (at most 1 ulp off)."""
     return libdevice.rsqrt(x)
+
+
+def reciprocal_sqrt_float32(x):
+    """physics.pmb.reciprocal_sqrt of a float32 build: libdevice's rsqrtf (rsqrt is the double
+    one, and would type the bond force's factor as float64 even where the stretch form is used)."""
+    return libdevice.rsqrtf(x)
 
 
 _COMPILED: dict = {}
@@ -227,19 +236,20 @@ FORCE_KERNEL_OPTIONS: dict = {"max_registers": 64}
 UNROLLED_KERNEL_OPTIONS: dict = {}
 
 
-def _device_functions(dimension: int, reciprocal_form: bool) -> dict:
-    """name -> device function of the shared bodies for one dimension and bond-force evaluation
-    (they see SPECIALIZED_DIMENSION and SPECIALIZED_FORM as compile-time constants: the 3D force
-    loop with both evaluations compiled in took 8.14 ms at 8M particles, with one 6.53)."""
-    key = ("device", dimension, reciprocal_form)
+def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype) -> dict:
+    """name -> device function of the shared bodies (kernels.pmb.BODIES) for one dimension,
+    bond-force evaluation and precision (they see SPECIALIZED_DIMENSION, SPECIALIZED_FORM and REAL
+    as compile-time constants: the 3D force loop with both evaluations compiled in took 8.14 ms at
+    8M particles, with one 6.53; REAL makes a float32 build compute in float32)."""
+    dtype = np.dtype(dtype)
+    key = ("device", dimension, reciprocal_form, dtype.str)
     if key not in _COMPILED:
-        table: dict = {"SPECIALIZED_DIMENSION": dimension,
-                       "SPECIALIZED_FORM": 1 if reciprocal_form else 2, "SELECT_FACTOR": True}
-        for function in _SHARED:
-            if function is physics.reciprocal_sqrt and not _SIMULATOR:
-                function = reciprocal_sqrt   # the GPU's (the simulator has no libdevice)
-            table[function.__name__] = cuda.jit(device=True)(retarget(function, table))
-        _COMPILED[key] = table
+        constants = {"SPECIALIZED_DIMENSION": dimension, "SPECIALIZED_FORM": 1 if reciprocal_form else 2,
+                     "SELECT_FACTOR": True, "REAL": dtype.type}
+        # the GPU's rsqrt (the simulator has no libdevice)
+        rsqrt = reciprocal_sqrt_float32 if dtype == np.float32 else reciprocal_sqrt
+        replace = {} if _SIMULATOR else {physics.reciprocal_sqrt: rsqrt}
+        _COMPILED[key] = specialize(kernels.BODIES, constants, cuda.jit(device=True), replace)
     return _COMPILED[key]
 
 
@@ -249,13 +259,13 @@ def _force_options(unrolled: bool = False) -> dict:
     return UNROLLED_KERNEL_OPTIONS if unrolled else FORCE_KERNEL_OPTIONS
 
 
-def compiled(dimension: int, reciprocal_form: bool = True) -> dict:
-    """name -> CUDA kernel for one dimension and bond-force evaluation (kernels.pmb.bond_force),
-    built on first use (compilation itself happens at the first launch). The force kernels here
-    run the general loop (see _force_kernels)."""
-    key = (dimension, reciprocal_form, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
+def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.float64) -> dict:
+    """name -> CUDA kernel for one dimension, bond-force evaluation (kernels.pmb.bond_force) and
+    precision, built on first use (compilation itself happens at the first launch). The force
+    kernels here run the general loop (see _force_kernels)."""
+    key = (dimension, reciprocal_form, np.dtype(dtype).str, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
     if key not in _COMPILED:
-        table = _device_functions(dimension, reciprocal_form)
+        table = _device_functions(dimension, reciprocal_form, dtype)
         kernels_ = {kernel.__name__: kernel_cache.attach(cuda.jit(retarget(kernel, table)), key)
                     for kernel in _KERNELS}
         general = dict(table, any_particle_force=table["particle_force"])
@@ -279,17 +289,17 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
     compiles its own kernels, once per process), or the general ones of ``compiled``."""
     dimension = model.dimension
     if not unroll:
-        general = compiled(dimension, reciprocal_form)
+        general = compiled(dimension, reciprocal_form, model.dtype)
         return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
     tables = slot_tables(model, rows)
     key = ("unrolled", dimension, model.dtype.str, reciprocal_form,
            tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())), model.stencil.offsets.tobytes(),
            *(t.tobytes() for t in tables.values()))
     if key not in _COMPILED:
-        table = _device_functions(dimension, reciprocal_form)
+        table = _device_functions(dimension, reciprocal_form, model.dtype)
         loop = unrolled.stencil_particle_force(
             model.stencil.offsets, tables, reciprocal_form, table["bond_force"],
-            unrolled.same_index if _SIMULATOR else numba.uint64)
+            unrolled.same_index if _SIMULATOR else numba.uint64, model.dtype.type)
         with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
         with_loop["any_particle_force"] = cuda.jit(device=True)(
             retarget(unrolled_particle_force, with_loop))
@@ -415,7 +425,7 @@ class CudaBackend(Backend):
         super().__init__(model, bonds)
         del bonds
         n = model.particle_count
-        self.k = SimpleNamespace(**compiled(model.dimension, self.reciprocal_form))
+        self.k = SimpleNamespace(**compiled(model.dimension, self.reciprocal_form, model.dtype))
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
@@ -434,9 +444,10 @@ class CudaBackend(Backend):
         #: Position of dt in forces_kick_kernel's arguments: right after the force loop's.
         self._forces_kick_dt = len(self._force_args())
         self._launches = tuple(self._prepare_launches(parity) for parity in (0, 1))
+        # dt of the kicks in the run's type (a float32 build computes in float32: kernels.pmb.REAL)
         self.kick_launch = PreparedLaunch(self.k.kick_kernel, self._blocks, THREADS_PER_BLOCK,
-                                          (0.0, self.density, a.constrained, a.velocity, a.force,
-                                           a.body_force))
+                                          (self.real(0.0), self.density, a.constrained, a.velocity,
+                                           a.force, a.body_force))
         self.body_force_launch = PreparedLaunch(self.k.body_force_kernel, self._blocks,
                                                 THREADS_PER_BLOCK,
                                                 (0.0, a.load_ramps, a.load_forces, a.body_force))
@@ -454,12 +465,12 @@ class CudaBackend(Backend):
                                   force_args),
             forces_kick=PreparedLaunch(self._force_kernel.forces_kick_kernel, blocks,
                                        THREADS_PER_BLOCK,
-                                       (*force_args, 0.0, self.density, a.constrained, a.velocity,
-                                        a.body_force, following)),
+                                       (*force_args, self.real(0.0), self.density, a.constrained,
+                                        a.velocity, a.body_force, following)),
             kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
-                                      (0.0, *state)),
+                                      (self.real(0.0), *state)),
             kick_kick_drift=PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
-                                           THREADS_PER_BLOCK, (0.0, *state)),
+                                           THREADS_PER_BLOCK, (self.real(0.0), *state)),
             constrain=None)
         if self.model.constraint_particle.shape[0]:
             launches.constrain = PreparedLaunch(self.k.constrain_kernel, self._constraint_blocks,
@@ -525,8 +536,8 @@ class CudaBackend(Backend):
         first = self._first_unphysical
         first.copy_to_device(np.array([n], dtype=np.int64))
         a = self.arrays
-        self.k.unphysical_kernel[self._blocks, THREADS_PER_BLOCK](speed_limit, a.displacement,
-                                                                 a.velocity, first)
+        self.k.unphysical_kernel[self._blocks, THREADS_PER_BLOCK](self.real(speed_limit),
+                                                                 a.displacement, a.velocity, first)
         bad = int(first.copy_to_host()[0])
         return -1 if bad == n else bad
 
@@ -546,11 +557,12 @@ class CudaBackend(Backend):
         self.body_force_launch()
 
     def advance(self, first_step: int, n_steps: int, dt: float) -> None:
+        step = self.real(dt)   # the kicks' dt; time and the constraints keep float64 (kernels.pmb)
         for launches in self._launches:
-            launches.kick_drift.set(0, dt)
-            launches.kick_kick_drift.set(0, dt)
-            launches.forces_kick.set(self._forces_kick_dt, dt)
-        self.kick_launch.set(0, dt)
+            launches.kick_drift.set(0, step)
+            launches.kick_kick_drift.set(0, step)
+            launches.forces_kick.set(self._forces_kick_dt, step)
+        self.kick_launch.set(0, step)
         constrained = self.constrain_launch is not None
         for s in range(n_steps):   # the same sequence as the CPU driver (backends/cpu.py)
             time = (first_step + s + 1) * dt
@@ -587,19 +599,21 @@ class CudaBackend(Backend):
         self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
         ratio = math.inf
         dt = 1.0
+        step, factor = self.real(dt), self.real(load_factor)   # in the run's type (kernels.pmb)
         for iteration in range(max_iterations + 1):
             self.forces_launch()
-            self.k.residual_kernel[blocks, THREADS_PER_BLOCK](load_factor, dt, a.constrained, a.volume,
-                                                       a.force, a.body_force, a.fictitious_density,
-                                                       a.velocity, a.displacement, a.old_residual,
-                                                       a.residual, a.sums)
+            self.k.residual_kernel[blocks, THREADS_PER_BLOCK](factor, step, a.constrained, a.volume,
+                                                              a.force, a.body_force,
+                                                              a.fictitious_density, a.velocity,
+                                                              a.displacement, a.old_residual,
+                                                              a.residual, a.sums)
             stiffness, norm_u, residual_sq, reference_sq = self._reduced_sums()
             ratio, damping = relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt)
             if ratio <= tolerance or iteration == max_iterations:
                 return iteration, ratio
             self.k.relaxation_update_kernel[blocks, THREADS_PER_BLOCK](
-                iteration == 0, damping, dt, a.constrained, a.fictitious_density, a.residual,
-                a.velocity, a.displacement, a.old_residual)
+                iteration == 0, self.real(damping), step, a.constrained, a.fictitious_density,
+                a.residual, a.velocity, a.displacement, a.old_residual)
         return max_iterations, ratio
 
     def device(self) -> str:
@@ -618,7 +632,7 @@ class CudaBackend(Backend):
         self.first_unphysical_particle(math.inf)
         if solver == "explicit":
             for launch in (self.kick_drift_launch, self.kick_kick_drift_launch, self.kick_launch):
-                launch.set(0, 0.0)   # dt = 0: the state stays as it is
+                launch.set(0, self.real(0.0))   # dt = 0: the state stays as it is
                 launch()
             # dt = 0 as well; it writes the other displacement array, which is not current.
             self.forces_kick_launch.set(self._forces_kick_dt, 0.0)

@@ -5,9 +5,11 @@ The YAML is read with ``yaml.safe_load`` only: a case file is data and nothing i
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -67,8 +69,7 @@ def _yaml_error_place(err: yaml.MarkedYAMLError) -> str:
     context mark (where the key or the bracket began) is then the line to fix."""
     mark = err.problem_mark
     context = err.context or ""
-    if err.context_mark is not None and (context.startswith("while scanning a simple key")
-                                         or context.startswith("while parsing a flow")):
+    if err.context_mark is not None and (context.startswith(("while scanning a simple key", "while parsing a flow"))):
         mark = err.context_mark
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
 
@@ -79,7 +80,7 @@ def _override_behind(key: str, overrides: list[str]) -> str | None:
     found = None
     for item in overrides:
         set_key = item.partition("=")[0].strip()
-        if key == set_key or key.startswith(set_key + ".") or key.startswith(set_key + "["):
+        if key == set_key or key.startswith((set_key + ".", set_key + "[")):
             found = item
     return found
 
@@ -110,7 +111,7 @@ def _set_dotted(raw: dict, key: str, value: Any) -> None:
     if not parts:
         raise CaseError(key, "empty override key")
     node: Any = raw
-    for part, nxt in zip(parts[:-1], parts[1:]):
+    for part, nxt in itertools.pairwise(parts):
         if isinstance(part, int):
             if not isinstance(node, list) or part >= len(node):
                 raise CaseError(key, f"the override's index [{part}] is out of range")
@@ -243,9 +244,8 @@ def check_consistency(case: Case) -> None:
         for name in ("min", "max", "center", "start", "end"):
             if hasattr(spec, name):
                 vector(f"{key}.{kind}.{name}", getattr(spec, name))
-        if kind == "box":
-            if any(hi <= lo for lo, hi in zip(spec.min, spec.max)):
-                raise CaseError(f"{key}.box", "every component of max must exceed min")
+        if kind == "box" and any(hi <= lo for lo, hi in zip(spec.min, spec.max)):
+            raise CaseError(f"{key}.box", "every component of max must exceed min")
         if kind == "cylinder" and all(a == b for a, b in zip(spec.start, spec.end)):
             raise CaseError(f"{key}.cylinder", "start and end must differ")
 

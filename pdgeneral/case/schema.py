@@ -7,12 +7,12 @@ docs/case-reference.md documents every key; keep the two in step.
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Vector = list[float]
-OptionalVector = list[Optional[float]]
+OptionalVector = list[float | None]
 
 
 class Closed(BaseModel):
@@ -35,9 +35,9 @@ class Material(Closed):
     model: Literal["pmb"] = Field(description="Material model: the prototype microelastic brittle bond.")
     youngs_modulus: float = Field(gt=0, allow_inf_nan=False, description="Young's modulus E, Pa.")
     density: float = Field(gt=0, allow_inf_nan=False, description="Mass density rho, kg/m^3.")
-    fracture_energy: Optional[float] = Field(None, gt=0, allow_inf_nan=False,
+    fracture_energy: float | None = Field(None, gt=0, allow_inf_nan=False,
                                              description="Critical energy release rate G0, J/m^2.")
-    critical_stretch: Optional[float] = Field(
+    critical_stretch: float | None = Field(
         None, gt=0, description="Critical bond stretch s0 (dimensionless); .inf for an unbreakable material.")
 
     @model_validator(mode="after")
@@ -48,9 +48,9 @@ class Material(Closed):
 
 class Discretization(Closed):
     spacing: float = Field(gt=0, allow_inf_nan=False, description="Lattice spacing dx, m.")
-    horizon_factor: Optional[float] = Field(None, gt=0, allow_inf_nan=False,
+    horizon_factor: float | None = Field(None, gt=0, allow_inf_nan=False,
                                             description="Horizon as a multiple of the spacing.")
-    horizon: Optional[float] = Field(None, gt=0, allow_inf_nan=False, description="Horizon delta, m.")
+    horizon: float | None = Field(None, gt=0, allow_inf_nan=False, description="Horizon delta, m.")
     surface_correction: Literal["none", "energy"] = Field(
         "energy", description="Surface correction of bond stiffness near free surfaces.")
 
@@ -86,10 +86,10 @@ SHAPE_KINDS = ("box", "circle", "sphere", "cylinder")
 
 class Shape(Closed):
     """Exactly one of the keys: ``box`` (2D/3D), ``circle`` (2D), ``sphere`` and ``cylinder`` (3D)."""
-    box: Optional[Box] = None
-    circle: Optional[Circle] = None
-    sphere: Optional[Sphere] = None
-    cylinder: Optional[Cylinder] = None
+    box: Box | None = None
+    circle: Circle | None = None
+    sphere: Sphere | None = None
+    cylinder: Cylinder | None = None
 
     @model_validator(mode="after")
     def _one_shape(self):
@@ -123,8 +123,8 @@ class Rectangle(Closed):
 
 class Precrack(Closed):
     """Exactly one of ``segment`` (2D) or ``rectangle`` (3D)."""
-    segment: Optional[Segment] = None
-    rectangle: Optional[Rectangle] = None
+    segment: Segment | None = None
+    rectangle: Rectangle | None = None
 
     @model_validator(mode="after")
     def _one_crack(self):
@@ -146,22 +146,22 @@ class BoundaryCondition(Closed):
 
 class Solver(Closed):
     type: Literal["explicit", "quasi_static"]
-    end_time: Optional[float] = Field(None, gt=0, allow_inf_nan=False)
-    steps: Optional[int] = Field(None, gt=0)
-    safety_factor: Optional[float] = Field(None, gt=0, le=1)
-    time_step: Optional[float] = Field(None, gt=0, allow_inf_nan=False)
-    load_steps: Optional[int] = Field(None, gt=0)
-    tolerance: Optional[float] = Field(None, gt=0, lt=1)
-    max_iterations: Optional[int] = Field(None, gt=0)
+    end_time: float | None = Field(None, gt=0, allow_inf_nan=False)
+    steps: int | None = Field(None, gt=0)
+    safety_factor: float | None = Field(None, gt=0, le=1)
+    time_step: float | None = Field(None, gt=0, allow_inf_nan=False)
+    load_steps: int | None = Field(None, gt=0)
+    tolerance: float | None = Field(None, gt=0, lt=1)
+    max_iterations: int | None = Field(None, gt=0)
 
 
 class Output(Closed):
-    path: Optional[str] = Field(None, description="HDF5 file; default results/<name>.h5.")
+    path: str | None = Field(None, description="HDF5 file; default results/<name>.h5.")
     every: int = Field(100, gt=0, description="Steps between snapshots (explicit).")
-    checkpoint_every: Optional[int] = Field(
+    checkpoint_every: int | None = Field(
         None, gt=0, description="Steps between restart points kept apart from the snapshots "
                                 "(explicit; only the newest is kept).")
-    checkpoint_minutes: Optional[float] = Field(
+    checkpoint_minutes: float | None = Field(
         None, gt=0, allow_inf_nan=False,
         description="Wall-clock minutes between restart points (explicit; only the newest is kept).")
 
@@ -169,8 +169,8 @@ class Output(Closed):
 class Case(Closed):
     name: str = Field(min_length=1)
     dimension: Literal[2, 3]
-    plane: Optional[Literal["stress", "strain"]] = None
-    thickness: Optional[float] = Field(None, gt=0, allow_inf_nan=False)
+    plane: Literal["stress", "strain"] | None = None
+    thickness: float | None = Field(None, gt=0, allow_inf_nan=False)
     material: Material
     discretization: Discretization
     geometry: Geometry

@@ -320,7 +320,7 @@ class SnapshotWriter:
             os.close(self._lock)
             self._lock = None
 
-    def __enter__(self) -> SnapshotWriter:
+    def __enter__(self) -> SnapshotWriter:  # noqa: PYI034 (typing.Self needs Python 3.11)
         return self
 
     def __exit__(self, *exc) -> None:

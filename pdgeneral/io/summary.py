@@ -35,21 +35,21 @@ def describe(path: str | Path) -> list[str]:
             first, last = f["steps"][f"{steps[0]:08d}"], f["steps"][f"{steps[-1]:08d}"]
         except KeyError as err:
             raise missing_files(path, err) from None
-        fields = sorted(k for k in last.keys())
+        fields = sorted(k for k in last)
         damage = last["damage"][...]
         lines = [
             f"file        {path}",
-            f"case        {attrs['name']} ({case['solver']['type']}, {dim}D, {attrs['precision']}, "
-            f"written by pdgeneral {attrs['pdgeneral_version']} on {attrs['backend']})",
+            (f"case        {attrs['name']} ({case['solver']['type']}, {dim}D, {attrs['precision']}, "
+            f"written by pdgeneral {attrs['pdgeneral_version']} on {attrs['backend']})"),
             f"device      {attrs.get('device', 'not recorded')}",
             f"particles   {n:,}",
             f"snapshots   {len(steps)}: steps {steps[0]} .. {steps[-1]}, time "
             f"{first.attrs['time']:.6g} .. {last.attrs['time']:.6g}"
             + (" (load factor)" if case["solver"]["type"] == "quasi_static" else " s"),
             f"fields      {', '.join(fields)}",
-            f"final       damage mean {damage.mean():.4f}, max {damage.max():.4f}, "
+            (f"final       damage mean {damage.mean():.4f}, max {damage.max():.4f}, "
             f"{int(np.count_nonzero(damage > 0.35)):,} particles above 0.35; "
-            f"max |u| {np.abs(last['displacement'][...]).max():.4g} m",
+            f"max |u| {np.abs(last['displacement'][...]).max():.4g} m"),
         ]
     folder = data_folder(path)
     if folder.is_dir():

@@ -11,15 +11,28 @@ odd-symmetric in xi and eta), so both copies break in the same step.
 
 A particle's bonds come either from the lattice stencil (interior particles: neighbour i + offset[n],
 the interior weights) or from its explicit row (pdgeneral.stencil); ``bond_at`` hides which.
+
+Every floating-point literal is written ``REAL(...)``: to numba a bare Python float is float64, and
+one float64 operand promotes the whole expression, so that a float32 run would compute in float64.
+A backend compiles the bodies with REAL set to the run's type (``specialize``), which makes a float32
+build compute in float32 throughout (docs/theory.md, "Precision"). Time and the load ramps stay
+float64 (``ramp``, ``constrain``, ``external_force``): t = n dt outgrows float32's resolution.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba.extending import register_jitable
 
-from ..physics.pmb import (bond_stretch, deformed_length_squared, partial_volume_factor,
-                           reciprocal_sqrt, surface_factor)
+from ..physics import pmb as physics
+from ..physics.pmb import (
+    bond_stretch,
+    deformed_length_squared,
+    partial_volume_factor,
+    reciprocal_sqrt,
+    surface_factor,
+)
 
 #: 0: take the dimension from the arrays. A backend may compile the bodies with this global set to 2
 #: or 3 (the CUDA backend does), so that the compiler drops the other dimension's code.
@@ -27,6 +40,9 @@ SPECIALIZED_DIMENSION = 0
 #: 0: the bond force's evaluation from the ``reciprocal_form`` argument; 1 (reciprocal form) or 2
 #: (stretch form): fixed at compilation, so that the compiler drops the other (the CUDA backend).
 SPECIALIZED_FORM = 0
+#: The floating-point type of the arithmetic: np.float64, or np.float32 in a float32 build
+#: (``specialize``). Literals are REAL(x) and scalar arguments arrive in it.
+REAL = np.float64
 #: Whether bond_force computes every bond's factor and then zeroes a broken bond's (a select; the
 #: GPU build sets it, measured with it) or computes it for intact bonds only (a branch: the CPU's
 #: serial force loop took 47 ms on a 250k plate, against 90 ms with the select).
@@ -110,14 +126,14 @@ def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_s
         breaks = numerator > critical_stretch * denominator
     if bond_intact and breaks and no_fail[i] == 0 and no_fail[j] == 0:
         bond_intact = 0
-    scale = 0.0
+    scale = REAL(0.0)
     if bond_intact or SELECT_FACTOR:
         if reciprocal_form:
             scale = micromodulus * weight * (inverse_length - reciprocal_sqrt(squared))
         else:
-            scale = micromodulus * weight * numerator * (1.0 / (denominator * deformed_length))
+            scale = micromodulus * weight * numerator * (REAL(1.0) / (denominator * deformed_length))
         if not bond_intact:
-            scale = 0.0
+            scale = REAL(0.0)
     return scale, bond_intact
 
 
@@ -141,10 +157,10 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
     form = reciprocal_form if SPECIALIZED_FORM == 0 else SPECIALIZED_FORM == 1
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
-    uz_i = displacement[2, i] if dim == 3 else 0.0
-    fx = 0.0
-    fy = 0.0
-    fz = 0.0
+    uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
+    fx = REAL(0.0)
+    fy = REAL(0.0)
+    fz = REAL(0.0)
     row = bond_row[i]
     count = stencil_offset.shape[0] if row < 0 else row_count[row]
     first = 0 if row < 0 else row_first[row]
@@ -168,8 +184,8 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
             xi_z = stencil_xi[2, slot]
             eta_z = displacement[2, j] - uz_i
         else:
-            xi_z = 0.0
-            eta_z = 0.0
+            xi_z = REAL(0.0)
+            eta_z = REAL(0.0)
         bond_intact = (word >> bit) & 1
         scale, still_intact = bond_force(i, j, xi_x, xi_y, xi_z, stencil_length[slot],
                                          stencil_inverse_length[slot], stencil_break_squared[slot],
@@ -195,7 +211,7 @@ def particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count,
                     stencil_weight, intact, initial_bond_volume, damage):
     """Damage of particle i: 1 - sum_intact beta_ij V_j / sum_all beta_ij V_j (Silling and Askari
     2005, eq. 21, with partial volumes). Only snapshots need it, so the step does not compute it."""
-    intact_volume = 0.0
+    intact_volume = REAL(0.0)
     row = bond_row[i]
     count = stencil_offset.shape[0] if row < 0 else row_count[row]
     first = 0 if row < 0 else row_first[row]
@@ -208,7 +224,7 @@ def particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count,
             j, slot, _ = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights,
                                  stencil_offset, stencil_weight)
             intact_volume += partial_volume_factor(stencil_length[slot], horizon, spacing) * volume[j]
-    damage[i] = 1.0 - intact_volume / initial_bond_volume[i]
+    damage[i] = REAL(1.0) - intact_volume / initial_bond_volume[i]
 
 
 @register_jitable(inline="always")
@@ -216,7 +232,7 @@ def unphysical(i, speed_limit, displacement, velocity):
     """True when particle i's displacement or velocity is not finite, or its speed exceeds
     ``speed_limit`` (m/s): the run's instability check (solvers/explicit.py says why)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
-    speed_squared = 0.0
+    speed_squared = REAL(0.0)
     for d in range(dim):
         if not (math.isfinite(displacement[d, i]) and math.isfinite(velocity[d, i])):
             return True
@@ -242,11 +258,12 @@ def ramp_rate(time, ramp_time):
 
 @register_jitable(inline="always")
 def external_force(i, time, load_ramps, load_forces, body_force):
-    """Body-force density of particle i at ``time``: sum over load groups of ramp * group force."""
+    """Body-force density of particle i at ``time``: sum over load groups of ramp * group force.
+    The ramp is evaluated in float64 (time) and rounded once to the run's type."""
     for d in range(body_force.shape[0]):
-        b = 0.0
+        b = REAL(0.0)
         for g in range(load_ramps.shape[0]):
-            b += ramp(time, load_ramps[g]) * load_forces[g, d, i]
+            b += REAL(ramp(time, load_ramps[g])) * load_forces[g, d, i]
         body_force[d, i] = b
 
 
@@ -257,7 +274,7 @@ def kick_drift(i, dt, density, constrained, displacement, velocity, force, body_
     for d in range(dim):
         if (constrained[i] >> d) & 1:
             continue
-        v = velocity[d, i] + 0.5 * dt * (force[d, i] + body_force[d, i]) / density
+        v = velocity[d, i] + REAL(0.5) * dt * (force[d, i] + body_force[d, i]) / density
         velocity[d, i] = v
         displacement[d, i] += dt * v
 
@@ -269,7 +286,7 @@ def kick(i, dt, density, constrained, velocity, force, body_force):
     for d in range(dim):
         if (constrained[i] >> d) & 1:
             continue
-        velocity[d, i] += 0.5 * dt * (force[d, i] + body_force[d, i]) / density
+        velocity[d, i] += REAL(0.5) * dt * (force[d, i] + body_force[d, i]) / density
 
 
 @register_jitable(inline="always")
@@ -291,8 +308,8 @@ def kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, forc
             next_displacement[d, i] = u
             continue
         # Through the array, as the two loops do: in float32 the kicked velocity is rounded there.
-        velocity[d, i] += 0.5 * dt * (force[d, i] + body_force[d, i]) / density
-        v = velocity[d, i] + 0.5 * dt * (force[d, i] + body_force[d, i]) / density
+        velocity[d, i] += REAL(0.5) * dt * (force[d, i] + body_force[d, i]) / density
+        v = velocity[d, i] + REAL(0.5) * dt * (force[d, i] + body_force[d, i]) / density
         velocity[d, i] = v
         next_displacement[d, i] = u + dt * v
 
@@ -308,7 +325,9 @@ def kick_kick_drift(i, dt, density, constrained, displacement, velocity, force, 
 def constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement, velocity):
     """Apply constraint entry m at ``time`` (t_{n+1} in explicit phases, the load factor in
     quasi-static ones). Prescribed velocity: v(t_{n+1/2}) drives the drift, v(t_{n+1}) ends the step.
-    Prescribed displacement: u = value * ramp(t), v = value * ramp'(t)."""
+    Prescribed displacement: u = value * ramp(t), v = value * ramp'(t). Time, dt and the ramps are
+    float64 here (in a float32 run too: t = n dt outgrows float32's resolution), for a few entries
+    per step; the results are rounded to the run's type where they are stored."""
     i = particle[m]
     d = component[m]
     if phase == QUASI_STATIC:
@@ -339,10 +358,10 @@ def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_for
     (constrained: the reactions), the scale of the residual.
     """
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
-    stiffness = 0.0
-    norm_u = 0.0
-    residual_sq = 0.0
-    reference_sq = 0.0
+    stiffness = REAL(0.0)
+    norm_u = REAL(0.0)
+    residual_sq = REAL(0.0)
+    reference_sq = REAL(0.0)
     vol = volume[i]
     for d in range(dim):
         if (constrained[i] >> d) & 1:
@@ -355,7 +374,7 @@ def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_for
         residual[d, i] = r
         u = displacement[d, i]
         v = velocity[d, i]
-        if v != 0.0:
+        if v != REAL(0.0):
             k_local = -(r - old_residual[d, i]) / (fictitious_density[i] * dt * v)
             stiffness += u * k_local * u
         norm_u += u * u
@@ -399,9 +418,17 @@ def relaxation_update(i, first, damping, dt, constrained, fictitious_density, re
             continue
         r = residual[d, i]
         if first:
-            v = 0.5 * dt * r / lam
+            v = REAL(0.5) * dt * r / lam
         else:
-            v = ((2.0 - damping * dt) * velocity[d, i] + 2.0 * dt * r / lam) / (2.0 + damping * dt)
+            v = ((REAL(2.0) - damping * dt) * velocity[d, i] + REAL(2.0) * dt * r / lam) / (
+                REAL(2.0) + damping * dt)
         velocity[d, i] = v
         displacement[d, i] += dt * v
         old_residual[d, i] = r
+
+
+#: The shared bodies a backend compiles, callees before callers (``specialize``).
+BODIES = (physics.bond_stretch, physics.deformed_length_squared, physics.reciprocal_sqrt,
+          physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_at, bond_force,
+          particle_force, particle_damage, external_force, kick_drift, kick, kick_kick_drift_to,
+          kick_kick_drift, constrain, unphysical, relaxation_residual, relaxation_update)

@@ -18,7 +18,7 @@ into source text, and no text from a case file reaches it.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numba.extending import register_jitable
@@ -35,7 +35,7 @@ def stencil_force_source(size: int, dimension: int) -> str:
              "                           critical_stretch, force):",
              "    i = as_index(i)"]
     lines += [f"    u{a}_i = displacement[{d}, i]" for d, a in enumerate(axes)]
-    lines += [f"    f{a} = 0.0" for a in axes]
+    lines += [f"    f{a} = REAL(0.0)" for a in axes]
     words = (size + 31) // 32
     for w in range(words):
         lines += [f"    word_{w} = intact[{w}, i]", f"    new_{w} = word_{w}"]
@@ -43,7 +43,7 @@ def stencil_force_source(size: int, dimension: int) -> str:
         w, bit = divmod(n, 32)
         lines.append(f"    j = i + OFFSET_{n}")
         lines += [f"    eta_{a} = displacement[{d}, j] - u{a}_i" for d, a in enumerate(axes)]
-        xi_z, eta_z = (f"XI_Z[{n}]", "eta_z") if dimension == 3 else ("0.0", "0.0")
+        xi_z, eta_z = (f"XI_Z[{n}]", "eta_z") if dimension == 3 else ("REAL(0.0)", "REAL(0.0)")
         lines += [
             f"    bond_intact = (word_{w} >> {bit}) & 1",
             f"    scale, still_intact = bond_force(i, j, XI_X[{n}], XI_Y[{n}], {xi_z}, LENGTH[{n}],",
@@ -86,15 +86,18 @@ def same_index(i):
 
 
 def stencil_particle_force(offsets: np.ndarray, tables: dict, reciprocal_form: bool,
-                           bond_force: Callable, as_index: Callable = same_index) -> Callable:
+                           bond_force: Callable, as_index: Callable = same_index,
+                           real: type = np.float64) -> Callable:
     """The unrolled loop for one model's stencil (``offsets``, and ``tables`` as
     backends.base.slot_tables gives them), as a plain Python function to compile (njit,
     cuda.jit(device=True)) or run (the CUDA simulator). ``bond_force`` is the per-bond law in the
     form the caller compiles (kernels.pmb.bond_force or its device version); ``as_index`` converts
-    the particle index: numba.uint64 (then the offsets are unsigned too) or ``same_index``."""
+    the particle index: numba.uint64 (then the offsets are unsigned too) or ``same_index``;
+    ``real`` is the type of the arithmetic (kernels.pmb.REAL), the same as ``bond_force``'s."""
     unsigned = as_index is not same_index
     namespace = stencil_constants(offsets, tables, reciprocal_form, unsigned)
-    namespace.update(bond_force=bond_force, as_index=as_index)
+    namespace.update(bond_force=bond_force, as_index=as_index, REAL=real)
     source = stencil_force_source(offsets.shape[0], tables["xi"].shape[0])
-    exec(compile(source, f"<unrolled stencil loop, {offsets.shape[0]} slots>", "exec"), namespace)
+    # Generated from two integers only (see the module docstring): no case text reaches exec.
+    exec(compile(source, f"<unrolled stencil loop, {offsets.shape[0]} slots>", "exec"), namespace)  # noqa: S102
     return namespace["stencil_particle_force"]

@@ -32,7 +32,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba.extending import register_jitable
+
+#: The floating-point type of the jitted bodies' literals: a backend's float32 build sets np.float32
+#: (kernels.specialize, docs/theory.md "Precision"); a bare Python float would be float64 to numba.
+REAL = np.float64
 
 #: Poisson's ratio that bond-based peridynamics imposes (Silling 2000): 1/4 in 3D and plane strain,
 #: 1/3 in plane stress.
@@ -101,9 +106,9 @@ def partial_volume_factor(bond_length: float, horizon: float, spacing: float) ->
 
     A linear ramp: 1 for |xi| <= delta - dx/2, then (delta + dx/2 - |xi|) / dx up to |xi| = delta.
     """
-    half = 0.5 * spacing
+    half = REAL(0.5) * spacing
     if bond_length <= horizon - half:
-        return 1.0
+        return REAL(1.0)
     return (horizon + half - bond_length) / spacing
 
 
@@ -137,7 +142,7 @@ def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: flo
         along += xi_z * eta_z
         eta_squared += eta_z * eta_z
     deformed_length = math.sqrt(squared)
-    numerator = 2.0 * along + eta_squared
+    numerator = REAL(2.0) * along + eta_squared
     return numerator, reference_length * (deformed_length + reference_length), deformed_length
 
 
@@ -159,7 +164,7 @@ def deformed_length_squared(xi_x: float, xi_y: float, xi_z: float, eta_x: float,
 def reciprocal_sqrt(x: float) -> float:
     """1 / sqrt(x). The CUDA build replaces it with the GPU's rsqrt (libdevice, at most 1 ulp off:
     a hardware estimate and Newton steps instead of a square root and a division)."""
-    return 1.0 / math.sqrt(x)
+    return REAL(1.0) / math.sqrt(x)
 
 
 def break_length_squared(reference_length, critical_stretch):
@@ -174,7 +179,7 @@ def surface_factor(n_x: float, n_y: float, n_z: float, gx_i: float, gy_i: float,
     """Energy surface correction of one bond (Madenci and Oterkus 2014, sec. 4.2, eq. 4.13):
     G_ij = [sum_d (n_d / Gbar_d)^2]^(-1/2), Gbar_d = (g_d(i) + g_d(j)) / 2, n the bond's unit
     vector and g_d the per-particle, per-axis factors (1 for the absent axis in 2D)."""
-    ax = n_x / (0.5 * (gx_i + gx_j))
-    ay = n_y / (0.5 * (gy_i + gy_j))
-    az = n_z / (0.5 * (gz_i + gz_j))
-    return 1.0 / math.sqrt(ax * ax + ay * ay + az * az)
+    ax = n_x / (REAL(0.5) * (gx_i + gx_j))
+    ay = n_y / (REAL(0.5) * (gy_i + gy_j))
+    az = n_z / (REAL(0.5) * (gz_i + gz_j))
+    return REAL(1.0) / math.sqrt(ax * ax + ay * ay + az * az)

@@ -5,7 +5,7 @@ so a run can resume from any of them with the same bits as an uninterrupted run.
 from __future__ import annotations
 
 import time as clock
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,7 +21,7 @@ MAX_CHUNK = 1000
 # one or more: far outside what the PMB model describes, the sign of an unstable run.
 SPEED_LIMIT_FACTOR = 1.0
 
-Progress = Optional[Callable[[int, int], None]]
+Progress = Callable[[int, int], None] | None
 
 
 def fastest_load(model) -> float:
@@ -46,8 +46,8 @@ def _checkpoint(backend: Backend, writer, step: int, dt: float) -> None:
 
 def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
                  progress: Progress = None, start_step: int = 0,
-                 checkpoint_every: Optional[int] = None,
-                 checkpoint_minutes: Optional[float] = None) -> int:
+                 checkpoint_every: int | None = None,
+                 checkpoint_minutes: float | None = None) -> int:
     """Run up to step ``steps`` with step size ``dt``; returns the number of steps run.
 
     ``start_step`` > 0 continues from a state the backend already holds (loaded from the snapshot

@@ -8,7 +8,7 @@ load step; its attributes record the iterations, the residual reached and whethe
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from ..backends.base import Backend
 from ..kernels.pmb import QUASI_STATIC
@@ -20,8 +20,8 @@ class NotConvergedWarning(UserWarning):
 
 
 def run_quasi_static(backend: Backend, writer, load_steps: int, tolerance: float,
-                     max_iterations: int, limit: Optional[int] = None,
-                     progress: Optional[Callable[[int, int], None]] = None,
+                     max_iterations: int, limit: int | None = None,
+                     progress: Callable[[int, int], None] | None = None,
                      start_load_step: int = 0) -> tuple[int, int]:
     """Relax each load step; returns (load steps run, total relaxation iterations).
 

@@ -28,4 +28,4 @@ def benchmarks() -> list[Benchmark]:
     return found
 
 
-__all__ = ["RESOLUTIONS", "Benchmark", "Check", "Result", "benchmarks", "MODULES"]
+__all__ = ["MODULES", "RESOLUTIONS", "Benchmark", "Check", "Result", "benchmarks"]

@@ -7,9 +7,9 @@ measures what the literature states, draws its pictures into ``workdir`` and ret
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 RESOLUTIONS = ("ci", "full")
 

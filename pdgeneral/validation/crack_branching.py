@@ -425,31 +425,31 @@ def _notes(measured: list[Measured], c_d: float, c_r: float) -> str:
         "its time is when the crack tip (the farthest cracked particle along +x, damage >= 0.3) passed "
         "it. The first snapshot showing two separate branches at least 10 dx long comes some "
         "microseconds later, once the branches have parted.",
-        f"**Wave speeds.** Plane stress with the PMB model's nu = 1/3: c_d = {c_d:.0f} m/s, "
+        (f"**Wave speeds.** Plane stress with the PMB model's nu = 1/3: c_d = {c_d:.0f} m/s, "
         f"c_R = {c_r:.0f} m/s (issue 4 quotes 3058 m/s). Soda-lime glass itself has nu of about 0.22, "
         "which would give c_R = 3156 m/s; the bond-based model cannot represent that nu, and the "
-        "checks use the speeds of the material the model is.",
-        "**Set-up details not fixed by the papers' text as quoted in issue 4** follow the input deck "
+        "checks use the speeds of the material the model is."),
+        ("**Set-up details not fixed by the papers' text as quoted in issue 4** follow the input deck "
         "that ORNL's PDMATLAB2D ships for Bobaru and Zhang (2015) (InputFiles/CrackBranching.m): "
         "traction as a body force sigma / dy on the outermost node row, no-fail zones within one "
         "horizon of the loaded edges, 300 x 120 nodes for m = 3. That deck uses dt = 67 ns with its "
         "own stability bound; here dt = 47.6 ns, 0.80 (m = 3) and 0.83 (m = 4) of pdgeneral's stable "
-        "time step (theory sec. 6).",
-        "**Notch tip.** The pre-crack ends a quarter spacing past x = 50 mm. Bonds between mirrored "
+        "time step (theory sec. 6)."),
+        ("**Notch tip.** The pre-crack ends a quarter spacing past x = 50 mm. Bonds between mirrored "
         "particles cross the centre line at multiples of dx/2, so this cuts exactly the bonds a tip at "
         "50 mm cuts in exact arithmetic (a bond through the tip is cut, theory sec. 9); with the tip "
         "exactly on a bond crossing, rounding in the orientation tests cut some of those bonds on one "
-        "side only (seen on the 0.4 and 0.667 mm lattices), and the crack then leaves the centre line.",
-        "**Lattice symmetry.** With a horizon of exactly 3 spacings, an early cell-list neighbour "
+        "side only (seen on the 0.4 and 0.667 mm lattices), and the crack then leaves the centre line."),
+        ("**Lattice symmetry.** With a horizon of exactly 3 spacings, an early cell-list neighbour "
         "search kept or lost the bonds of length 3 dx by the last bit of the coordinates (cells of "
         "exactly one horizon), for some rows and not their mirror rows, and the CI run then branched "
         "asymmetrically (5 dx). Bonds now come from the lattice stencil (integer vectors, no "
         "rounding); the check on particles whose family differs from their mirror image's guards "
-        "this.",
-        "**Mean speed** runs from the first snapshot with a broken bond, so it includes the "
+        "this."),
+        ("**Mean speed** runs from the first snapshot with a broken bond, so it includes the "
         "acceleration of the crack after initiation; the speed over the last 5 us before branching is "
         "given beside it. Particles and steps in the summary line are those of the finest run; the "
-        "wall time covers every run, the analysis and the figures.",
+        "wall time covers every run, the analysis and the figures."),
     ]
     return "\n\n".join(paragraphs)
 

@@ -15,8 +15,8 @@ import platform
 import shutil
 import subprocess
 import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Optional
 
 from ..errors import PdgeneralError
 from . import MODULES, benchmarks
@@ -47,7 +47,7 @@ def hardware(backend: str) -> str:
             from numba import cuda
             name = cuda.get_current_device().name
             return name.decode() if isinstance(name, bytes) else str(name)
-        except Exception:  # the simulator or a broken driver: say so rather than fail the report
+        except Exception:  # noqa: BLE001 - the simulator or a broken driver: say so rather than fail the report
             return "CUDA device (name unavailable)"
     model = platform.processor() or platform.machine()
     try:
@@ -101,8 +101,8 @@ def _figure_in(directory: Path, name: str, figure: Path) -> Path:
     return target
 
 
-def save_result(result: Result, directory: Path, *, date: Optional[str] = None,
-                hardware_name: Optional[str] = None) -> Path:
+def save_result(result: Result, directory: Path, *, date: str | None = None,
+                hardware_name: str | None = None) -> Path:
     """Write ``<directory>/<result.name>.json``; returns its path.
 
     Besides the Result's fields the file records the hardware (from ``result.backend``), the date
@@ -247,7 +247,7 @@ def _crashed(benchmark, resolution: str, backend: str, wall: float, error: BaseE
                   notes="")
 
 
-def select(names: Optional[Iterable[str]]) -> list:
+def select(names: Iterable[str] | None) -> list:
     """The benchmarks named (all when ``names`` is empty or None), in document order."""
     available = {b.name: b for b in benchmarks()}
     wanted = [n for n in (names or []) if n]
@@ -260,8 +260,8 @@ def select(names: Optional[Iterable[str]]) -> list:
     return [b for b in available.values() if b.name in wanted]
 
 
-def run_benchmarks(names: Optional[Iterable[str]], resolution: str, backend: str, directory: Path,
-                   document: Path, report: Optional[Callable[[Result], None]] = None) -> list[Result]:
+def run_benchmarks(names: Iterable[str] | None, resolution: str, backend: str, directory: Path,
+                   document: Path, report: Callable[[Result], None] | None = None) -> list[Result]:
     """Run the named benchmarks (all when empty), save each result and rewrite the document.
 
     The document is rewritten after every benchmark, so a long suite stopped half-way keeps what it
@@ -282,7 +282,7 @@ def run_benchmarks(names: Optional[Iterable[str]], resolution: str, backend: str
         started = clock.perf_counter()
         try:
             result = benchmark.run(resolution, directory, backend)
-        except Exception as error:  # one broken benchmark must not hide the others' results
+        except Exception as error:  # noqa: BLE001 - one broken benchmark must not hide the others' results
             traceback.print_exc()
             result = _crashed(benchmark, resolution, backend, clock.perf_counter() - started, error)
         save_result(result, directory)

@@ -18,6 +18,7 @@ the width travels at the long-wave speed.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import tempfile
 import time as clock
@@ -133,9 +134,9 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
               abs(finest["speed_error"]) <= TOLERANCE, "within 3 % (issue 4, item 4)")]
     errors = [abs(level["speed_error"]) for level in levels]
     spacings = [level["spacing"] for level in levels]
-    falling = all(b < a for a, b in zip(errors[:-1], errors[1:], strict=True))
+    falling = all(b < a for a, b in itertools.pairwise(errors))
     order = observed_order(spacings, errors)
-    pairwise = [math.log2(a / b) for a, b in zip(errors[:-1], errors[1:], strict=True)]
+    pairwise = [math.log2(a / b) for a, b in itertools.pairwise(errors)]
     checks.append(Check("speed error as dx halves (fixed horizon factor 3.015, fixed width)",
                         "falls at every halving; observed order reported",
                         " -> ".join(f"{100 * e:.2f} %" for e in errors)
