@@ -224,6 +224,25 @@ def reciprocal_sqrt_float32(x):
     return libdevice.rsqrtf(x)
 
 
+def square_root_float32(x):
+    """physics.pmb.square_root of a float32 build: x / sqrt(x) from the hardware's reciprocal
+    square root estimate (rsqrt.approx, at most 2 ulp), one instruction instead of sqrt.rn's
+    sequence and slow path. sqrt(0) gives 0 * inf = NaN: a bond of zero deformed length, which
+    the instability check reports (the float64 reciprocal form gives -inf there)."""
+    return x * libdevice.rsqrtf(x)
+
+
+def reciprocal_float32(x):
+    """physics.pmb.reciprocal of a float32 build: the approximate division (div.approx.f32, at
+    most 2 ulp) instead of rcp.rn's sequence and slow path."""
+    return libdevice.fast_fdividef(np.float32(1.0), x)
+
+
+#: Whether float32 builds take the hardware's approximate square root and reciprocal (above) in the
+#: bond force; False keeps the correctly rounded ones (benchmarks/gpu_variants.py compares them).
+FAST_FLOAT32_MATH = True
+
+
 _COMPILED: dict = {}
 
 
@@ -242,13 +261,19 @@ def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype) ->
     as compile-time constants: the 3D force loop with both evaluations compiled in took 8.14 ms at
     8M particles, with one 6.53; REAL makes a float32 build compute in float32)."""
     dtype = np.dtype(dtype)
-    key = ("device", dimension, reciprocal_form, dtype.str)
+    key = ("device", dimension, reciprocal_form, dtype.str, FAST_FLOAT32_MATH)
     if key not in _COMPILED:
         constants = {"SPECIALIZED_DIMENSION": dimension, "SPECIALIZED_FORM": 1 if reciprocal_form else 2,
                      "SELECT_FACTOR": True, "REAL": dtype.type}
         # the GPU's rsqrt (the simulator has no libdevice)
-        rsqrt = reciprocal_sqrt_float32 if dtype == np.float32 else reciprocal_sqrt
-        replace = {} if _SIMULATOR else {physics.reciprocal_sqrt: rsqrt}
+        replace = {}
+        if not _SIMULATOR and dtype == np.float32:
+            replace[physics.reciprocal_sqrt] = reciprocal_sqrt_float32
+            if FAST_FLOAT32_MATH:
+                replace.update({physics.square_root: square_root_float32,
+                                physics.reciprocal: reciprocal_float32})
+        elif not _SIMULATOR:
+            replace[physics.reciprocal_sqrt] = reciprocal_sqrt
         _COMPILED[key] = specialize(kernels.BODIES, constants, cuda.jit(device=True), replace)
     return _COMPILED[key]
 
@@ -263,7 +288,8 @@ def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.
     """name -> CUDA kernel for one dimension, bond-force evaluation (kernels.pmb.bond_force) and
     precision, built on first use (compilation itself happens at the first launch). The force
     kernels here run the general loop (see _force_kernels)."""
-    key = (dimension, reciprocal_form, np.dtype(dtype).str, tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
+    key = (dimension, reciprocal_form, np.dtype(dtype).str, FAST_FLOAT32_MATH,
+           tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
     if key not in _COMPILED:
         table = _device_functions(dimension, reciprocal_form, dtype)
         kernels_ = {kernel.__name__: kernel_cache.attach(cuda.jit(retarget(kernel, table)), key)
@@ -292,7 +318,7 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
         general = compiled(dimension, reciprocal_form, model.dtype)
         return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
     tables = slot_tables(model, rows)
-    key = ("unrolled", dimension, model.dtype.str, reciprocal_form,
+    key = ("unrolled", dimension, model.dtype.str, reciprocal_form, FAST_FLOAT32_MATH,
            tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())), model.stencil.offsets.tobytes(),
            *(t.tobytes() for t in tables.values()))
     if key not in _COMPILED:

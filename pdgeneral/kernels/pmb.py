@@ -30,6 +30,7 @@ from ..physics.pmb import (
     bond_stretch,
     deformed_length_squared,
     partial_volume_factor,
+    reciprocal,
     reciprocal_sqrt,
     surface_factor,
 )
@@ -131,7 +132,7 @@ def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_s
         if reciprocal_form:
             scale = micromodulus * weight * (inverse_length - reciprocal_sqrt(squared))
         else:
-            scale = micromodulus * weight * numerator * (REAL(1.0) / (denominator * deformed_length))
+            scale = micromodulus * weight * numerator * reciprocal(denominator * deformed_length)
         if not bond_intact:
             scale = REAL(0.0)
     return scale, bond_intact
@@ -428,7 +429,8 @@ def relaxation_update(i, first, damping, dt, constrained, fictitious_density, re
 
 
 #: The shared bodies a backend compiles, callees before callers (``specialize``).
-BODIES = (physics.bond_stretch, physics.deformed_length_squared, physics.reciprocal_sqrt,
+BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
+          physics.deformed_length_squared, physics.reciprocal_sqrt,
           physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_at, bond_force,
           particle_force, particle_damage, external_force, kick_drift, kick, kick_kick_drift_to,
           kick_kick_drift, constrain, unphysical, relaxation_residual, relaxation_update)

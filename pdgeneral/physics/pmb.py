@@ -113,6 +113,21 @@ def partial_volume_factor(bond_length: float, horizon: float, spacing: float) ->
 
 
 @register_jitable(inline="always")
+def square_root(x: float) -> float:
+    """sqrt(x), correctly rounded. A float32 GPU build replaces it with x * rsqrt(x) from the
+    hardware estimate (at most 2 ulp off; docs/theory.md, "Precision"): the correctly rounded float32
+    square root is a multi-instruction sequence with a slow path, per bond."""
+    return math.sqrt(x)
+
+
+@register_jitable(inline="always")
+def reciprocal(x: float) -> float:
+    """1 / x, correctly rounded; a float32 GPU build takes the hardware's approximate reciprocal
+    division (at most 2 ulp off), as for ``square_root``."""
+    return REAL(1.0) / x
+
+
+@register_jitable(inline="always")
 def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: float, eta_z: float,
                  reference_length: float, dimension: int = 3):
     """The stretch s = (|xi + eta| - |xi|) / |xi| of one bond as a fraction, and its deformed length:
@@ -141,7 +156,7 @@ def bond_stretch(xi_x: float, xi_y: float, xi_z: float, eta_x: float, eta_y: flo
         squared += yz * yz
         along += xi_z * eta_z
         eta_squared += eta_z * eta_z
-    deformed_length = math.sqrt(squared)
+    deformed_length = square_root(squared)
     numerator = REAL(2.0) * along + eta_squared
     return numerator, reference_length * (deformed_length + reference_length), deformed_length
 
