@@ -37,7 +37,6 @@ The cache lives in ``$PDGENERAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/pdgeneral`` 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import pickle
 import secrets
@@ -46,6 +45,8 @@ import tempfile
 import types
 import warnings
 from pathlib import Path
+
+from . import numba_internals
 
 #: Bumped when the layout of a cache file changes.
 FORMAT = 2
@@ -126,17 +127,9 @@ def sources_unchanged() -> bool:
         return False
 
 
-def _unique_symbols() -> None:
-    """Start numba's per-process function counter at a random value, so that two processes do
-    not give two different functions the same symbol (see the module text)."""
-    try:
-        from numba.core.bytecode import FunctionIdentity
-        FunctionIdentity._unique_ids = itertools.count(secrets.randbits(48))
-    except (ImportError, AttributeError):
-        pass
-
-
-_unique_symbols()
+# numba's per-process function counter starts at a random value, so that two processes do not give
+# two different functions the same symbol (see the module text).
+numba_internals.start_function_counter(secrets.randbits(48))
 
 
 class KernelCache:
@@ -181,7 +174,7 @@ class KernelCache:
     def _entry(self, directory: Path, sig) -> tuple[Path, str]:
         # numba's target description is looked up each time: the CUDA one names the current GPU's
         # compute capability.
-        target = self._target_context.codegen().magic_tuple()
+        target = numba_internals.target_description(self._target_context)
         text = repr((FORMAT, source_fingerprint(), target, self._name, self._key, str(sig)))
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         return directory / f"{self._prefix(target)}-{digest}.nbk", text
@@ -254,7 +247,7 @@ class KernelCache:
         compilations of the same source keep theirs."""
         directory = self._directory()
         if directory is not None:
-            target = self._target_context.codegen().magic_tuple()
+            target = numba_internals.target_description(self._target_context)
             for path in directory.glob(f"{self._prefix(target)}-*.nbk"):
                 path.unlink(missing_ok=True)
 
@@ -315,19 +308,18 @@ def attach(dispatcher, key: tuple):
     compilation of the same source (the dispatcher's options are added here). The dispatcher's
     function is replaced by a copy whose qualified name carries the key's hash (see the module
     text). Returns the dispatcher. The CUDA simulator's kernels have no cache and are returned as
-    they are."""
-    if not hasattr(dispatcher, "_cache"):
+    they are, and so is every dispatcher with numba versions the cache was not tested with
+    (numba_internals.supported)."""
+    if not numba_internals.has_cache_slot(dispatcher) or not numba_internals.supported():
         return dispatcher
     if dispatcher.overloads:
         raise RuntimeError(f"{dispatcher.py_func.__name__} was compiled before its cache was attached")
     key = (key, tuple(sorted((name, repr(value))
                              for name, value in dispatcher.targetoptions.items())))
     if "cuda" in type(dispatcher).__module__:
-        from numba.cuda.serialize import dumps
-        reduce, rebuild, kind = _cuda_reduce, _cuda_rebuild, "cuda"
+        reduce, rebuild, kind = numba_internals.cuda_reduce, numba_internals.cuda_rebuild, "cuda"
     else:
-        from numba.core.serialize import dumps
-        reduce, rebuild, kind = _cpu_reduce, _cpu_rebuild, "cpu"
+        reduce, rebuild, kind = numba_internals.cpu_reduce, numba_internals.cpu_rebuild, "cpu"
     function = dispatcher.py_func
     renamed = types.FunctionType(function.__code__, function.__globals__, function.__name__,
                                  function.__defaults__, function.__closure__)
@@ -336,36 +328,7 @@ def attach(dispatcher, key: tuple):
     renamed.__kwdefaults__ = function.__kwdefaults__
     renamed.__doc__ = function.__doc__
     renamed.__module__ = function.__module__
-    dispatcher.py_func = renamed
-    if hasattr(dispatcher, "_compiler"):
-        dispatcher._compiler.py_func = renamed   # what numba compiles (and names the symbol after)
-    dispatcher._cache = KernelCache(kind, function.__name__, key, dispatcher.targetctx, reduce,
-                                    rebuild, dumps)
+    numba_internals.install_cache(dispatcher, renamed, KernelCache(
+        kind, function.__name__, key, dispatcher.targetctx, reduce, rebuild,
+        numba_internals.serializer(kind)))
     return dispatcher
-
-
-# numba's own reduce and rebuild (numba.core.caching.CompileResultCacheImpl and numba-cuda's
-# CUDACacheImpl), without their locators, which need a source file.
-
-def _cuda_reduce(kernel):
-    return kernel._reduce_states()
-
-
-def _cuda_rebuild(target_context, payload):
-    from numba.cuda import utils
-    from numba.cuda.dispatcher import _Kernel
-    with utils.numba_target_override():
-        target_context.refresh()
-        return _Kernel._rebuild(**payload)
-
-
-def _cpu_reduce(compile_result):
-    if compile_result.lifted or compile_result.library.has_dynamic_globals:
-        raise ValueError("it uses lifted loops or dynamic globals")
-    return compile_result._reduce()
-
-
-def _cpu_rebuild(target_context, payload):
-    from numba.core import compiler
-    target_context.refresh()
-    return compiler.CompileResult._rebuild(target_context, *payload)

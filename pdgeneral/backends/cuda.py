@@ -25,7 +25,7 @@ import numpy as np
 from numba import config, cuda, njit, prange
 from numba.cuda import libdevice
 
-from .. import kernel_cache
+from .. import kernel_cache, numba_internals
 from ..errors import CaseError
 from ..kernels import pmb as kernels
 from ..kernels import retarget, specialize, unrolled
@@ -344,10 +344,11 @@ class PreparedLaunch:
     the conversion is done here once, and a launch is one call of cuda.core's ``launch``. Scalars
     that change (time, dt) are set with ``set`` before a launch.
 
-    This uses numba-cuda internals (the compiled kernel's argument conversion, its cufunc, cuda.core's
-    ``launch`` as numba-cuda 0.30 calls it), found at construction. Where they are missing (another
-    numba-cuda, the simulator), ``fast`` is False and the launch goes through the dispatcher as
-    usual, with the same arguments and results.
+    This uses numba-cuda internals (numba_internals.prepared_launch: the compiled kernel's argument
+    conversion, its cufunc, cuda.core's ``launch`` as numba-cuda 0.30 calls it), found at
+    construction. Where they are missing or untested (another numba-cuda, the simulator), ``fast``
+    is False and the launch goes through the dispatcher as usual, with the same arguments and
+    results.
     """
 
     def __init__(self, dispatcher, griddim: int, blockdim: int, args: tuple):
@@ -363,28 +364,13 @@ class PreparedLaunch:
                 self._scalars = {}
 
     def _prepare(self, dispatcher, griddim, blockdim):
-        import ctypes
-
-        from numba.cuda import dispatcher as internals
-        kernel = dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in self._args))
-        if kernel.debug or kernel.cooperative:
+        if not numba_internals.supported():
             return None
-        kernelargs: list = []
-        written_back: list = []
-        for position, (argtype, value) in enumerate(zip(kernel.argument_types, self._args)):
-            start = len(kernelargs)
-            kernel._prepare_args(argtype, value, 0, written_back, kernelargs)
-            if len(kernelargs) == start + 1 and isinstance(kernelargs[start], ctypes._SimpleCData):
-                self._scalars[position] = kernelargs[start]
-        if written_back:   # host arrays copied per launch: not for a step loop
+        prepared = numba_internals.prepared_launch(dispatcher, griddim, blockdim, self._args)
+        if prepared is None:
             return None
-        cooperative = "is_cooperative" if internals.CUDA_CORE_GE_1_0 else "cooperative_launch"
-        config = internals.LaunchConfig(grid=griddim, block=blockdim, shmem_size=0,
-                                        **{cooperative: False})
-        function = kernel._codelibrary.get_cufunc().kernel
-        stream = internals.driver._to_core_stream(0)   # the default stream, as numba-cuda's own
-        launch = internals.launch
-        return lambda: launch(stream, config, function, *kernelargs)
+        launch, self._scalars = prepared
+        return launch
 
     @property
     def fast(self) -> bool:
@@ -540,11 +526,10 @@ class CudaBackend(Backend):
     def _zeros(self, shape: tuple, dtype):
         """Zeroed on the device: no host array to fill and copy (the 2D 4M plate's state arrays
         are half a gigabyte)."""
-        if _SIMULATOR:
+        if _SIMULATOR or not numba_internals.supported():
             return super()._zeros(shape, dtype)
-        from numba.cuda.cudadrv.driver import device_memset
         array = cuda.device_array(shape, dtype=dtype)
-        device_memset(array, 0, array.nbytes)   # all-zero bytes: +0.0
+        numba_internals.device_memset(array)   # all-zero bytes: +0.0
         return array
 
     def download(self, array) -> np.ndarray:
