@@ -56,14 +56,15 @@ for what in "$@"; do
       done 2>&1 | tee "$OUT/startup.log"
       ls "$PDGENERAL_CACHE_DIR"/* | wc -l | sed 's/^/cache entries: /' | tee -a "$OUT/startup.log"
       unset PDGENERAL_CACHE_DIR ;;
-    precision) # float64 and float32 instructions of the fused force kernel, read from the hardware
-               # counters (issue 12: a float32 kernel computes in float32)
-      ops=""
-      for op in dadd dmul dfma fadd fmul ffma; do ops="$ops,smsp__sass_thread_inst_executed_op_${op}_pred_on.sum"; done
-      for case in 2d-1m 3d-1m; do
+    precision) # per particle-step counters of the fused force kernel from the hardware (issue 12:
+               # float32 computes in float32; the workstation model of docs/performance.md)
+      metrics="smsp__inst_executed.sum,dram__bytes_read.sum,dram__bytes_write.sum,gpu__time_duration.sum"
+      metrics="$metrics,smsp__issue_active.avg.pct_of_peak_sustained_active"
+      for op in dadd dmul dfma fadd fmul ffma; do metrics="$metrics,smsp__sass_thread_inst_executed_op_${op}_pred_on.sum"; done
+      for case in ${NCU_CASES:-2d-4m 3d-8m}; do
         for p in float32 float64; do
           ncu --clock-control none -k regex:forces_kick --launch-skip 2 --launch-count 1 \
-            --metrics "${ops#,}" --csv python3 -m pdgeneral bench --cases $case --backends cuda \
+            --metrics "$metrics" --csv python3 -m pdgeneral bench --cases $case --backends cuda \
             --precision $p --steps 20 > "$OUT/ncu-$case-$p.csv" 2>&1
         done
       done

@@ -45,6 +45,11 @@ def _check_resumable(prepared: Prepared, model: Model, start: int, steps: int | 
                         file=prepared.source)
 
 
+#: Whether snapshots are written in a background thread while the run steps on (io/hdf5.py);
+#: benchmarks/snapshot_overlap.py compares the two.
+BACKGROUND_WRITES = True
+
+
 @dataclass
 class RunSummary:
     name: str
@@ -127,7 +132,7 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
             writer = SnapshotWriter(path, model, prepared.case_text, prepared.backend, overwrite,
                                     attributes={"overrides": list(prepared.overrides),
                                                 "device": engine.device()},
-                                    resume=resume)
+                                    resume=resume, background=BACKGROUND_WRITES)
         except CaseError as err:
             err.file = err.file or prepared.source
             raise
@@ -165,6 +170,8 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
                 solver.max_iterations or DEFAULT_MAX_ITERATIONS, steps, progress,
                 start_load_step=start)
             work = iterations
+        if writer is not None:
+            writer.wait()       # the last snapshot's write is part of the run
         wall = clock.perf_counter() - stepping_started
     finally:
         if writer is not None:

@@ -49,6 +49,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,8 +141,12 @@ class SnapshotWriter:
     """
 
     def __init__(self, path: str | Path, model: Model, case_text: str, backend: str,
-                 overwrite: bool = False, attributes: dict | None = None, resume: bool = False):
+                 overwrite: bool = False, attributes: dict | None = None, resume: bool = False,
+                 background: bool = False):
         self.path = Path(path)
+        # One write in flight at a time, in this thread (background=True) while the run steps on.
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="snapshot") if background else None
+        self._pending: Future | None = None
         self.folder = data_folder(self.path)
         self.model = model
         self.steps: list[tuple[int, float]] = []
@@ -290,10 +295,30 @@ class SnapshotWriter:
                                  self.model.particle_count, self.model.dimension, self.attrs["precision"])
             _publish(xdmf_path(self.path), lambda tmp: _write_text(tmp, text))
 
+    def _submit(self, job: Callable[[], None]) -> None:
+        """Run a write: at once, or in the background thread once the previous write is done (its
+        error, if any, is raised here). The arrays a job writes are the caller's copies."""
+        self.wait()
+        if self._worker is None:
+            job()
+        else:
+            self._pending = self._worker.submit(job)
+
+    def wait(self) -> None:
+        """Wait for the write in flight, if any; raises its error. After it, ``steps`` lists every
+        snapshot written."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
     def checkpoint(self, step: int, time: float, displacement: np.ndarray, velocity: np.ndarray,
                    bond_state: np.ndarray, **attrs) -> None:
         """Write a restart point apart from the snapshots, replacing the previous one atomically: a
         crash at any moment leaves the old checkpoint or the new one, each complete."""
+        self._submit(lambda: self._checkpoint_now(step, time, displacement, velocity, bond_state,
+                                                  attrs))
+
+    def _checkpoint_now(self, step, time, displacement, velocity, bond_state, attrs) -> None:
         def fill(f: h5py.File) -> None:
             _fill_state(f, step, time, attrs, {"displacement": displacement, "velocity": velocity},
                         bond_state)
@@ -305,7 +330,11 @@ class SnapshotWriter:
 
     def write(self, step: int, time: float, fields: dict[str, np.ndarray], bond_state=None,
               **attrs) -> None:
-        """Write one snapshot: ``fields`` holds displacement, velocity (N, dim) and damage (N,)."""
+        """Write one snapshot: ``fields`` holds displacement, velocity (N, dim) and damage (N,)
+        (arrays the writer may keep until the write is done: a background write reads them later)."""
+        self._submit(lambda: self._write_now(step, time, fields, bond_state, attrs))
+
+    def _write_now(self, step, time, fields, bond_state, attrs) -> None:
         def fill(f: h5py.File) -> None:
             _fill_state(f, step, time, attrs, {name: fields[name] for name in FIELDS}, bond_state)
 
@@ -316,9 +345,16 @@ class SnapshotWriter:
         self._publish_index()
 
     def close(self) -> None:
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
+        """Finish the write in flight (raising its error), then release the output's lock."""
+        try:
+            self.wait()
+        finally:
+            if self._worker is not None:
+                self._worker.shutdown(wait=True)
+                self._worker = None
+            if self._lock is not None:
+                os.close(self._lock)
+                self._lock = None
 
     def __enter__(self) -> SnapshotWriter:  # noqa: PYI034 (typing.Self needs Python 3.11)
         return self

@@ -1,7 +1,9 @@
 """Explicit dynamics: velocity Verlet (Silling and Askari 2005, sec. 4), snapshots every ``every``
 steps and at the last step. The backend advances several steps per call; the host sees data only at
-snapshots. Every snapshot holds what a run needs to continue (displacement, velocity, bond state),
-so a run can resume from any of them with the same bits as an uninterrupted run."""
+snapshots: it copies the fields and hands them to the writer, which writes them in its background
+thread while the run steps on (io/hdf5.py). Every snapshot holds what a run needs to continue
+(displacement, velocity, bond state), so a run can resume from any of them with the same bits as an
+uninterrupted run."""
 from __future__ import annotations
 
 import time as clock
@@ -87,6 +89,8 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
             # one chunk, and an unphysical state is never written.
             bad = backend.first_unphysical_particle(speed_limit)
             if bad >= 0:
+                if writer is not None:
+                    writer.wait()   # the snapshot in flight is the last good one
                 last_good = writer.steps[-1][0] if writer is not None and writer.steps else None
                 raise RunUnstable(step, bad, backend.model.positions[bad], last_good, dt,
                                   backend.model.stable_time_step, speed_limit,

@@ -1,0 +1,44 @@
+"""How much do snapshots slow a run down? The crack-branching glass plate refined to about 4M
+particles, 4000 explicit steps: stepping without output, with 5 snapshots written in the
+background (the default) and with 5 snapshots written in the stepping thread (issue 12, item 5;
+docs/performance.md). Not a test.
+
+    python benchmarks/snapshot_overlap.py [--backend cuda] [--steps 4000] [--spacing 3.1623e-5]
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from pdgeneral import api
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="cuda")
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--spacing", type=float, default=3.1623e-5)
+    parser.add_argument("--directory", default=None, help="where the outputs go (default: a temporary one)")
+    args = parser.parse_args()
+    overrides = [f"discretization.spacing={args.spacing}", f"discretization.horizon={3.015 * args.spacing}",
+                 "solver.end_time=null", f"solver.steps={args.steps}", f"output.every={args.steps // 4}"]
+    started = time.perf_counter()
+    prepared = api.prepare("cases/crack_branching_glass_2d.yaml", overrides, args.backend)
+    print(f"{prepared.model.particle_count:,} particles, model built in {time.perf_counter() - started:.1f} s",
+          flush=True)
+    directory = Path(args.directory or tempfile.mkdtemp())
+    runs = (("no output", False, True), ("5 snapshots, background", True, True),
+            ("5 snapshots, in the stepping thread", True, False))
+    for label, write, background in runs:
+        api.BACKGROUND_WRITES = background
+        summary = api.run_case(prepared, output=directory / "overlap.h5", overwrite=True, write=write)
+        print(f"{label:36s}: stepping {summary.wall_seconds:.2f} s, "
+              f"{summary.particle_steps_per_second:.3g} particle-steps/s "
+              f"(set-up {summary.setup_seconds:.2f} s)", flush=True)
+    api.BACKGROUND_WRITES = True
+
+
+if __name__ == "__main__":
+    main()
