@@ -23,7 +23,8 @@ def main():
     parser.add_argument("--directory", default=None, help="where the outputs go (default: a temporary one)")
     args = parser.parse_args()
     overrides = [f"discretization.spacing={args.spacing}", f"discretization.horizon={3.015 * args.spacing}",
-                 "solver.end_time=null", f"solver.steps={args.steps}", f"output.every={args.steps // 4}"]
+                 "solver.end_time=null", "solver.time_step=null", f"solver.steps={args.steps}",
+                 f"output.every={args.steps // 4}"]
     started = time.perf_counter()
     prepared = api.prepare("cases/crack_branching_glass_2d.yaml", overrides, args.backend)
     print(f"{prepared.model.particle_count:,} particles, model built in {time.perf_counter() - started:.1f} s",

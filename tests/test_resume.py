@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -163,8 +162,13 @@ def test_ctrl_c_writes_a_snapshot_and_says_how_to_resume(tmp_path):
     assert hint == shlex.join(["pdgeneral", "run", str(case), "--backend", "serial",
                                "--set", "solver.steps=20000", "--set", f"output.path={target}",
                                "--resume"])
-    # Run exactly what was printed, through a shell, with pdgeneral on the PATH.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    # Run exactly what was printed, through a shell, with a `pdgeneral` on the PATH that is this
+    # Python's (an installed console script may not be, e.g. where the package is not installed).
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "pdgeneral").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m pdgeneral "$@"\n')
+    (shim / "pdgeneral").chmod(0o755)
+    env = dict(os.environ, PATH=f"{shim}{os.pathsep}{os.environ['PATH']}")
     resumed = subprocess.run(["bash", "-c", hint], capture_output=True, text=True, env=env, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert f"-> {target}" in resumed.stdout
