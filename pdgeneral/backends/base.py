@@ -105,6 +105,12 @@ class Backend:
             "damage": self.download(a.damage),
         }
 
+    def snapshot_state(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(fields, bond-state words) for a snapshot or checkpoint that is written while the run
+        steps on (io/hdf5.py): host arrays that stay valid until the second-next call (the writer
+        has one write in flight). Here fresh copies; the GPU copies into pinned buffers."""
+        return self.fields(), self.bond_bits()
+
     def bond_bits(self) -> np.ndarray:
         """(words, N) uint32 bond-state words, the same bit order on every backend."""
         return self.download(self.arrays.intact)

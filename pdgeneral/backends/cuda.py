@@ -535,6 +535,36 @@ class CudaBackend(Backend):
     def download(self, array) -> np.ndarray:
         return array.copy_to_host()
 
+    #: Sets of pinned host buffers the snapshots rotate through: one is being written in the
+    #: background while the next is filled (SnapshotWriter keeps one write in flight).
+    SNAPSHOT_BUFFERS = 2
+
+    def snapshot_state(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Backend.snapshot_state with the copies made into page-locked host buffers, which the
+        device copies into at full PCIe speed (about three times pageable memory's), allocated at
+        the first snapshot. A host that cannot lock that much memory gets ordinary copies."""
+        a = self.arrays
+        self.compute_damage()
+        sources = {"displacement": a.displacement, "velocity": a.velocity, "damage": a.damage,
+                   "bond_state": a.intact}
+        if not hasattr(self, "_snapshot_buffers"):
+            try:
+                self._snapshot_buffers = [{name: cuda.pinned_array(array.shape, dtype=array.dtype)
+                                           for name, array in sources.items()}
+                                          for _ in range(self.SNAPSHOT_BUFFERS)]
+            except Exception:   # noqa: BLE001 - no page-locked memory to spare: pageable copies
+                self._snapshot_buffers = []
+            self._snapshot_next = 0
+        if not self._snapshot_buffers:
+            return super().snapshot_state()
+        buffers = self._snapshot_buffers[self._snapshot_next]
+        self._snapshot_next = (self._snapshot_next + 1) % len(self._snapshot_buffers)
+        for name, array in sources.items():
+            array.copy_to_host(buffers[name])
+        fields = {"displacement": buffers["displacement"].T, "velocity": buffers["velocity"].T,
+                  "damage": buffers["damage"]}
+        return fields, buffers["bond_state"]
+
     def _assign(self, target, host) -> None:
         target.copy_to_device(host)
 

@@ -37,13 +37,13 @@ def fastest_load(model) -> float:
 
 
 def _snapshot(backend: Backend, writer, step: int, dt: float) -> None:
-    writer.write(step, step * dt, backend.fields(), bond_state=backend.bond_bits(), time_step=dt)
+    fields, bits = backend.snapshot_state()
+    writer.write(step, step * dt, fields, bond_state=bits, time_step=dt)
 
 
 def _checkpoint(backend: Backend, writer, step: int, dt: float) -> None:
-    a = backend.arrays
-    writer.checkpoint(step, step * dt, backend.download(a.displacement).T,
-                      backend.download(a.velocity).T, backend.bond_bits(), time_step=dt)
+    fields, bits = backend.snapshot_state()
+    writer.checkpoint(step, step * dt, fields["displacement"], fields["velocity"], bits, time_step=dt)
 
 
 def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,

@@ -32,7 +32,8 @@ def run_quasi_static(backend: Backend, writer, load_steps: int, tolerance: float
     backend.apply_constraints(start_load_step / load_steps, 1.0, QUASI_STATIC)
     backend.compute_forces()
     if writer is not None and start_load_step == 0:
-        writer.write(0, 0.0, backend.fields(), bond_state=backend.bond_bits(), load_factor=0.0,
+        fields, bits = backend.snapshot_state()
+        writer.write(0, 0.0, fields, bond_state=bits, load_factor=0.0,
                      iterations=0, residual=0.0, converged=True)
     total = 0
     last = load_steps if limit is None else min(limit, load_steps)
@@ -48,7 +49,8 @@ def run_quasi_static(backend: Backend, writer, load_steps: int, tolerance: float
                               f"({max_iterations}) with relative residual {ratio:.3g} > tolerance "
                               f"{tolerance:g}", NotConvergedWarning, stacklevel=2)
             if writer is not None:
-                writer.write(load_step, factor, backend.fields(), bond_state=backend.bond_bits(),
+                fields, bits = backend.snapshot_state()
+                writer.write(load_step, factor, fields, bond_state=bits,
                              load_factor=factor, iterations=iterations, residual=ratio,
                              converged=converged)
             if progress is not None:
