@@ -1,20 +1,24 @@
-"""pdgeneral: bond-based peridynamics (PMB) fracture simulation on CPUs and NVIDIA GPUs."""
+"""pdgeneral: bond-based peridynamics (PMB) fracture simulation on CPUs and NVIDIA GPUs.
+
+What a script needs is importable from here (docs/api.md): ``load_case``, ``load_case_text``,
+``build_model``, ``prepare``, ``run_case``, ``RunSummary``, ``read_snapshot``, ``snapshot_steps``,
+and the errors ``CaseError`` and ``PdgeneralError``.
+"""
 __version__ = "0.1.0"
 
 from .errors import CaseError, PdgeneralError
 
-__all__ = ["CaseError", "PdgeneralError", "__version__", "build_model", "load_case", "run_case"]
+# name -> module that defines it: imported on first use (numba is heavy), so that
+# `pdgeneral --help` stays quick.
+_LAZY = {"load_case": "case", "load_case_text": "case", "build_model": "model", "prepare": "api",
+         "run_case": "api", "RunSummary": "api", "read_snapshot": "io", "snapshot_steps": "io"}
+
+__all__ = ["CaseError", "PdgeneralError", "RunSummary", "__version__", "build_model", "load_case",
+           "load_case_text", "prepare", "read_snapshot", "run_case", "snapshot_steps"]
 
 
 def __getattr__(name):
-    # Heavy imports (numba) only when the API is used, so `pdgeneral --help` stays quick.
-    if name == "load_case":
-        from .case import load_case
-        return load_case
-    if name == "build_model":
-        from .model import build_model
-        return build_model
-    if name == "run_case":
-        from .api import run_case
-        return run_case
-    raise AttributeError(name)
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'pdgeneral' has no attribute {name!r}")

@@ -63,6 +63,9 @@ class RunSummary:
     particle_steps_per_second: float
     bond_updates_per_second: float
     output: str | None
+    #: (step, time) of every snapshot in the output, ascending (the steps to read with
+    #: read_snapshot(output, step)); time is the load factor for quasi-static runs.
+    snapshots: list[tuple[int, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,12 +89,20 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
+def case_yaml(case: Case) -> str:
+    """The YAML text of a case (every key, defaults included; safe to load back)."""
+    import yaml
+    return yaml.safe_dump(case.model_dump(), sort_keys=False)
+
+
 def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: str | None = None,
             case_text: str | None = None) -> Prepared:
     """Load (if a path), validate and build the model; resolve the backend. Errors name the file."""
     if isinstance(case, Case):
         source = "<case>"
-        text = case_text or ""
+        # The output records the case whatever the entry point: a Case built in Python is written
+        # as the YAML of its keys (the file it would have come from), which loads back to it.
+        text = case_text or case_yaml(case)
         loaded = case
     else:
         source = str(case)
@@ -182,4 +193,5 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
         bonds=model.bond_count, steps=work, time_step=dt, setup_seconds=setup, wall_seconds=wall,
         particle_steps_per_second=rate * model.particle_count,
         bond_updates_per_second=rate * model.bond_count,
-        output=str(path) if write else None)
+        output=str(path) if write else None,
+        snapshots=list(writer.steps) if writer is not None else [])
