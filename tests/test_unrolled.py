@@ -1,6 +1,8 @@
 """The unrolled stencil loop (kernels/unrolled.py) computes the same forces and breaks the same bonds
 as the general loop (kernels.pmb.particle_force), bit for bit, compiled on the CPU with signed and
 unsigned indices and in the CUDA backend."""
+import re
+
 import numba
 import numpy as np
 import pytest
@@ -43,15 +45,19 @@ def general_loop(model, engine):
 
 
 def unrolled_loop(model, engine, as_index):
+    """The unrolled loop and its stencil table, compiled on the CPU as the GPU build compiles it."""
     loop = njit(unrolled.stencil_particle_force(
-        model.stencil.offsets, slot_tables(model, engine.rows), engine.reciprocal_form,
+        model.stencil.size, model.dimension, engine.reciprocal_form,
         njit(retarget(kernels.bond_force, bodies(model, engine))), as_index, model.dtype.type))
+    table = unrolled.stencil_table(model.stencil.offsets, slot_tables(model, engine.rows),
+                                   engine.reciprocal_form, unsigned=as_index is not unrolled.same_index)
 
     @njit
-    def drive(particles, displacement, no_fail, intact, micromodulus, critical_stretch, force):
+    def drive(particles, displacement, no_fail, intact, micromodulus, critical_stretch, table, force):
         for i in particles:
-            loop(i, displacement, no_fail, intact, micromodulus, critical_stretch, force)
-    return drive
+            loop(i, displacement, no_fail, intact, micromodulus, critical_stretch, table, force)
+    return lambda particles, displacement, no_fail, intact, micromodulus, critical_stretch, force: drive(
+        particles, displacement, no_fail, intact, micromodulus, critical_stretch, table, force)
 
 
 def strained_state(raw):
@@ -96,14 +102,20 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
     assert force[:, particles].tobytes() == general_force[:, particles].tobytes()
 
 
-def test_unrolled_source_names_constants_instead_of_values():
-    source = unrolled.stencil_force_source(40, 3)
-    assert "OFFSET_39" in source and "WEIGHT[39]" in source and "XI_Z[0]" in source
+def test_unrolled_source_reads_the_stencil_from_its_table_argument():
+    source = unrolled.stencil_force_source(40, 3, reciprocal_form=False)
+    assert "offset, xi_x, xi_y, xi_z, length, weight = table" in source
+    assert "offset[39]" in source and "weight[39]" in source and "xi_z[0]" in source
     assert "intact[1, i] = new_1" in source   # bonds 32..39 live in the second word
+    assert "break_squared" not in source      # the stretch form's table only
+    reciprocal = unrolled.stencil_force_source(28, 2, reciprocal_form=True)
+    assert "offset, xi_x, xi_y, inverse_length, break_squared, weight = table" in reciprocal
+    # no number of a model is written into the source: only slot indices, bit positions, dimension
+    assert not re.search(r"\d\.\d|e-\d", source.replace("REAL(0.0)", ""))
     with pytest.raises(ValueError):
-        unrolled.stencil_force_source(0, 2)
+        unrolled.stencil_force_source(0, 2, False)
     with pytest.raises(ValueError):
-        unrolled.stencil_force_source(28, 1)
+        unrolled.stencil_force_source(28, 1, False)
 
 
 def run_cuda(model, unroll, steps):
@@ -135,3 +147,41 @@ def test_cuda_unrolled_kernel_matches_the_general_kernel():
         scale = np.abs(general["displacement"]).max()
         assert np.abs(general["displacement"] - fast["displacement"]).max() < 1e-12 * scale
         assert np.mean(general["intact"] != fast["intact"]) < 0.001
+
+
+@needs_cuda
+def test_a_sweep_compiles_the_kernels_once():
+    # Models that differ in the material, the spacing (at the same horizon factor), the body's size,
+    # the loads and the pre-crack share the unrolled kernels (issue 12, item 4): their stencil's
+    # numbers are arguments. The CPU loops never depended on them.
+    from pdgeneral.backends import cuda as cuda_backend
+    from pdgeneral.backends.base import uses_reciprocal_form
+    variants = [
+        SMALL_PLATE,
+        merge(SMALL_PLATE, {"material": {"youngs_modulus": 200e9, "density": 7850.0,
+                                         "critical_stretch": None, "fracture_energy": 8000.0}}),
+        merge(SMALL_PLATE, {"discretization": {"spacing": 0.8e-3},
+                            "geometry": {"box": {"min": [0, 0], "max": [0.04, 0.025]}, "holes": []},
+                            "regions": {"right": {"box": {"min": [0.037, 0], "max": [0.04, 0.025]}}}}),
+        merge(SMALL_PLATE, {"boundary_conditions": [
+            {"region": "left", "type": "velocity", "value": [-3.0, None]},
+            {"region": "right", "type": "traction", "value": [1.0e7, 0.0]}]}),
+    ]
+    models = [model_from(raw) for raw in variants]
+    assert len({m.case.model_dump_json() for m in models}) == len(models)
+    assert len({(m.spacing, m.micromodulus, m.critical_stretch, m.density, m.particle_count)
+                for m in models}) == 3     # the loads' variant has the first one's constants
+    kernels = []
+    for model in models:
+        assert cuda_backend.unrolls(model) and model.rows.stencil_particles > 0
+        kernels.append(cuda_backend._force_kernels(model, model.rows, uses_reciprocal_form(model),
+                                                   unroll=True))
+    for name in ("forces_kernel", "forces_kick_kernel"):
+        assert all(k[name] is kernels[0][name] for k in kernels), name
+    cpu_loops = {id(backends.create("serial", model).kernels) for model in models}
+    assert len(cpu_loops) == 1
+    # and each model still gets its own numbers: the tables differ where the stencil's numbers do
+    # (the material's critical stretch, the spacing and the lattice's rows; not the loads)
+    tables = {unrolled.stencil_table(m.stencil.offsets, slot_tables(m, m.rows), uses_reciprocal_form(m),
+                                     unsigned=False) for m in models}
+    assert len(tables) == 3

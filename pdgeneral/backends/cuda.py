@@ -47,7 +47,7 @@ from ..kernels.pmb import (
 )
 from ..memory import model_bytes
 from ..physics import pmb as physics
-from .base import Backend, _not_empty, slot_tables
+from .base import Backend, _not_empty, slot_tables, uses_reciprocal_form
 
 # The simulator runs every thread as a Python thread: small blocks keep the tests quick there.
 _SIMULATOR = bool(config.ENABLE_CUDASIM)
@@ -61,7 +61,9 @@ REDUCE_THREADS = 32 if _SIMULATOR else 256
 def forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
                   stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                  micromodulus, critical_stretch, reciprocal_form, force):
+                  micromodulus, critical_stretch, reciprocal_form, stencil_table, force):
+    """The force pass. ``stencil_table``: the stencil's numbers as kernel parameters, for the
+    unrolled loop (kernels/unrolled.py; a placeholder for the general one)."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
         # any_particle_force is bound when the kernel is built (_force_kernels).
@@ -69,14 +71,14 @@ def forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_st
                            row_count, bond_stride, neighbors, bond_slot, bond_weights,
                            stencil_offset, stencil_xi, stencil_length, stencil_inverse_length,
                            stencil_break_squared, stencil_weight, intact, micromodulus,
-                           critical_stretch, reciprocal_form, force)
+                           critical_stretch, reciprocal_form, stencil_table, force)
 
 
 def forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
                        bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
                        stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                       micromodulus, critical_stretch, reciprocal_form, force, dt, density,
-                       constrained, velocity, body_force, next_displacement):
+                       micromodulus, critical_stretch, reciprocal_form, stencil_table, force, dt,
+                       density, constrained, velocity, body_force, next_displacement):
     """forces_kernel, then kick_kick_drift of the same particle with the new displacement written
     to ``next_displacement``: the other threads read the old one, so the two passes of a step
     need no grid-wide barrier between them, and the kick's reads of u and f come from the thread's
@@ -87,22 +89,35 @@ def forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bo
                            row_count, bond_stride, neighbors, bond_slot, bond_weights,
                            stencil_offset, stencil_xi, stencil_length, stencil_inverse_length,
                            stencil_break_squared, stencil_weight, intact, micromodulus,
-                           critical_stretch, reciprocal_form, force)
+                           critical_stretch, reciprocal_form, stencil_table, force)
         kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
                            next_displacement)
+
+
+def general_particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                           stencil_length, stencil_inverse_length, stencil_break_squared,
+                           stencil_weight, intact, micromodulus, critical_stretch, reciprocal_form,
+                           stencil_table, force):
+    """particle_force with the force kernels' arguments (the stencil table is the unrolled
+    loop's)."""
+    particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                   neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                   stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
+                   micromodulus, critical_stretch, reciprocal_form, force)
 
 
 def unrolled_particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                             neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
                             stencil_length, stencil_inverse_length, stencil_break_squared,
                             stencil_weight, intact, micromodulus, critical_stretch,
-                            reciprocal_form, force):
-    """particle_force with the stencil particles' loop unrolled for one model (kernels/unrolled.py):
-    the same arguments and the same results."""
+                            reciprocal_form, stencil_table, force):
+    """particle_force with the stencil particles' loop unrolled (kernels/unrolled.py), reading the
+    stencil's numbers from ``stencil_table``: the same arguments and the same results."""
     if bond_row[i] < 0:
-        # Bound per model when the kernel is built (_force_kernels).
+        # Bound per stencil size when the kernel is built (_force_kernels).
         stencil_particle_force(i, displacement, no_fail, intact,  # noqa: F821
-                               micromodulus, critical_stretch, force)
+                               micromodulus, critical_stretch, stencil_table, force)
     else:
         particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
@@ -294,7 +309,9 @@ def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.
         table = _device_functions(dimension, reciprocal_form, dtype)
         kernels_ = {kernel.__name__: kernel_cache.attach(cuda.jit(retarget(kernel, table)), key)
                     for kernel in _KERNELS}
-        general = dict(table, any_particle_force=table["particle_force"])
+        general = dict(table)
+        general["any_particle_force"] = cuda.jit(device=True)(retarget(general_particle_force,
+                                                                       general))
         kernels_.update({kernel.__name__: kernel_cache.attach(
                              cuda.jit(**_force_options())(retarget(kernel, general)), key)
                          for kernel in _FORCE_KERNELS})
@@ -309,22 +326,36 @@ def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.
 UNROLL_MAX_SLOTS = 64
 
 
+#: The most bytes of kernel parameters the stencil table may take (kernels/unrolled.py): the
+#: parameter space is 4 KiB, and the force kernels' arrays take about 1.2 KiB of it.
+UNROLL_MAX_TABLE_BYTES = 2560
+
+
+def unrolls(model) -> bool:
+    """Whether the model's stencil fits the unrolled loop: at most UNROLL_MAX_SLOTS slots, and its
+    table within the kernel parameters (2D stencils up to horizon factors of about 4.5)."""
+    size = model.stencil.size
+    return size <= UNROLL_MAX_SLOTS and unrolled.table_bytes(
+        size, model.dimension, uses_reciprocal_form(model), model.dtype.itemsize) <= UNROLL_MAX_TABLE_BYTES
+
+
 def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
     """forces_kernel and forces_kick_kernel for ``model``: with its stencil particles' loop
-    unrolled (the stencil's tables are compile-time constants, so each stencil and precision
-    compiles its own kernels, once per process), or the general ones of ``compiled``."""
+    unrolled, or the general ones of ``compiled``. The unrolled loop reads the stencil's numbers
+    from a kernel argument (kernels/unrolled.py), so its kernels depend on the stencil's size, the
+    dimension, the precision and the form only: every model with such a stencil shares them (a
+    sweep over the material, the spacing or the loads compiles them once)."""
     dimension = model.dimension
     if not unroll:
         general = compiled(dimension, reciprocal_form, model.dtype)
         return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
-    tables = slot_tables(model, rows)
-    key = ("unrolled", dimension, model.dtype.str, reciprocal_form, FAST_FLOAT32_MATH,
-           tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())), model.stencil.offsets.tobytes(),
-           *(t.tobytes() for t in tables.values()))
+    size = model.stencil.size
+    key = ("unrolled", dimension, size, model.dtype.str, reciprocal_form, FAST_FLOAT32_MATH,
+           tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())))
     if key not in _COMPILED:
         table = _device_functions(dimension, reciprocal_form, model.dtype)
         loop = unrolled.stencil_particle_force(
-            model.stencil.offsets, tables, reciprocal_form, table["bond_force"],
+            size, dimension, reciprocal_form, table["bond_force"],
             unrolled.same_index if _SIMULATOR else numba.uint64, model.dtype.type)
         with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
         with_loop["any_particle_force"] = cuda.jit(device=True)(
@@ -333,6 +364,10 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
                               cuda.jit(**_force_options(unrolled=True))(retarget(kernel, with_loop)),
                               key) for kernel in _FORCE_KERNELS}
     return _COMPILED[key]
+
+
+#: The stencil-table argument of the general force kernels, which do not read it.
+_NO_TABLE = (np.int64(0),)
 
 
 class PreparedLaunch:
@@ -443,10 +478,15 @@ class CudaBackend(Backend):
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
-        self.unrolled = (self.unroll_stencil and rows.stencil_particles > 0
-                         and model.stencil.size <= UNROLL_MAX_SLOTS)
+        self.unrolled = self.unroll_stencil and rows.stencil_particles > 0 and unrolls(model)
         self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, self.reciprocal_form,
                                                               self.unrolled))
+        self._stencil_table = _NO_TABLE
+        if self.unrolled:
+            self._stencil_table = unrolled.stencil_table(model.stencil.offsets,
+                                                         slot_tables(model, rows),
+                                                         self.reciprocal_form,
+                                                         unsigned=not _SIMULATOR)
         # Two displacement arrays: the fused force-and-kick kernel reads the current one and writes
         # the next step's into the other; then they swap (_use).
         a = self.arrays
@@ -464,6 +504,11 @@ class CudaBackend(Backend):
                                                 THREADS_PER_BLOCK,
                                                 (0.0, a.load_ramps, a.load_forces, a.body_force))
         self._use(0)
+
+    def _force_args(self) -> tuple:
+        """The force kernels' arguments: the CPU loops', with the stencil table before the force."""
+        *args, force = super()._force_args()
+        return (*args, self._stencil_table, force)
 
     def _prepare_launches(self, parity: int) -> SimpleNamespace:
         a = self.arrays

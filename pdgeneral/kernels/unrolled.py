@@ -1,20 +1,24 @@
-"""The force loop of a stencil particle, unrolled over the stencil with its tables as constants.
+"""The force loop of a stencil particle, unrolled over the stencil, with the stencil's numbers as
+kernel parameters.
 
 A stencil particle (pdgeneral.stencil) has the whole stencil as its row: bond n goes to i + offset[n]
 with the lattice vector xi[n], length |xi[n]| and the interior weight w[n]. These are the same for
-every such particle of a model, so a force loop made for one model can carry them as compile-time
-constants and be unrolled: the loads of the tables, the loop counter and most of the index
-arithmetic go away, and a neighbour's displacement is one load at a constant distance from the
-particle's own. On an H200 this halves the instructions per bond of the general loop
-(kernels.pmb.particle_force; docs/performance.md has the numbers).
+every such particle of a model, so the loop over them can be written out slot by slot: the loop
+counter and most of the index arithmetic go away, and a neighbour's displacement is one load at a
+fixed distance from the particle's own. On an H200 this halves the instructions per bond of the
+general loop (kernels.pmb.particle_force; docs/performance.md has the numbers).
+
+The stencil's numbers reach the loop as one tuple of tuples, ``table`` (``stencil_table``): on the
+GPU a kernel's tuple arguments live in its constant parameter bank, which instructions read as
+operands, as they read compile-time constants. So the compiled loop depends only on the stencil's
+size, the dimension, the precision and the bond-force form: a sweep over the material, the spacing,
+the loads or the body's size compiles it once (issue 12; earlier versions bound the numbers as
+compile-time constants, and every new material or spacing compiled again).
 
 The physics is not restated here: every bond calls kernels.pmb.bond_force, the same law as the
 general loop, in the same slot order and with the same operations, so the forces and the broken
-bonds are the same bits (tests/test_unrolled.py). Only the loop around it is generated.
-
-The generated source depends on nothing but the stencil size and the dimension (it names bond n's
-constants OFFSET_n, XI_X[n], ...); the numbers are bound as globals of the function, never written
-into source text, and no text from a case file reaches it.
+bonds are the same bits (tests/test_unrolled.py). Only the loop around it is generated, from the
+stencil size and the dimension; no text from a case file reaches it.
 """
 from __future__ import annotations
 
@@ -24,16 +28,34 @@ import numpy as np
 from numba.extending import register_jitable
 
 
-def stencil_force_source(size: int, dimension: int) -> str:
+def table_columns(dimension: int, reciprocal_form: bool) -> tuple[str, ...]:
+    """The per-slot numbers the loop reads, in the order of ``table``: the offsets, xi's
+    components and the weight, with |xi| (stretch form) or 1/|xi| and ((1 + s0) |xi|)^2
+    (reciprocal form): only what the form uses, for the parameter space is small (4 KiB)."""
+    per_form = ("inverse_length", "break_squared") if reciprocal_form else ("length",)
+    return ("offset", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight")
+
+
+def table_bytes(size: int, dimension: int, reciprocal_form: bool, real_bytes: int) -> int:
+    """Bytes of ``table`` as kernel parameters (the offsets are 8-byte integers)."""
+    return size * (8 + real_bytes * (len(table_columns(dimension, reciprocal_form)) - 1))
+
+
+def stencil_force_source(size: int, dimension: int, reciprocal_form: bool) -> str:
     """Python source of ``stencil_particle_force(i, displacement, no_fail, intact, micromodulus,
-    critical_stretch, force)``: the force on stencil particle i and the breaking of its bonds, the
-    loop of kernels.pmb.particle_force written out for ``size`` slots."""
+    critical_stretch, table, force)``: the force on stencil particle i and the breaking of its
+    bonds, the loop of kernels.pmb.particle_force written out for ``size`` slots, reading slot n's
+    numbers as ``table``'s n-th entries (``stencil_table``)."""
     if size < 1 or dimension not in (2, 3):
         raise ValueError(f"no unrolled loop for {size} slots in {dimension}D")
     axes = "xyz"[:dimension]
+    # bond_force takes every table; the form's own are read, the others are never used
+    length, inverse, threshold = (("inverse_length", "inverse_length", "break_squared")
+                                  if reciprocal_form else ("length", "length", "length"))
     lines = ["def stencil_particle_force(i, displacement, no_fail, intact, micromodulus,",
-             "                           critical_stretch, force):",
-             "    i = as_index(i)"]
+             "                           critical_stretch, table, force):",
+             "    i = as_index(i)",
+             "    " + ", ".join(table_columns(dimension, reciprocal_form)) + " = table"]
     lines += [f"    u{a}_i = displacement[{d}, i]" for d, a in enumerate(axes)]
     lines += [f"    f{a} = REAL(0.0)" for a in axes]
     words = (size + 31) // 32
@@ -41,42 +63,41 @@ def stencil_force_source(size: int, dimension: int) -> str:
         lines += [f"    word_{w} = intact[{w}, i]", f"    new_{w} = word_{w}"]
     for n in range(size):
         w, bit = divmod(n, 32)
-        lines.append(f"    j = i + OFFSET_{n}")
+        lines.append(f"    j = i + offset[{n}]")
         lines += [f"    eta_{a} = displacement[{d}, j] - u{a}_i" for d, a in enumerate(axes)]
-        xi_z, eta_z = (f"XI_Z[{n}]", "eta_z") if dimension == 3 else ("REAL(0.0)", "REAL(0.0)")
+        xi_z, eta_z = (f"xi_z[{n}]", "eta_z") if dimension == 3 else ("REAL(0.0)", "REAL(0.0)")
         lines += [
             f"    bond_intact = (word_{w} >> {bit}) & 1",
-            f"    scale, still_intact = bond_force(i, j, XI_X[{n}], XI_Y[{n}], {xi_z}, LENGTH[{n}],",
-            f"                                     INVERSE_LENGTH[{n}], BREAK_SQUARED[{n}],",
-            f"                                     WEIGHT[{n}], eta_x, eta_y, {eta_z}, bond_intact,",
+            f"    scale, still_intact = bond_force(i, j, xi_x[{n}], xi_y[{n}], {xi_z}, {length}[{n}],",
+            f"                                     {inverse}[{n}], {threshold}[{n}],",
+            f"                                     weight[{n}], eta_x, eta_y, {eta_z}, bond_intact,",
             "                                     no_fail, micromodulus, critical_stretch,",
             f"                                     RECIPROCAL_FORM, {dimension})",
             "    if still_intact != bond_intact:",
             f"        new_{w} ^= MASK_{n}"]
-        lines += [f"    f{a} += scale * (XI_{a.upper()}[{n}] + eta_{a})" for a in axes]
+        lines += [f"    f{a} += scale * (xi_{a}[{n}] + eta_{a})" for a in axes]
     for w in range(words):
         lines += [f"    if new_{w} != word_{w}:", f"        intact[{w}, i] = new_{w}"]
     lines += [f"    force[{d}, i] = f{a}" for d, a in enumerate(axes)]
     return "\n".join(lines) + "\n"
 
 
-def stencil_constants(offsets: np.ndarray, tables: dict, reciprocal_form: bool,
-                      unsigned: bool) -> dict:
-    """The globals of the generated loop: OFFSET_n and MASK_n for each slot, the tables XI_X, XI_Y
-    (XI_Z), LENGTH, INVERSE_LENGTH, BREAK_SQUARED and WEIGHT (backends.base.slot_tables: the
-    values the general loop reads from its arrays) and RECIPROCAL_FORM. ``unsigned``: offsets as
-    uint64 two's complements, for a loop whose index ``as_index`` makes unsigned (the GPU's, where
-    numba then drops the negative-index correction of every array access)."""
+def stencil_table(offsets: np.ndarray, tables: dict, reciprocal_form: bool, unsigned: bool) -> tuple:
+    """The ``table`` argument of the generated loop: a tuple per name of ``table_columns``, each
+    holding the stencil's S values: the offsets as int64, or as uint64 two's complements for a loop
+    whose index ``as_index`` makes unsigned (the GPU's, where numba then drops the negative-index
+    correction of every array access); the per-slot tables as backends.base.slot_tables gives them
+    (the values the general loop reads from its arrays)."""
     xi = tables["xi"]
-    constants: dict = {f"XI_{a}": np.ascontiguousarray(xi[d]) for d, a in enumerate("XYZ"[:xi.shape[0]])}
-    constants.update({name.upper(): np.ascontiguousarray(tables[name])
-                      for name in ("length", "inverse_length", "break_squared", "weight")})
-    constants["RECIPROCAL_FORM"] = bool(reciprocal_form)
-    for n in range(offsets.shape[0]):
-        offset = int(offsets[n])
-        constants[f"OFFSET_{n}"] = np.uint64(offset % 2**64) if unsigned else offset
-        constants[f"MASK_{n}"] = np.uint32(1 << (n % 32))
-    return constants
+    if unsigned:
+        offset = tuple(np.uint64(int(o) % 2**64) for o in offsets)
+    else:
+        offset = tuple(np.int64(o) for o in offsets)
+    columns = {"xi_x": xi[0], "xi_y": xi[1], "xi_z": xi[2] if xi.shape[0] == 3 else None,
+               **{name: tables[name] for name in ("length", "inverse_length", "break_squared",
+                                                   "weight")}}
+    names = table_columns(xi.shape[0], reciprocal_form)
+    return (offset, *(tuple(columns[name]) for name in names[1:]))
 
 
 @register_jitable(inline="always")
@@ -85,19 +106,19 @@ def same_index(i):
     return i
 
 
-def stencil_particle_force(offsets: np.ndarray, tables: dict, reciprocal_form: bool,
-                           bond_force: Callable, as_index: Callable = same_index,
-                           real: type = np.float64) -> Callable:
-    """The unrolled loop for one model's stencil (``offsets``, and ``tables`` as
-    backends.base.slot_tables gives them), as a plain Python function to compile (njit,
-    cuda.jit(device=True)) or run (the CUDA simulator). ``bond_force`` is the per-bond law in the
-    form the caller compiles (kernels.pmb.bond_force or its device version); ``as_index`` converts
-    the particle index: numba.uint64 (then the offsets are unsigned too) or ``same_index``;
-    ``real`` is the type of the arithmetic (kernels.pmb.REAL), the same as ``bond_force``'s."""
-    unsigned = as_index is not same_index
-    namespace = stencil_constants(offsets, tables, reciprocal_form, unsigned)
-    namespace.update(bond_force=bond_force, as_index=as_index, REAL=real)
-    source = stencil_force_source(offsets.shape[0], tables["xi"].shape[0])
+def stencil_particle_force(size: int, dimension: int, reciprocal_form: bool, bond_force: Callable,
+                           as_index: Callable = same_index, real: type = np.float64) -> Callable:
+    """The unrolled loop for stencils of ``size`` slots in ``dimension`` D, as a plain Python function
+    to compile (njit, cuda.jit(device=True)) or run (the CUDA simulator); it takes the stencil's
+    numbers as its ``table`` argument (``stencil_table``). ``bond_force`` is the per-bond law in
+    the form the caller compiles (kernels.pmb.bond_force or its device version); ``as_index``
+    converts the particle index: numba.uint64 (then give ``stencil_table`` unsigned offsets) or
+    ``same_index``; ``real`` is the type of the arithmetic (kernels.pmb.REAL), the same as
+    ``bond_force``'s."""
+    namespace = {f"MASK_{n}": np.uint32(1 << (n % 32)) for n in range(size)}
+    namespace.update(bond_force=bond_force, as_index=as_index, REAL=real,
+                     RECIPROCAL_FORM=bool(reciprocal_form))
+    source = stencil_force_source(size, dimension, reciprocal_form)
     # Generated from two integers only (see the module docstring): no case text reaches exec.
-    exec(compile(source, f"<unrolled stencil loop, {offsets.shape[0]} slots>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, f"<unrolled stencil loop, {size} slots>", "exec"), namespace)  # noqa: S102
     return namespace["stencil_particle_force"]
