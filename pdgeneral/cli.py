@@ -201,29 +201,36 @@ def check(case, overrides, schema) -> None:
 def compare(case, backend_list, steps, overrides, json_path) -> None:
     """Run CASE on BACKENDS (joined by '/', e.g. serial/parallel/cuda) and compare speed and fields.
 
-    Exit code 1 when the fields disagree beyond the stated tolerances (pdgeneral/compare.py)."""
+    Each entry may name a precision, BACKEND:float64 or BACKEND:float32, to set two precisions side by
+    side (e.g. cuda:float64/cuda:float32). Exit code 1 when the fields disagree beyond the stated
+    tolerances (pdgeneral/compare.py)."""
     import json
 
-    from . import backends
     from .api import prepare
-    from .compare import FIELDS, as_dict, compare_backends
-    names = [backends.resolve(b, key="BACKENDS") for b in backend_list.split("/") if b]
+    from .compare import FIELDS, as_dict, compare_backends, parse_runs
+    names = parse_runs(backend_list)
     if len(names) < 2:
         raise PdgeneralError(f"compare needs at least two backends joined by '/', got {backend_list!r}")
     started = clock.perf_counter()
     prepared = prepare(case, overrides)
     click.echo(f"{prepared.case.name}: {prepared.model.particle_count:,} particles, "
                f"{prepared.model.bond_count:,} bonds, model built in {clock.perf_counter() - started:.2f} s")
-    header = (f"{'backend':>9} {'set-up s':>9} {'steps':>7} {'stepping s':>11} {'p-steps/s':>10} "
+    width = max(9, *(len(n) for n in names))
+    header = (f"{'backend':>{width}} {'set-up s':>9} {'steps':>7} {'stepping s':>11} {'p-steps/s':>10} "
               f"{'bonds/s':>10} {'speed-up':>9}  " + "  ".join(f"{'max d ' + f:>18}" for f in FIELDS))
     click.echo(header)
+    first_precision = names[0].partition(":")[2] or prepared.case.precision
 
     def report(run):
         diffs = "  ".join(f"{run.differences.get(f, 0.0):>18.3e}" for f in FIELDS)
+        # Between precisions the absolute differences say little without the scale: add the relative ones.
+        relative = "" if run.precision == first_precision else (
+            f"  (relative: displacement {run.relative['displacement']:.2e}, velocity "
+            f"{run.relative['velocity']:.2e}; damage off by > 0.1 on {run.damage_mismatch_fraction:.2%})")
         flag = "" if run.agrees else f"  DISAGREES: {run.reason}"
-        click.echo(f"{run.backend:>9} {run.setup_seconds:>9.2f} {run.steps:>7} {run.seconds:>11.3f} "
+        click.echo(f"{run.label:>{width}} {run.setup_seconds:>9.2f} {run.steps:>7} {run.seconds:>11.3f} "
                    f"{run.particle_steps_per_s:>10.3g} {run.bond_updates_per_s:>10.3g} "
-                   f"{run.speedup:>8.1f}x  {diffs}{flag}")
+                   f"{run.speedup:>8.1f}x  {diffs}{relative}{flag}")
 
     runs = compare_backends(prepared, names, steps, report)
     if json_path:
@@ -299,8 +306,11 @@ def batch(cases, overrides, backend, jobs, gpus, overwrite) -> None:
               help="Where each benchmark's JSON result and figures go.")
 @click.option("--document", type=click.Path(dir_okay=False), default="docs/validation.md",
               show_default=True, help="The document rewritten from every result in --directory.")
+@click.option("--precision", default="float64", show_default=True, metavar="float64|float32",
+              help="The case key precision of every run. float32 results go to DIRECTORY/float32/, beside "
+                   "float64 at the same resolution (the recorded result, else a float64 run made too).")
 @_reports_errors
-def validate(resolution, only, backend, directory, document) -> None:
+def validate(resolution, only, backend, directory, document, precision) -> None:
     """Run the validation benchmarks against their published answers and rewrite the document.
 
     Exit code 1 if any check failed."""
@@ -308,16 +318,21 @@ def validate(resolution, only, backend, directory, document) -> None:
 
     def report(result):
         passed = sum(1 for c in result.checks if c.passed)
-        click.echo(f"{'PASS' if result.passed else 'FAIL'} {result.name}: {passed}/{len(result.checks)} "
+        # A float64 result during a float32 run is the reference the float32 one is set beside.
+        label = "" if precision == "float64" else (
+            f" ({result.precision})" if result.precision == precision else f" ({result.precision} reference)")
+        click.echo(f"{'PASS' if result.passed else 'FAIL'} {result.name}{label}: {passed}/{len(result.checks)} "
                    f"checks, {result.particles:,} particles, {result.wall_seconds:.1f} s on {result.backend}")
         for c in result.checks:
             if not c.passed:
                 click.echo(f"     failed: {c.name}: expected {c.expected}, obtained {c.obtained}")
 
     names = [n.strip() for n in only.split(",")] if only else None
-    results = run_benchmarks(names, resolution, backend, directory, document, report=report)
+    results = run_benchmarks(names, resolution, backend, directory, document, report=report,
+                             precision=precision)
     failed = [r.name for r in results if not r.passed]
     click.echo(f"{len(results) - len(failed)} of {len(results)} benchmarks passed"
+               + ("" if precision == "float64" else f" in {precision}")
                + (f" (failed: {', '.join(failed)})" if failed else "") + f"; wrote {document}")
     if failed:
         sys.exit(1)

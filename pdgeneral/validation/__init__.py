@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from .core import RESOLUTIONS, Benchmark, Check, Result
+from .core import PRECISIONS, RESOLUTIONS, Benchmark, Check, Result
 
 #: In the order of docs/validation.md.
 MODULES = ("plate_tension", "block_tension", "bar_vibration", "wave_speed",
@@ -28,4 +28,4 @@ def benchmarks() -> list[Benchmark]:
     return found
 
 
-__all__ = ["MODULES", "RESOLUTIONS", "Benchmark", "Check", "Result", "benchmarks"]
+__all__ = ["MODULES", "PRECISIONS", "RESOLUTIONS", "Benchmark", "Check", "Result", "benchmarks"]

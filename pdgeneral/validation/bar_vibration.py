@@ -28,7 +28,7 @@ import numpy as np
 
 from ..api import prepare, run_case
 from ..io import read_snapshot, snapshot_steps
-from .core import Benchmark, Check, Result
+from .core import Benchmark, Check, Result, relaxation_tolerance
 from .report import CASES, save_figure
 
 NAME = "bar_vibration"
@@ -123,7 +123,8 @@ def column_means(position: np.ndarray, values: np.ndarray, spacing: float) -> tu
     return xs, sums[keep] / counts[keep]
 
 
-def strip_modulus(spacing: float, rows: int, backend: str, scratch: Path) -> tuple[float, int]:
+def strip_modulus(spacing: float, rows: int, backend: str, scratch: Path,
+                  precision: str = "float64") -> tuple[float, int]:
     """The axial modulus of a strip of ``rows`` rows at this spacing, from a quasi-static tension run.
 
     A segment of the strip (2 widths long, at least 0.1 m; held along x only, so that nothing but the
@@ -134,8 +135,8 @@ def strip_modulus(spacing: float, rows: int, backend: str, scratch: Path) -> tup
     length = spacing * math.ceil(max(0.1, 2 * width) / spacing)
     stress = E * STRAIN
     overrides = strip_overrides(spacing, rows, length) + [
-        "solver={type: quasi_static, load_steps: 1, tolerance: 1.0e-7}",
-        f"boundary_conditions[1].value=[{stress!r}, 0.0]"]
+        f"solver={{type: quasi_static, load_steps: 1, tolerance: {relaxation_tolerance(1e-7, precision):.1e}}}",
+        f"boundary_conditions[1].value=[{stress!r}, 0.0]", f"precision={precision}"]
     summary = run_case(CASE, overrides=overrides, backend=backend, output=scratch / "strip-static.h5",
                        overwrite=True)
     snap = read_snapshot(summary.output)
@@ -146,7 +147,7 @@ def strip_modulus(spacing: float, rows: int, backend: str, scratch: Path) -> tup
     return stress / strain, summary.particles
 
 
-def run(resolution: str, workdir: Path, backend: str) -> Result:
+def run(resolution: str, workdir: Path, backend: str, precision: str = "float64") -> Result:
     started = clock.perf_counter()
     settings = SETTINGS[resolution]
     spacing = LENGTH / settings["points"]
@@ -155,9 +156,9 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
         scratch = Path(scratch)
         # The traction that holds this strip at the stretch 0.001 (its modulus times 0.001), so that the
         # release starts from u = 0.001 x whatever the strip's stiffness (see NOTES).
-        strip_e, _ = strip_modulus(spacing, rows, backend, scratch)
+        strip_e, _ = strip_modulus(spacing, rows, backend, scratch, precision)
         overrides = strip_overrides(spacing, rows, LENGTH) + [
-            f"boundary_conditions[1].value=[{-strip_e * STRAIN!r}, 0.0]"]
+            f"boundary_conditions[1].value=[{-strip_e * STRAIN!r}, 0.0]", f"precision={precision}"]
         # One period, with T/2 on a snapshot (the step count a multiple of 2 * every).
         steps, time_step = explicit_steps(CASE, overrides, PERIOD, 2 * every)
         overrides += ["solver.end_time=null", "solver.safety_factor=null", f"solver.steps={steps}",
@@ -242,7 +243,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
                          rows=rows, strip_e=strip_e / E, stiffer=100 * (strip_e / E - 1),
                          end_error=100 * end_error, zone=PROFILE_END)
     return Result(NAME, TITLE, SOURCE, setup, resolution, summary.backend, summary.particles, summary.steps,
-                  wall, checks, figures, notes)
+                  wall, checks, figures, notes, precision)
 
 
 NOTES = """\

@@ -39,7 +39,7 @@ SETTINGS = {"full": {"length": 1.0, "spacing": 0.01}, "ci": {"length": 0.5, "spa
 TOLERANCE = 0.02
 
 
-def run(resolution: str, workdir: Path, backend: str) -> Result:
+def run(resolution: str, workdir: Path, backend: str, precision: str = "float64") -> Result:
     started = clock.perf_counter()
     length, spacing = SETTINGS[resolution]["length"], SETTINGS[resolution]["spacing"]
     fixture = BOUNDARY_LAYERS * spacing
@@ -48,7 +48,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
                  f"regions.held.box.min=[{-fixture}, 0.0, 0.0]",
                  f"regions.held.box.max=[0.0, {SIDE}, {SIDE}]",
                  f"regions.loaded.box.min=[{length - spacing}, 0.0, 0.0]",
-                 f"regions.loaded.box.max=[{length}, {SIDE}, {SIDE}]"]
+                 f"regions.loaded.box.max=[{length}, {SIDE}, {SIDE}]", f"precision={precision}"]
     with tempfile.TemporaryDirectory() as scratch:
         summary = run_case(CASE, overrides=overrides, backend=backend, output=Path(scratch) / "block.h5",
                            overwrite=True)
@@ -110,7 +110,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
              "shortened the loaded length by one spacing and gave u_x at the end -2.7 %; the case now "
              f"follows the book. Relaxation: {summary.steps} iterations.")
     return Result(NAME, TITLE, SOURCE, setup, resolution, summary.backend, summary.particles, summary.steps,
-                  wall, checks, [path], notes)
+                  wall, checks, [path], notes, precision)
 
 
 def _figure(x, u, centres, layer_mean, mid, length):

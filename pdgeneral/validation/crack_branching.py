@@ -359,13 +359,14 @@ def _figures(measured: list[Measured], directory: Path) -> list[Path]:
     return paths
 
 
-def simulate(resolution: str, backend: str) -> list[Measured]:
-    """Run every variant of ``resolution`` (outputs in a temporary directory) and measure each."""
+def simulate(resolution: str, backend: str, precision: str = "float64") -> list[Measured]:
+    """Run every variant of ``resolution`` in ``precision`` (outputs in a temporary directory) and
+    measure each."""
     measured = []
     with tempfile.TemporaryDirectory(prefix="pdgeneral-branching-") as scratch:
         for index, variant in enumerate(VARIANTS[resolution]):
             path = Path(scratch) / f"branching-{index}.h5"
-            text = yaml.safe_dump(case_dict(variant, path), sort_keys=False)
+            text = yaml.safe_dump(case_dict(variant, path) | {"precision": precision}, sort_keys=False)
             prepared = prepare(load_case_text(text, source=str(CASE_FILE)), backend=backend,
                                case_text=text)
             defects = mirror_defects(prepared.model)
@@ -407,10 +408,11 @@ def result(measured: list[Measured], resolution: str, workdir: Path, wall: float
                   wall_seconds=wall, checks=checks, figures=figures, notes=_notes(measured, c_d, c_r))
 
 
-def run(resolution: str, workdir: Path, backend: str) -> Result:
+def run(resolution: str, workdir: Path, backend: str, precision: str = "float64") -> Result:
     """Run every variant of ``resolution``, measure, draw, and compare with the literature."""
     started = clock.perf_counter()
-    outcome = result(simulate(resolution, backend), resolution, workdir, 0.0)
+    outcome = result(simulate(resolution, backend, precision), resolution, workdir, 0.0)
+    outcome.precision = precision
     outcome.wall_seconds = clock.perf_counter() - started   # runs, analysis and figures
     return outcome
 

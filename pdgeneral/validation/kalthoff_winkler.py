@@ -322,7 +322,7 @@ def _figures(measured: list[Measured], directory: Path) -> list[Path]:
     return paths
 
 
-def run(resolution: str, workdir: Path, backend: str) -> Result:
+def run(resolution: str, workdir: Path, backend: str, precision: str = "float64") -> Result:
     """Run every variant of ``resolution``, measure, draw, and compare with the experiment."""
     started = clock.perf_counter()
     workdir = Path(workdir)
@@ -333,7 +333,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
     with tempfile.TemporaryDirectory(prefix="pdgeneral-kalthoff-") as scratch:
         for index, variant in enumerate(variants(resolution, backends.resolve(backend))):
             path = Path(scratch) / f"kalthoff-{index}.h5"
-            text = yaml.safe_dump(case_dict(variant, path), sort_keys=False)
+            text = yaml.safe_dump(case_dict(variant, path) | {"precision": precision}, sort_keys=False)
             prepared = prepare(load_case_text(text, source=str(CASE_FILES[variant.dimension])),
                                backend=backend, case_text=text)
             stretches[variant.label] = prepared.model.critical_stretch
@@ -357,7 +357,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
     return Result(name=NAME, title=TITLE, source=SOURCE, setup=setup, resolution=resolution,
                   backend=prepared.backend, particles=finest.particles, steps=sum(x.steps for x in measured),
                   wall_seconds=clock.perf_counter() - started, checks=checks, figures=figures,
-                  notes=_notes(measured, material, c_d, c_r))
+                  notes=_notes(measured, material, c_d, c_r), precision=precision)
 
 
 def _notes(measured: list[Measured], material, c_d: float, c_r: float) -> str:

@@ -300,7 +300,7 @@ def _figures(measured: list[Measured], directory: Path) -> list[Path]:
     return paths
 
 
-def run(resolution: str, workdir: Path, backend: str) -> Result:
+def run(resolution: str, workdir: Path, backend: str, precision: str = "float64") -> Result:
     """Run both loading speeds at ``resolution``, measure, draw, and compare with the literature."""
     started = clock.perf_counter()
     workdir = Path(workdir)
@@ -312,7 +312,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
     with tempfile.TemporaryDirectory(prefix="pdgeneral-precracked-") as scratch:
         for speed in SPEEDS:
             path = Path(scratch) / f"precracked-{speed:g}.h5"
-            text = yaml.safe_dump(case_dict(variant, speed, path), sort_keys=False)
+            text = yaml.safe_dump(case_dict(variant, speed, path) | {"precision": precision}, sort_keys=False)
             prepared = prepare(load_case_text(text, source=str(CASE_FILE)), backend=backend,
                                case_text=text)
             s0, horizon = prepared.model.critical_stretch, prepared.model.horizon
@@ -340,7 +340,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
     return Result(name=NAME, title=TITLE, source=SOURCE, setup=setup, resolution=resolution,
                   backend=prepared.backend, particles=m.particles, steps=sum(x.steps for x in measured),
                   wall_seconds=clock.perf_counter() - started, checks=checks, figures=figures,
-                  notes=_notes(measured, c_d, c_r))
+                  notes=_notes(measured, c_d, c_r), precision=precision)
 
 
 #: What was tried about the branching at 20 m/s (exploratory runs on the full lattice, cuda on an H200,

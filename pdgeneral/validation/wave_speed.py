@@ -74,10 +74,10 @@ def _crossing(times: np.ndarray, values: np.ndarray, level: float) -> float:
     return float(times[i - 1] + (times[i] - times[i - 1]) * fraction)
 
 
-def run_level(spacing: float, backend: str, scratch: Path) -> dict:
+def run_level(spacing: float, backend: str, scratch: Path, precision: str = "float64") -> dict:
     """Run the strip at one spacing; arrival times at the probes and the speed between them."""
     rows = round(WIDTH / spacing)
-    overrides = strip_overrides(spacing, rows, LENGTH, loaded_at_start=True)
+    overrides = strip_overrides(spacing, rows, LENGTH, loaded_at_start=True) + [f"precision={precision}"]
     steps, time_step = explicit_steps(CASE, overrides, END_TIME, 1)
     every = max(1, round(RAMP / SNAPSHOTS_PER_RAMP / time_step))
     overrides += ["solver.end_time=null", "solver.safety_factor=null", f"solver.steps={steps}",
@@ -116,10 +116,10 @@ def observed_order(spacings, errors) -> float:
     return float(np.polyfit(np.log(spacings), np.log(np.abs(errors)), 1)[0])
 
 
-def run(resolution: str, workdir: Path, backend: str) -> Result:
+def run(resolution: str, workdir: Path, backend: str, precision: str = "float64") -> Result:
     started = clock.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
-        levels = [run_level(dx, backend, Path(scratch)) for dx in SPACINGS[resolution]]
+        levels = [run_level(dx, backend, Path(scratch), precision) for dx in SPACINGS[resolution]]
     finest = levels[-1]
     x1, x2 = finest["probes"]
     checks = [
@@ -183,7 +183,7 @@ def run(resolution: str, workdir: Path, backend: str) -> Result:
              "by about e / 2.")
     return Result(NAME, TITLE, SOURCE, setup, resolution, finest["backend"],
                   sum(lv["particles"] for lv in levels), sum(lv["steps"] for lv in levels), wall, checks,
-                  [path], notes)
+                  [path], notes, precision)
 
 
 def _figure(levels):
