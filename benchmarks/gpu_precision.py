@@ -36,12 +36,18 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", default="2d-4m,3d-8m")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--builds", default="specialized",
+                        help="unrolled loop builds to time: specialized, shared or both (backends/cuda.py)")
     args = parser.parse_args()
+    builds = {"specialized": (True,), "shared": (False,), "both": (True, False)}[args.builds]
     for case in args.cases.split(","):
         dim, n = CASES[case]
         displacement = {}
-        for precision, fast in (("float64", True), ("float32", True), ("float32", False)):
+        variants = [(precision, fast, build) for build in builds
+                    for precision, fast in (("float64", True), ("float32", True), ("float32", False))]
+        for precision, fast, build in variants:
             cuda_backend.FAST_FLOAT32_MATH = fast
+            cuda_backend.CudaBackend.specialize_stencil = build
             model = build_model(load_case_text(synthetic_case(dim, n, precision)))
             dt, _ = time_stepping(model)
             engine = backends.create("cuda", model)
@@ -49,17 +55,20 @@ def main():
             seconds = step_time(engine, dt, args.steps)
             kernel = engine._force_kernel.forces_kick_kernel
             label = precision if precision == "float64" else f"{precision} {'fast' if fast else 'ieee'}"
+            if engine.unrolled:
+                label += " specialized" if engine.specialized else " shared"
             displacement[label] = engine.download(engine.arrays.displacement).astype(np.float64)
             print(f"{case} {label:13s}: step {seconds * 1e3:.4f} ms, "
                   f"{model.particle_count / seconds:.3g} particle-steps/s, fused kernel registers "
                   f"{list(kernel.get_regs_per_thread().values())}", flush=True)
             del engine, model
-        reference = displacement["float64"]
+        reference = next(u for label, u in displacement.items() if label.startswith("float64"))
         scale = np.abs(reference).max()
-        for label in ("float32 fast", "float32 ieee"):
+        for label in [label for label in displacement if label.startswith("float32")]:
             error = np.abs(displacement[label] - reference).max() / scale
             print(f"{case} {label}: max |u - u_float64| / max |u_float64| = {error:.3g}", flush=True)
     cuda_backend.FAST_FLOAT32_MATH = True
+    cuda_backend.CudaBackend.specialize_stencil = None
 
 
 if __name__ == "__main__":

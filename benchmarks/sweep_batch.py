@@ -37,6 +37,7 @@ def main():
     parser.add_argument("--directory", default=None)
     args = parser.parse_args()
     directory = Path(args.directory or tempfile.mkdtemp())
+    directory.mkdir(parents=True, exist_ok=True)
     base = yaml.safe_load(Path("benchmarks/plate_2d_1m.yaml").read_text())
     os.environ["PDGENERAL_CACHE_DIR"] = str(directory / "kernel-cache")   # empty: the first compiles
     cases = []

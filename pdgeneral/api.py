@@ -134,7 +134,9 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
     if backend is not None and isinstance(case, Prepared):
         prepared.backend = backends.resolve(backend)
     model = prepared.model
-    engine = backends.create(prepared.backend, model)
+    # the run's length (explicit runs), which lets the GPU pick its force loop's build
+    length = (steps or time_stepping(model)[1]) if prepared.case.solver.type == "explicit" else None
+    engine = backends.create(prepared.backend, model, length)
     path = Path(output) if output is not None else Path(prepared.case.output_path)
     writer = None
     if write or resume:

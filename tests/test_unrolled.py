@@ -1,6 +1,7 @@
 """The unrolled stencil loop (kernels/unrolled.py) computes the same forces and breaks the same bonds
 as the general loop (kernels.pmb.particle_force), bit for bit, compiled on the CPU with signed and
 unsigned indices and in the CUDA backend."""
+import math
 import re
 
 import numba
@@ -47,9 +48,9 @@ def general_loop(model, engine):
 def unrolled_loop(model, engine, as_index):
     """The unrolled loop and its stencil table, compiled on the CPU as the GPU build compiles it."""
     loop = njit(unrolled.stencil_particle_force(
-        model.stencil.size, model.dimension, engine.reciprocal_form,
+        model.stencil.vectors, engine.reciprocal_form,
         njit(retarget(kernels.bond_force, bodies(model, engine))), as_index, model.dtype.type))
-    table = unrolled.stencil_table(model.stencil.offsets, slot_tables(model, engine.rows),
+    table = unrolled.stencil_table(model.stencil, slot_tables(model, engine.rows),
                                    engine.reciprocal_form, unsigned=as_index is not unrolled.same_index)
 
     @njit
@@ -104,12 +105,13 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
 
 def test_unrolled_source_reads_the_stencil_from_its_table_argument():
     source = unrolled.stencil_force_source(40, 3, reciprocal_form=False)
-    assert "offset, xi_x, xi_y, xi_z, length, weight = table" in source
-    assert "offset[39]" in source and "weight[39]" in source and "xi_z[0]" in source
+    assert "stride, xi_x, xi_y, xi_z, length, weight = table" in source
+    assert "j = i + (K_Y_39 * stride[0] + K_Z_39 * stride[1]) + K_X_39" in source
+    assert "weight[39]" in source and "xi_z[0]" in source
     assert "intact[1, i] = new_1" in source   # bonds 32..39 live in the second word
     assert "break_squared" not in source      # the stretch form's table only
     reciprocal = unrolled.stencil_force_source(28, 2, reciprocal_form=True)
-    assert "offset, xi_x, xi_y, inverse_length, break_squared, weight = table" in reciprocal
+    assert "stride, xi_x, xi_y, inverse_length, break_squared, weight = table" in reciprocal
     # no number of a model is written into the source: only slot indices, bit positions, dimension
     assert not re.search(r"\d\.\d|e-\d", source.replace("REAL(0.0)", ""))
     with pytest.raises(ValueError):
@@ -182,6 +184,33 @@ def test_a_sweep_compiles_the_kernels_once():
     assert len(cpu_loops) == 1
     # and each model still gets its own numbers: the tables differ where the stencil's numbers do
     # (the material's critical stretch, the spacing and the lattice's rows; not the loads)
-    tables = {unrolled.stencil_table(m.stencil.offsets, slot_tables(m, m.rows), uses_reciprocal_form(m),
+    tables = {unrolled.stencil_table(m.stencil, slot_tables(m, m.rows), uses_reciprocal_form(m),
                                      unsigned=False) for m in models}
     assert len(tables) == 3
+
+
+@needs_cuda
+def test_the_specialized_build_gives_the_shared_builds_bits():
+    # The unrolled loop with the model's numbers compiled in (a long run's build) and with them as
+    # an argument (a sweep's build) compute the same bits; a long enough run picks the first.
+    from pdgeneral.backends.cuda import SPECIALIZE_PARTICLE_STEPS, CudaBackend
+    model = model_from(SMALL_PLATE)
+    runs = {}
+    for specialize in (False, True):
+        previous = CudaBackend.specialize_stencil
+        CudaBackend.specialize_stencil = specialize
+        try:
+            engine = backends.create("cuda", model)
+        finally:
+            CudaBackend.specialize_stencil = previous
+        assert engine.unrolled and engine.specialized == specialize
+        dt, _ = time_stepping(model)
+        run_explicit(engine, None, 20, dt, 10**9)
+        runs[specialize] = (engine.fields(), engine.intact_bonds())
+    for name in runs[False][0]:
+        assert np.array_equal(runs[False][0][name], runs[True][0][name]), name
+    assert np.array_equal(runs[False][1], runs[True][1])
+    long_run = math.ceil(SPECIALIZE_PARTICLE_STEPS / model.particle_count)
+    assert backends.create("cuda", model, steps=long_run).specialized
+    assert not backends.create("cuda", model, steps=long_run - 1).specialized
+    assert not backends.create("cuda", model).specialized

@@ -53,8 +53,9 @@ def resolve(name: str, key: str = "backend") -> str:
     return name
 
 
-def create(name: str, model: Model) -> Backend:
-    """Instantiate a resolved backend for a model."""
+def create(name: str, model: Model, steps: int | None = None) -> Backend:
+    """Instantiate a resolved backend for a model; ``steps``, the run's length if known, lets the
+    GPU pick the build of its force loop (backends/cuda.py, _force_kernels)."""
     if name == "serial":
         from .cpu import CpuBackend
         return CpuBackend(model, parallel=False)
@@ -62,5 +63,5 @@ def create(name: str, model: Model) -> Backend:
         from .cpu import CpuBackend
         return CpuBackend(model, parallel=True)
     if name == "cuda":
-        return cuda_backend_class()(model)
+        return cuda_backend_class()(model, steps)
     raise ValueError(name)

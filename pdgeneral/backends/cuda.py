@@ -115,9 +115,11 @@ def unrolled_particle_force(i, displacement, no_fail, bond_row, row_first, row_c
     """particle_force with the stencil particles' loop unrolled (kernels/unrolled.py), reading the
     stencil's numbers from ``stencil_table``: the same arguments and the same results."""
     if bond_row[i] < 0:
-        # Bound per stencil size when the kernel is built (_force_kernels).
+        # Bound when the kernel is built (_force_kernels): the loop for the stencil's shape, and
+        # the table to read (the argument, or the model's own as compile-time constants).
         stencil_particle_force(i, displacement, no_fail, intact,  # noqa: F821
-                               micromodulus, critical_stretch, stencil_table, force)
+                               micromodulus, critical_stretch,
+                               stencil_numbers(stencil_table), force)  # noqa: F821
     else:
         particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
@@ -339,25 +341,49 @@ def unrolls(model) -> bool:
         size, model.dimension, uses_reciprocal_form(model), model.dtype.itemsize) <= UNROLL_MAX_TABLE_BYTES
 
 
-def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
+def argument_table(table):
+    """The unrolled loop reads the kernel's stencil-table argument (a shared build)."""
+    return table
+
+
+def stencil_table_of(model, rows, reciprocal_form: bool) -> tuple:
+    """The model's stencil table as the GPU's unrolled loop reads it (kernels/unrolled.py)."""
+    return unrolled.stencil_table(model.stencil, slot_tables(model, rows), reciprocal_form,
+                                  unsigned=not _SIMULATOR)
+
+
+def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: bool = False) -> dict:
     """forces_kernel and forces_kick_kernel for ``model``: with its stencil particles' loop
-    unrolled, or the general ones of ``compiled``. The unrolled loop reads the stencil's numbers
-    from a kernel argument (kernels/unrolled.py), so its kernels depend on the stencil's size, the
-    dimension, the precision and the form only: every model with such a stencil shares them (a
-    sweep over the material, the spacing or the loads compiles them once)."""
+    unrolled, or the general ones of ``compiled``. The unrolled loop comes in two builds
+    (kernels/unrolled.py): *shared* (``constants`` False), reading the stencil's numbers and the
+    lattice's row lengths from a kernel argument, so that its kernels depend on the stencil's shape
+    (the horizon factor), the precision and the form only and every such model shares them (a sweep
+    over the material, the spacing, the loads or the body's size compiles them once); and
+    *specialized*, with the model's numbers as compile-time constants, which the compiler folds
+    into the instructions: faster, compiled for each model (docs/performance.md)."""
     dimension = model.dimension
     if not unroll:
         general = compiled(dimension, reciprocal_form, model.dtype)
         return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
-    size = model.stencil.size
-    key = ("unrolled", dimension, size, model.dtype.str, reciprocal_form, FAST_FLOAT32_MATH,
-           tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())))
+    vectors = model.stencil.vectors   # the stencil's shape: set by the horizon factor alone
+    key = ("unrolled", dimension, vectors.tobytes(), model.dtype.str, reciprocal_form,
+           FAST_FLOAT32_MATH, tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())))
+    numbers = argument_table
+    if constants:
+        model_table = stencil_table_of(model, rows, reciprocal_form)
+        key += ("constants", repr(model_table))
+
+        def numbers(table):   # the model's table, bound as a constant: the argument is unused
+            return MODEL_TABLE  # noqa: F821
+
+        numbers = retarget(numbers, {"MODEL_TABLE": model_table})
     if key not in _COMPILED:
         table = _device_functions(dimension, reciprocal_form, model.dtype)
         loop = unrolled.stencil_particle_force(
-            size, dimension, reciprocal_form, table["bond_force"],
+            vectors, reciprocal_form, table["bond_force"],
             unrolled.same_index if _SIMULATOR else numba.uint64, model.dtype.type)
-        with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop))
+        with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop),
+                         stencil_numbers=cuda.jit(device=True)(numbers))
         with_loop["any_particle_force"] = cuda.jit(device=True)(
             retarget(unrolled_particle_force, with_loop))
         _COMPILED[key] = {kernel.__name__: kernel_cache.attach(
@@ -366,8 +392,12 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool) -> dict:
     return _COMPILED[key]
 
 
-#: The stencil-table argument of the general force kernels, which do not read it.
+#: The stencil-table argument of the kernels that do not read it (the general and the specialized).
 _NO_TABLE = (np.int64(0),)
+#: A run of at least this many particle-steps takes the specialized build of the unrolled loop: its
+#: compilation (about 5 s, once per model and then from the kernel cache) then costs less than the
+#: shared build's slower steps would (measured on the H200: docs/performance.md).
+SPECIALIZE_PARTICLE_STEPS = 3e11
 
 
 class PreparedLaunch:
@@ -465,7 +495,13 @@ class CudaBackend(Backend):
     #: them one after the other (the same results).
     fuse_kick = True
 
-    def __init__(self, model):
+    #: None: specialize the unrolled loop when the run is long enough (SPECIALIZE_PARTICLE_STEPS);
+    #: True or False force one build (tests and benchmarks compare them).
+    specialize_stencil: bool | None = None
+
+    def __init__(self, model, steps: int | None = None):
+        """``steps``: how many steps the run will take, if known (it picks the unrolled loop's
+        build: _force_kernels)."""
         bonds = model.explicit_bonds(self.use_stencil)
         rows = bonds[0]
         self.check_memory(model, rows)
@@ -479,14 +515,16 @@ class CudaBackend(Backend):
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
         self.unrolled = self.unroll_stencil and rows.stencil_particles > 0 and unrolls(model)
+        #: Whether the unrolled loop is specialized for the model (its numbers compiled in) rather
+        #: than shared by every model of its stencil shape (SPECIALIZE_PARTICLE_STEPS).
+        self.specialized = self.unrolled and (
+            self.specialize_stencil if self.specialize_stencil is not None
+            else steps is not None and steps * n >= SPECIALIZE_PARTICLE_STEPS)
         self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, self.reciprocal_form,
-                                                              self.unrolled))
+                                                              self.unrolled, self.specialized))
         self._stencil_table = _NO_TABLE
-        if self.unrolled:
-            self._stencil_table = unrolled.stencil_table(model.stencil.offsets,
-                                                         slot_tables(model, rows),
-                                                         self.reciprocal_form,
-                                                         unsigned=not _SIMULATOR)
+        if self.unrolled and not self.specialized:
+            self._stencil_table = stencil_table_of(model, rows, self.reciprocal_form)
         # Two displacement arrays: the fused force-and-kick kernel reads the current one and writes
         # the next step's into the other; then they swap (_use).
         a = self.arrays

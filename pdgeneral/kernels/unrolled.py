@@ -8,12 +8,15 @@ counter and most of the index arithmetic go away, and a neighbour's displacement
 fixed distance from the particle's own. On an H200 this halves the instructions per bond of the
 general loop (kernels.pmb.particle_force; docs/performance.md has the numbers).
 
-The stencil's numbers reach the loop as one tuple of tuples, ``table`` (``stencil_table``): on the
-GPU a kernel's tuple arguments live in its constant parameter bank, which instructions read as
-operands, as they read compile-time constants. So the compiled loop depends only on the stencil's
-size, the dimension, the precision and the bond-force form: a sweep over the material, the spacing,
-the loads or the body's size compiles it once (issue 12; earlier versions bound the numbers as
-compile-time constants, and every new material or spacing compiled again).
+The loop is compiled for the stencil's shape: its lattice vectors k (integers, which depend only on
+the horizon factor) are compile-time constants, so neighbour n's index is i + k_x + k_y n_x
+(+ k_z n_x n_y), where the lattice's row lengths come at run time and k_x lands in the load's
+address as an immediate. The stencil's numbers (xi, |xi| or 1/|xi| and the break threshold, the
+weights) and the row lengths reach the loop as one tuple of tuples, ``table`` (``stencil_table``):
+on the GPU a kernel's tuple arguments live in its constant parameter bank, which arithmetic
+instructions read as operands. So a sweep over the material, the spacing at a fixed horizon
+factor, the loads or the body's size compiles the loop once (issue 12; earlier versions bound every
+number, offsets included, at compile time, and every new material or spacing compiled again).
 
 The physics is not restated here: every bond calls kernels.pmb.bond_force, the same law as the
 general loop, in the same slot order and with the same operations, so the forces and the broken
@@ -29,23 +32,25 @@ from numba.extending import register_jitable
 
 
 def table_columns(dimension: int, reciprocal_form: bool) -> tuple[str, ...]:
-    """The per-slot numbers the loop reads, in the order of ``table``: the offsets, xi's
-    components and the weight, with |xi| (stretch form) or 1/|xi| and ((1 + s0) |xi|)^2
-    (reciprocal form): only what the form uses, for the parameter space is small (4 KiB)."""
+    """What the loop reads from ``table``, in order: the lattice's row strides (n_x, and n_x n_y
+    in 3D), then per slot xi's components and the weight, with |xi| (stretch form) or 1/|xi| and
+    ((1 + s0) |xi|)^2 (reciprocal form): only what the form uses, for the parameter space is small
+    (4 KiB)."""
     per_form = ("inverse_length", "break_squared") if reciprocal_form else ("length",)
-    return ("offset", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight")
+    return ("stride", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight")
 
 
 def table_bytes(size: int, dimension: int, reciprocal_form: bool, real_bytes: int) -> int:
-    """Bytes of ``table`` as kernel parameters (the offsets are 8-byte integers)."""
-    return size * (8 + real_bytes * (len(table_columns(dimension, reciprocal_form)) - 1))
+    """Bytes of ``table`` as kernel parameters."""
+    return 8 * (dimension - 1) + size * real_bytes * (len(table_columns(dimension, reciprocal_form)) - 1)
 
 
 def stencil_force_source(size: int, dimension: int, reciprocal_form: bool) -> str:
     """Python source of ``stencil_particle_force(i, displacement, no_fail, intact, micromodulus,
     critical_stretch, table, force)``: the force on stencil particle i and the breaking of its
-    bonds, the loop of kernels.pmb.particle_force written out for ``size`` slots, reading slot n's
-    numbers as ``table``'s n-th entries (``stencil_table``)."""
+    bonds, the loop of kernels.pmb.particle_force written out for ``size`` slots: slot n's
+    neighbour is i + K_X_n + K_Y_n n_x (+ K_Z_n n_x n_y), its numbers ``table``'s n-th entries
+    (``stencil_table``)."""
     if size < 1 or dimension not in (2, 3):
         raise ValueError(f"no unrolled loop for {size} slots in {dimension}D")
     axes = "xyz"[:dimension]
@@ -63,7 +68,8 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool) -> st
         lines += [f"    word_{w} = intact[{w}, i]", f"    new_{w} = word_{w}"]
     for n in range(size):
         w, bit = divmod(n, 32)
-        lines.append(f"    j = i + offset[{n}]")
+        row = f"K_Y_{n} * stride[0]" + (f" + K_Z_{n} * stride[1]" if dimension == 3 else "")
+        lines.append(f"    j = i + ({row}) + K_X_{n}")
         lines += [f"    eta_{a} = displacement[{d}, j] - u{a}_i" for d, a in enumerate(axes)]
         xi_z, eta_z = (f"xi_z[{n}]", "eta_z") if dimension == 3 else ("REAL(0.0)", "REAL(0.0)")
         lines += [
@@ -82,22 +88,38 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool) -> st
     return "\n".join(lines) + "\n"
 
 
-def stencil_table(offsets: np.ndarray, tables: dict, reciprocal_form: bool, unsigned: bool) -> tuple:
-    """The ``table`` argument of the generated loop: a tuple per name of ``table_columns``, each
-    holding the stencil's S values: the offsets as int64, or as uint64 two's complements for a loop
-    whose index ``as_index`` makes unsigned (the GPU's, where numba then drops the negative-index
-    correction of every array access); the per-slot tables as backends.base.slot_tables gives them
-    (the values the general loop reads from its arrays)."""
+def _integer(value: int, unsigned: bool):
+    """An index constant: int64, or uint64 two's complement (wrapping sums give the same index)."""
+    return np.uint64(int(value) % 2**64) if unsigned else np.int64(value)
+
+
+def lattice_strides(vectors: np.ndarray, offsets: np.ndarray) -> tuple[int, ...]:
+    """(n_x[, n_x n_y]): the index distance of one lattice step in y (and z), read off the stencil
+    (whose offsets are k . strides; the unit vectors are always in it)."""
+    dimension = vectors.shape[1]
+    strides = []
+    for axis in range(1, dimension):
+        unit = np.zeros(dimension, dtype=vectors.dtype)
+        unit[axis] = 1
+        slot = np.flatnonzero(np.all(vectors == unit, axis=1))
+        strides.append(int(offsets[slot[0]]))
+    return tuple(strides)
+
+
+def stencil_table(stencil, tables: dict, reciprocal_form: bool, unsigned: bool) -> tuple:
+    """The ``table`` argument of the generated loop (``table_columns``): the lattice's row strides
+    as index constants (``unsigned``: uint64 two's complements, for a loop whose index ``as_index``
+    makes unsigned, the GPU's, where numba then drops the negative-index correction of every array
+    access), then per name a tuple of the stencil's S values, as backends.base.slot_tables gives
+    them (the values the general loop reads from its arrays). ``stencil``: pdgeneral.stencil.Stencil."""
     xi = tables["xi"]
-    if unsigned:
-        offset = tuple(np.uint64(int(o) % 2**64) for o in offsets)
-    else:
-        offset = tuple(np.int64(o) for o in offsets)
+    stride = tuple(_integer(value, unsigned)
+                   for value in lattice_strides(stencil.vectors, stencil.offsets))
     columns = {"xi_x": xi[0], "xi_y": xi[1], "xi_z": xi[2] if xi.shape[0] == 3 else None,
                **{name: tables[name] for name in ("length", "inverse_length", "break_squared",
                                                    "weight")}}
     names = table_columns(xi.shape[0], reciprocal_form)
-    return (offset, *(tuple(columns[name]) for name in names[1:]))
+    return (stride, *(tuple(columns[name]) for name in names[1:]))
 
 
 @register_jitable(inline="always")
@@ -106,16 +128,21 @@ def same_index(i):
     return i
 
 
-def stencil_particle_force(size: int, dimension: int, reciprocal_form: bool, bond_force: Callable,
+def stencil_particle_force(vectors: np.ndarray, reciprocal_form: bool, bond_force: Callable,
                            as_index: Callable = same_index, real: type = np.float64) -> Callable:
-    """The unrolled loop for stencils of ``size`` slots in ``dimension`` D, as a plain Python function
-    to compile (njit, cuda.jit(device=True)) or run (the CUDA simulator); it takes the stencil's
-    numbers as its ``table`` argument (``stencil_table``). ``bond_force`` is the per-bond law in
-    the form the caller compiles (kernels.pmb.bond_force or its device version); ``as_index``
-    converts the particle index: numba.uint64 (then give ``stencil_table`` unsigned offsets) or
-    ``same_index``; ``real`` is the type of the arithmetic (kernels.pmb.REAL), the same as
-    ``bond_force``'s."""
+    """The unrolled loop for a stencil of lattice vectors ``vectors`` ((S, dim) integers, in slot
+    order), as a plain Python function to compile (njit, cuda.jit(device=True)) or run (the CUDA
+    simulator); it takes the stencil's numbers as its ``table`` argument (``stencil_table``).
+    ``bond_force`` is the per-bond law in the form the caller compiles (kernels.pmb.bond_force or
+    its device version); ``as_index`` converts the particle index: numba.uint64 (then give
+    ``stencil_table`` ``unsigned=True``) or ``same_index``; ``real`` is the type of the arithmetic
+    (kernels.pmb.REAL), the same as ``bond_force``'s."""
+    size, dimension = vectors.shape
+    unsigned = as_index is not same_index
     namespace = {f"MASK_{n}": np.uint32(1 << (n % 32)) for n in range(size)}
+    for n in range(size):
+        for axis, name in enumerate("XYZ"[:dimension]):
+            namespace[f"K_{name}_{n}"] = _integer(vectors[n, axis], unsigned)
     namespace.update(bond_force=bond_force, as_index=as_index, REAL=real,
                      RECIPROCAL_FORM=bool(reciprocal_form))
     source = stencil_force_source(size, dimension, reciprocal_form)
