@@ -120,14 +120,22 @@ def test_unrolled_source_reads_the_stencil_from_its_table_argument():
         unrolled.stencil_force_source(28, 1, False)
 
 
-def run_cuda(model, unroll, steps):
+def cuda_engine(model, **switches):
+    """A CUDA backend for ``model`` built with CudaBackend's class switches set as given
+    (unroll_stencil, specialize_stencil)."""
     from pdgeneral.backends.cuda import CudaBackend
-    previous = CudaBackend.unroll_stencil
-    CudaBackend.unroll_stencil = unroll
+    previous = {name: getattr(CudaBackend, name) for name in switches}
+    for name, value in switches.items():
+        setattr(CudaBackend, name, value)
     try:
-        engine = backends.create("cuda", model)
+        return backends.create("cuda", model)
     finally:
-        CudaBackend.unroll_stencil = previous
+        for name, value in previous.items():
+            setattr(CudaBackend, name, value)
+
+
+def run_cuda(model, unroll, steps):
+    engine = cuda_engine(model, unroll_stencil=unroll)
     assert engine.unrolled == unroll
     dt, _ = time_stepping(model)
     run_explicit(engine, None, steps, dt, 10**9)
@@ -193,16 +201,11 @@ def test_a_sweep_compiles_the_kernels_once():
 def test_the_specialized_build_gives_the_shared_builds_bits():
     # The unrolled loop with the model's numbers compiled in (a long run's build) and with them as
     # an argument (a sweep's build) compute the same bits; a long enough run picks the first.
-    from pdgeneral.backends.cuda import SPECIALIZE_PARTICLE_STEPS, CudaBackend
+    from pdgeneral.backends.cuda import SPECIALIZE_PARTICLE_STEPS
     model = model_from(SMALL_PLATE)
     runs = {}
     for specialize in (False, True):
-        previous = CudaBackend.specialize_stencil
-        CudaBackend.specialize_stencil = specialize
-        try:
-            engine = backends.create("cuda", model)
-        finally:
-            CudaBackend.specialize_stencil = previous
+        engine = cuda_engine(model, specialize_stencil=specialize)
         assert engine.unrolled and engine.specialized == specialize
         dt, _ = time_stepping(model)
         run_explicit(engine, None, 20, dt, 10**9)
