@@ -343,17 +343,22 @@ def validate(resolution, only, backend, directory, document, precision) -> None:
 
 @main.command()
 @click.argument("output", type=click.Path(dir_okay=False), required=False)
-@click.option("--field", type=click.Choice(["damage", "displacement", "velocity"]), default="damage",
-              show_default=True)
+@click.option("--field", default="damage", show_default=True, metavar="FIELD[:x|y|z]",
+              help="damage, displacement or velocity (a vector's magnitude), or one component, "
+                   "e.g. displacement:y.")
 @click.option("--step", type=int, default=None, help="Snapshot step (default: the last).")
+@click.option("--deform", type=float, default=0.0, show_default=True, metavar="FACTOR",
+              help="Draw the particles at x + FACTOR * u (the deformed shape, magnified).")
+@click.option("--slice", "slice_at", default=None, metavar="AXIS=VALUE",
+              help="3D: the plane of particles drawn, e.g. z=0.0045 (default: the mid-plane in z).")
 @click.option("-o", "png", type=click.Path(dir_okay=False), default=None, help="PNG path.")
 @_reports_errors
-def plot(output, field, step, png) -> None:
-    """Draw the particles of an output file coloured by a field (3D: the mid-plane slice)."""
+def plot(output, field, step, deform, slice_at, png) -> None:
+    """Draw the particles of an output file coloured by a field, with units (3D: a slice)."""
     from .io.summary import plot as draw
     if output is None:
         raise PdgeneralError("plot needs an output file (OUT.h5)")
-    click.echo(f"wrote {draw(output, field, step, png)}")
+    click.echo(f"wrote {draw(output, field, step, png, deform, slice_at)}")
 
 
 @main.command()

@@ -59,49 +59,130 @@ def describe(path: str | Path) -> list[str]:
     return lines
 
 
+FIELDS = ("damage", "displacement", "velocity")
+AXES = "xyz"
+
+
+def _steps_listed(steps: list[int]) -> str:
+    """The snapshot steps of an output, shortened when there are many."""
+    shown = steps if len(steps) <= 12 else [*steps[:6], "...", *steps[-5:]]
+    return f"{', '.join(map(str, shown))} ({len(steps)} snapshots)"
+
+
+def _field(spec: str, dimension: int) -> tuple[str, int | None]:
+    """'damage', 'displacement' (magnitude) or 'displacement:y' (a component) -> (name, axis)."""
+    name, _, component = spec.partition(":")
+    if name not in FIELDS:
+        raise PdgeneralError(f"--field: unknown field {name!r} (choose from {', '.join(FIELDS)}, "
+                             "a vector field with :x, :y or :z for a component)")
+    if not component:
+        return name, None
+    if name == "damage" or component not in AXES[:dimension]:
+        allowed = "none (a scalar)" if name == "damage" else ", ".join(AXES[:dimension])
+        raise PdgeneralError(f"--field: {spec!r}: no component {component!r} of {name} in "
+                             f"{dimension}D (components: {allowed})")
+    return name, AXES.index(component)
+
+
+def _slice(spec: str | None, x: np.ndarray) -> tuple[np.ndarray, str, int]:
+    """The particles of a 3D body nearest a plane: ``spec`` 'z=0.0045' (or x=, y=; default: z at
+    the middle). Returns (mask, label, the axis left out)."""
+    if spec is None:
+        axis, value = 2, 0.5 * (x[:, 2].min() + x[:, 2].max())
+    else:
+        name, _, text = spec.partition("=")
+        name = name.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if name not in AXES or value is None:
+            raise PdgeneralError(f"--slice: {spec!r} must look like z=0.0045 (x=, y= or z=, in m)")
+        axis = AXES.index(name)
+        planes = np.unique(x[:, axis])
+        # the body reaches half a spacing beyond its outermost particle planes
+        half = 0.5 * (np.diff(planes).min() if len(planes) > 1 else 0.0)
+        low, high = planes[0] - half, planes[-1] + half
+        if not low - 1e-12 <= value <= high + 1e-12:
+            raise PdgeneralError(f"--slice: {spec!r} is outside the body ({name} from {low:.6g} to "
+                                 f"{high:.6g} m)")
+    planes = np.unique(x[:, axis])
+    plane = planes[np.argmin(np.abs(planes - value))]
+    return np.isclose(x[:, axis], plane), f"slice {AXES[axis]} = {plane:.4g} m", axis
+
+
+def plot_data(path: str | Path, field: str = "damage", step: int | None = None,
+              deform: float = 0.0, slice_at: str | None = None) -> dict:
+    """What ``plot`` draws: ``xy`` (P, 2) particle positions in the plane drawn (deformed by
+    ``deform`` times the displacement), ``values`` (P,), ``label`` (the colour bar's, with unit),
+    ``title``, ``axes`` (the names of the drawn axes), ``step``. ``field`` is damage, displacement
+    or velocity (a vector's magnitude), or a component such as displacement:y; 3D outputs are
+    drawn as the particles nearest a plane (``slice_at``, e.g. 'z=0.0045'; default the mid-plane in
+    z)."""
+    steps = _open_output(path)
+    if step is not None and step not in steps:
+        raise PdgeneralError(f"{path}: no complete snapshot at step {step}; the snapshots are at "
+                             f"steps {_steps_listed(steps)}")
+    snap = read_snapshot(path, step)
+    x = snap["position"]
+    dimension = x.shape[1]
+    name, axis = _field(field, dimension)
+    if slice_at is not None and dimension != 3:
+        raise PdgeneralError("--slice: a 2D output is drawn whole; --slice is for 3D outputs")
+    with h5py.File(path, "r") as f:
+        quasi_static = json.loads(f.attrs["case_normalized"])["solver"]["type"] == "quasi_static"
+    values = snap[name]
+    unit = UNITS[name]
+    if values.ndim == 2:
+        label = f"{name} {AXES[axis]}" if axis is not None else f"|{name}|"
+        values = values[:, axis] if axis is not None else np.linalg.norm(values, axis=1)
+    else:
+        label = name
+    position = x + deform * snap["displacement"] if deform else x
+    drawn = [0, 1]
+    if dimension == 3:
+        keep, where, left_out = _slice(slice_at, x)
+        drawn = [a for a in range(3) if a != left_out]
+        position, values = position[keep], values[keep]
+        label += f" ({where})"
+    when = (f"load factor {snap['time']:.4g}" if quasi_static else f"t = {snap['time']:.4g} s")
+    title = f"{Path(path).name}: step {snap['step']}, {when}"
+    if deform:
+        title += f", displacements x {deform:g}"
+    return {"xy": position[:, drawn], "values": values,
+            "label": f"{label} ({unit})" if unit else label, "title": title,
+            "axes": [AXES[a] for a in drawn], "step": snap["step"], "field": name}
+
+
 def plot(path: str | Path, field: str = "damage", step: int | None = None,
-         output: str | Path | None = None) -> Path:
-    """Draw the particles coloured by a field (vectors by magnitude) with a colour bar; 3D outputs
-    are shown as the slice of particles nearest the mid-plane in z. Returns the PNG path."""
+         output: str | Path | None = None, deform: float = 0.0, slice_at: str | None = None) -> Path:
+    """Draw the particles coloured by a field with a colour bar (``plot_data`` says what is drawn).
+    Returns the PNG path."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = _open_output(path)
-    if step is not None and step not in steps:
-        raise PdgeneralError(f"{path}: no complete snapshot at step {step} "
-                             f"(steps {steps[0]} .. {steps[-1]}, {len(steps)} snapshots)")
-    snap = read_snapshot(path, step)
-    x = snap["position"]
-    values = snap[field]
-    label = field
-    if values.ndim == 2:
-        values = np.linalg.norm(values, axis=1)
-        label = f"|{field}|"
-    if x.shape[1] == 3:
-        z = x[:, 2]
-        middle = z[np.argmin(np.abs(z - 0.5 * (z.min() + z.max())))]
-        keep = np.isclose(z, middle)
-        x, values = x[keep], values[keep]
-        label += f" (slice z = {middle:.4g} m)"
-    unit = UNITS[field]
-    width, height = np.ptp(x[:, 0]), np.ptp(x[:, 1])
-    figure, axes = plt.subplots(figsize=(8, max(2.0, 8 * height / width) + 1))
-    is_damage = field == "damage"
+    data = plot_data(path, field, step, deform, slice_at)
+    xy, values = data["xy"], data["values"]
+    width, height = np.ptp(xy[:, 0]), np.ptp(xy[:, 1])
+    figure, axes = plt.subplots(figsize=(8, max(2.0, 8 * height / max(width, 1e-300)) + 1))
+    is_damage = data["field"] == "damage"
     # Square markers one lattice spacing wide: about 80 % of the 8-inch (576 pt) figure is the axes.
-    spacing = np.diff(np.unique(x[:, 0])).min() if len(np.unique(x[:, 0])) > 1 else width
+    columns = np.unique(xy[:, 0]) if not deform else np.unique(np.round(xy[:, 0], 12))
+    spacing = np.diff(columns).min() if len(columns) > 1 else width
     points_per_metre = 0.8 * 576 / max(width, height * 0.8)
-    scatter = axes.scatter(x[:, 0], x[:, 1], c=values, s=(spacing * points_per_metre) ** 2, marker="s",
+    scatter = axes.scatter(xy[:, 0], xy[:, 1], c=values, s=(spacing * points_per_metre) ** 2, marker="s",
                            linewidths=0, cmap="inferno" if is_damage else "viridis",
                            vmin=0.0 if is_damage else None, vmax=1.0 if is_damage else None)
     axes.set_aspect("equal")
-    axes.set_xlabel("x (m)")
-    axes.set_ylabel("y (m)")
-    axes.set_title(f"{Path(path).name}: step {snap['step']}, t = {snap['time']:.4g}")
+    axes.set_xlabel(f"{data['axes'][0]} (m)")
+    axes.set_ylabel(f"{data['axes'][1]} (m)")
+    axes.set_title(data["title"])
     bar = figure.colorbar(scatter, ax=axes, shrink=0.8)
-    bar.set_label(f"{label} ({unit})" if unit else label)
+    bar.set_label(data["label"])
+    name = field.replace(":", "-")
     output = Path(output) if output else Path(path).with_name(
-        f"{Path(path).stem}-{field}-{snap['step']:08d}.png")
+        f"{Path(path).stem}-{name}-{data['step']:08d}.png")
     figure.savefig(output, dpi=150, bbox_inches="tight")
     plt.close(figure)
     return output
