@@ -452,7 +452,7 @@ def build_model(case: Case) -> Model:
     _apply_precracks(case, points, offsets, neighbors, horizon, intact)
 
     constraints = _constraint_table(case, masks, n)
-    groups, initial_velocity = _loads(case, masks, points, spacing, n)
+    groups, initial_velocity = _loads(case, masks, points, spacing, volume, n)
 
     return Model(
         case=case, dimension=dim, dtype=np.dtype(case.precision), positions=points,
@@ -543,11 +543,13 @@ def traction_layer_depth(points: np.ndarray, spacing: float) -> float:
     return float(layers.min() * spacing)
 
 
-def _loads(case: Case, masks, points, spacing, n):
+def _loads(case: Case, masks, points, spacing, volume, n):
     """External body-force groups (one per ramp time) and the initial velocity field.
 
     A traction t (Pa) on a region becomes the body force density t / h on its particles, h being the
-    layer depth (``traction_layer_depth``), so that the layer carries the total force t * area.
+    layer depth (``traction_layer_depth``), so that the layer carries the total force t * area. A
+    force F (N) becomes F / sum_i V_i on the region's particles: they carry F in all (in 2D, for
+    the plate's thickness), spread by volume (docs/theory.md sec. 8).
     """
     dim = case.dimension
     groups: dict[float, np.ndarray] = {}
@@ -562,6 +564,8 @@ def _loads(case: Case, masks, points, spacing, n):
             density = vector
         elif bc.type == "traction":
             density = vector / traction_layer_depth(points[mask], spacing)
+        elif bc.type == "force":
+            density = vector / volume[mask].sum()
         else:
             continue
         ramp = bc.ramp_time if case.solver.type == "explicit" else 0.0

@@ -291,7 +291,14 @@ def check_consistency(case: Case) -> None:
             raise CaseError(f"{key}.value", "every component is null: the condition would do nothing")
         if quasi_static and bc.type in ("velocity", "initial_velocity"):
             raise CaseError(f"{key}.type", f"{bc.type} has no meaning in a quasi_static run; use "
-                                           "displacement, traction or body_force")
+                                           "displacement, force, traction or body_force")
+        if bc.type == "traction" and case.regions[bc.region].kind != "box":
+            # The layer depth that turns a traction into a body force is a slab's thickness
+            # (docs/theory.md sec. 8); on a curved region the total force would be wrong.
+            raise CaseError(f"{key}.type", f"a traction needs a box region at the loaded surface; "
+                                           f"{bc.region!r} is a {case.regions[bc.region].kind}, on "
+                                           "which its total force would be wrong: give the load as "
+                                           "type: force (the total force in N)")
         if quasi_static and bc.ramp_time:
             raise CaseError(f"{key}.ramp_time", "quasi_static runs apply loads in solver.load_steps "
                                                 "increments; ramp_time is for explicit runs")

@@ -132,7 +132,7 @@ class Precrack(Closed):
         return self
 
 
-BoundaryType = Literal["velocity", "displacement", "body_force", "traction", "initial_velocity"]
+BoundaryType = Literal["velocity", "displacement", "body_force", "traction", "force", "initial_velocity"]
 
 
 class BoundaryCondition(Closed):
