@@ -2,9 +2,12 @@
 
 A separate process per case isolates failures (a crash or a bad case stops only that case) and lets
 each case see only its GPU (CUDA_VISIBLE_DEVICES), taken in turn from ``--gpus``. Cases side by
-side share the CPU cores: each process gets its share through NUMBA_NUM_THREADS (numba's parallel
-loops would otherwise start a thread per core in every process, and the processes would take turns
-on the cores: on 2 cores, two cases side by side took 19.7 s against 12.1 s one after the other).
+side share the CPU cores: numba's parallel loops would otherwise start a thread per core in every
+process, and the processes would take turns on the cores (on 2 cores, two cases side by side took
+19.7 s against 12.1 s one after the other). So the batch keeps, in a small file whose path each
+case's process gets as PDGENERAL_CPU_SHARE, the threads each running case should use: the cores
+divided among the cases running now. A case's CPU backend reads it between chunks of steps
+(backends/cpu.py, ``follow_cpu_share``), so the last case running gets every core again.
 """
 from __future__ import annotations
 
@@ -13,21 +16,44 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-def threads_per_job(jobs: int, cases: int) -> int | None:
-    """CPU threads for each case's process: the cores shared by the cases that run side by side,
-    at least one; None when NUMBA_NUM_THREADS is set already (the user's choice is kept)."""
-    if "NUMBA_NUM_THREADS" in os.environ:
-        return None
-    return max(1, (os.cpu_count() or 1) // max(1, min(jobs, cases)))
+class CpuShare:
+    """The file that tells the running cases how many threads each should use now (see the module
+    text); rewritten atomically whenever a case starts or ends. Does nothing where the user set
+    NUMBA_NUM_THREADS."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / "cpu-share"
+        self.enabled = "NUMBA_NUM_THREADS" not in os.environ
+        self.running = 0
+        self._lock = threading.Lock()
+
+    def _publish(self) -> None:
+        threads = max(1, (os.cpu_count() or 1) // max(1, self.running))
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(str(threads))
+        os.replace(tmp, self.path)
+
+    def started(self) -> None:
+        with self._lock:
+            self.running += 1
+            if self.enabled:
+                self._publish()
+
+    def ended(self) -> None:
+        with self._lock:
+            self.running -= 1
+            if self.enabled:
+                self._publish()
 
 
 def _run_one(index: int, case: str, overrides: list[str], backend: str | None, gpus: list[str],
-             overwrite: bool, threads: int | None = None) -> dict:
+             overwrite: bool, share: CpuShare | None = None) -> dict:
     command = [sys.executable, "-m", "pdgeneral", "run", case, "--quiet"]
     for item in overrides:
         command += ["--set", item]
@@ -36,15 +62,21 @@ def _run_one(index: int, case: str, overrides: list[str], backend: str | None, g
     if overwrite:
         command.append("--overwrite")
     env = dict(os.environ)
-    if threads is not None:
-        env["NUMBA_NUM_THREADS"] = str(threads)
+    if share is not None and share.enabled:
+        env["PDGENERAL_CPU_SHARE"] = str(share.path)
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
     with tempfile.TemporaryDirectory() as scratch:
         summary_path = Path(scratch) / "summary.json"
         started = time.perf_counter()
-        proc = subprocess.run(command + ["--summary-json", str(summary_path)], capture_output=True,
-                              text=True, env=env, check=False)
+        if share is not None:
+            share.started()
+        try:
+            proc = subprocess.run(command + ["--summary-json", str(summary_path)],
+                                  capture_output=True, text=True, env=env, check=False)
+        finally:
+            if share is not None:
+                share.ended()
         wall = time.perf_counter() - started
         if proc.returncode == 0 and summary_path.exists():
             summary = json.loads(summary_path.read_text())
@@ -61,8 +93,8 @@ def run_batch(cases: list[str], overrides: list[str], backend: str | None = None
               gpus: list[str] | None = None, overwrite: bool = False) -> list[dict]:
     """Run every case; results in the order given, whatever order they finished in."""
     gpus = gpus or []
-    threads = threads_per_job(jobs, len(cases))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_run_one, i, case, overrides, backend, gpus, overwrite, threads)
+    with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(max_workers=jobs) as pool:
+        share = CpuShare(Path(scratch))
+        futures = [pool.submit(_run_one, i, case, overrides, backend, gpus, overwrite, share)
                    for i, case in enumerate(cases)]
         return [future.result() for future in futures]

@@ -277,16 +277,16 @@ def bench(cases, backend_list, precision, steps, json_path) -> None:
               help="Override a key in every case (repeatable).")
 @click.option("--backend", "-b", default=None, help="Backend for every case.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Cases run side by side; each gets its share of the CPU cores "
-                   "(NUMBA_NUM_THREADS = cores / jobs, unless NUMBA_NUM_THREADS is set).")
+              help="Cases run side by side; each uses its share of the CPU cores (the cores divided "
+                   "among the cases running, followed as they finish), unless NUMBA_NUM_THREADS is set.")
 @click.option("--gpus", default=None, help="Comma-separated GPU indices; jobs take turns on them.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @_reports_errors
 def batch(cases, overrides, backend, jobs, gpus, overwrite) -> None:
     """Run many CASES one after another or side by side; carry on past failures; print a table.
 
-    Side by side (--jobs N) suits many cases of similar length: each keeps its share of the cores to
-    its end, so a long case that outlasts the others runs on fewer cores than alone. Exit code 1 if
+    Side by side (--jobs N), the cases share the CPU cores: each uses the cores divided among the
+    cases running at the time, so a case that outlasts the others gets them back. Exit code 1 if
     any case failed."""
     from .batch import run_batch
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else []

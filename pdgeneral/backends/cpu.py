@@ -7,9 +7,12 @@ reduction is a sequential sum outside the parallel loops, so the two give identi
 from __future__ import annotations
 
 import math
+import os
 from functools import partial
+from pathlib import Path
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 from numba import njit, prange
 from numba.extending import register_jitable
@@ -212,6 +215,23 @@ def _first_unphysical(displacement, velocity, speed_limit):
 _LOOPS = {}
 
 
+def follow_cpu_share() -> None:
+    """Use the number of threads that `pdgeneral batch` assigns this process now (the file named by
+    PDGENERAL_CPU_SHARE: the cores divided among the cases running side by side; pdgeneral/batch.py),
+    up to numba's thread pool. Any problem with the file leaves the threads as they are. The
+    results do not depend on the thread count (the module text)."""
+    path = os.environ.get("PDGENERAL_CPU_SHARE")
+    if not path:
+        return
+    try:
+        threads = int(Path(path).read_text())
+    except (OSError, ValueError):
+        return
+    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
+    if threads != numba.get_num_threads():
+        numba.set_num_threads(threads)
+
+
 def _kernels(parallel: bool, reciprocal_form: bool, dtype: np.dtype) -> SimpleNamespace:
     """Compiled loops and drivers for one CPU backend (built once per process)."""
     key = (parallel, reciprocal_form, np.dtype(dtype).str)
@@ -260,6 +280,7 @@ class CpuBackend(Backend):
         self.kernels.body_force(time, a.load_ramps, a.load_forces, a.body_force)
 
     def advance(self, first_step: int, n_steps: int, dt: float) -> None:
+        follow_cpu_share()   # between chunks of steps (about half a second each)
         a = self.arrays
         self.kernels.advance(first_step, n_steps, dt, self.density, self._force_args(),
                              self._constraint_args(), a.load_ramps, a.load_forces, a.constrained,
@@ -273,6 +294,7 @@ class CpuBackend(Backend):
             self.relax(0.0, 1.0, 0)   # one force evaluation at zero load, before any load step
 
     def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
+        follow_cpu_share()
         a = self.arrays
         a.velocity[...] = 0.0
         a.old_residual[...] = 0.0
