@@ -10,6 +10,7 @@ import yaml
 from click.testing import CliRunner
 from conftest import BASE_2D, merge
 from test_dynamics import FRACTURE_2D
+from test_validation_elastic import invoke as validate
 
 import pdgeneral.api
 from pdgeneral import compare
@@ -51,12 +52,6 @@ def suite(monkeypatch):
                   Benchmark("old", "The old benchmark", run_without_precision)]
     monkeypatch.setattr(report, "benchmarks", lambda: benchmarks)
     return calls
-
-
-def validate(tmp_path, *args):
-    return CliRunner().invoke(main, ["validate", "--resolution", "ci", "--backend", "serial",
-                                     "--directory", str(tmp_path / "docs" / "validation"),
-                                     "--document", str(tmp_path / "docs" / "validation.md"), *args])
 
 
 def test_float32_results_go_to_their_own_folder_beside_float64_at_the_same_resolution(tmp_path, suite):
