@@ -32,17 +32,19 @@ def _check_resumable(prepared: Prepared, model: Model, start: int, steps: int | 
     solver = prepared.case.solver
     if solver.type == "explicit":
         _, total = time_stepping(model, kept_time_step)
-        unit, lengthen = "step", "a larger solver.end_time or solver.steps (--set solver.end_time=...)"
+        unit = "step"
+        further = ("to run on, resume with a larger solver.end_time or solver.steps "
+                   "(--set solver.end_time=...)")
     else:
         total = solver.load_steps or DEFAULT_LOAD_STEPS
-        unit, lengthen = "load step", "a new output (load_steps cannot change on a resume)"
+        unit = "load step"
+        further = "load_steps cannot change on a resume, so a longer run needs a new output"
     if steps is not None and steps <= start:
         raise CaseError("--steps", f"{path} already reached {unit} {start}, at or past --steps {steps}: "
                                    "nothing to resume", file=prepared.source)
     if steps is None and start >= total:
         raise CaseError("output.path", f"{path} is complete: it reached {unit} {start} of {total}, "
-                                       f"so there is nothing to resume; to run on, resume with {lengthen}",
-                        file=prepared.source)
+                                       f"so there is nothing to resume; {further}", file=prepared.source)
 
 
 #: Whether snapshots are written in a background thread while the run steps on (io/hdf5.py);

@@ -256,7 +256,7 @@ def reciprocal_float32(x):
 
 
 #: Whether float32 builds take the hardware's approximate square root and reciprocal (above) in the
-#: bond force; False keeps the correctly rounded ones (benchmarks/gpu_variants.py compares them).
+#: bond force; False keeps the correctly rounded ones (benchmarks/gpu_precision.py compares them).
 FAST_FLOAT32_MATH = True
 
 
@@ -282,7 +282,7 @@ def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype) ->
     if key not in _COMPILED:
         constants = {"SPECIALIZED_DIMENSION": dimension, "SPECIALIZED_FORM": 1 if reciprocal_form else 2,
                      "SELECT_FACTOR": True, "REAL": dtype.type}
-        # the GPU's rsqrt (the simulator has no libdevice)
+        # the GPU's own versions of a few bodies (the simulator has no libdevice)
         replace = {}
         if not _SIMULATOR and dtype == np.float32:
             replace[physics.reciprocal_sqrt] = reciprocal_sqrt_float32
@@ -627,7 +627,6 @@ class CudaBackend(Backend):
         device copies into at full PCIe speed (about three times pageable memory's), allocated at
         the first snapshot. A host that cannot lock that much memory gets ordinary copies."""
         a = self.arrays
-        self.compute_damage()
         sources = {"displacement": a.displacement, "velocity": a.velocity, "damage": a.damage,
                    "bond_state": a.intact}
         if not hasattr(self, "_snapshot_buffers"):
@@ -640,6 +639,7 @@ class CudaBackend(Backend):
             self._snapshot_next = 0
         if not self._snapshot_buffers:
             return super().snapshot_state()
+        self.compute_damage()
         buffers = self._snapshot_buffers[self._snapshot_next]
         self._snapshot_next = (self._snapshot_next + 1) % len(self._snapshot_buffers)
         for name, array in sources.items():
