@@ -71,7 +71,12 @@ class Model:
     constrained: np.ndarray          # (N,) uint8, bit d set when component d is prescribed
     load_groups: tuple[LoadGroup, ...]
     initial_velocity: np.ndarray     # (dim, N) m/s
-    region_counts: dict[str, int] = field(default_factory=dict)
+    #: Particle indices (ascending, int64) of every named region: histories sum over them.
+    regions: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def region_counts(self) -> dict[str, int]:
+        return {name: int(members.size) for name, members in self.regions.items()}
 
     @property
     def particle_count(self) -> int:
@@ -465,7 +470,7 @@ def build_model(case: Case) -> Model:
         micromodulus=c, critical_stretch=s0, horizon=horizon, spacing=spacing,
         density=material.density, stable_time_step=stable, **constraints, load_groups=groups,
         initial_velocity=initial_velocity,
-        region_counts={name: int(mask.sum()) for name, mask in masks.items()})
+        regions={name: np.flatnonzero(mask) for name, mask in masks.items()})
 
 
 def _apply_precracks(case, points, offsets, neighbors, horizon, intact) -> None:

@@ -164,6 +164,17 @@ class Output(Closed):
     checkpoint_minutes: float | None = Field(
         None, gt=0, allow_inf_nan=False,
         description="Wall-clock minutes between restart points (explicit; only the newest is kept).")
+    fields: list[Literal["displacement", "velocity", "damage", "strain_energy_density"]] = Field(
+        default_factory=lambda: ["displacement", "velocity", "damage"], min_length=1,
+        description="Snapshot fields to write (strain_energy_density in J/m^3, per particle).")
+    precision: Literal["float32", "float64"] = Field(
+        "float32", description="Precision of the snapshot fields (what plots and ParaView read); "
+                               "restart points always keep the run's full state.")
+    compression: Literal["none", "lzf", "gzip"] = Field(
+        "none", description="Lossless compression of the snapshot fields (h5py filters).")
+    history_every: int | None = Field(
+        None, gt=0, description="Steps between history rows (explicit; default 10). Quasi-static "
+                                "runs write one row per load step.")
 
 
 class Case(Closed):
