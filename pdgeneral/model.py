@@ -384,7 +384,7 @@ def _region_masks(case: Case, points: np.ndarray) -> dict[str, np.ndarray]:
         mask = geometry.inside(shape, points, case.discretization.spacing)
         if not mask.any():
             raise CaseError(f"regions.{name}", "the region selects no particle (check its coordinates "
-                                               "against geometry.box and the spacing)")
+                                               "against the body and the spacing)")
         masks[name] = mask
     return masks
 
@@ -398,21 +398,15 @@ def build_model(case: Case) -> Model:
     thickness = case.thickness_value
     plane = case.plane_kind
 
-    points = geometry.lattice(case.geometry.box, spacing)
-    keep = np.ones(len(points), dtype=bool)
-    for hole in case.geometry.holes:
-        keep &= ~geometry.inside(hole, points, spacing)
-    kept = np.flatnonzero(keep)   # each particle's lattice cell (x fastest)
-    points = np.ascontiguousarray(points[keep])
-    if len(points) == 0:
-        raise CaseError("geometry.holes", "the holes remove every particle")
+    # The lattice fills the body's bounding box; cells outside the body or in a hole are removed,
+    # and ``kept`` is each particle's lattice cell (x fastest).
+    points, kept, counts = geometry.body_particles(case.geometry, spacing)
     n = len(points)
     cell_volume = spacing**dim * (thickness if dim == 2 else 1.0)
     volume = np.full(n, cell_volume)
 
     # Bonds by walking the lattice stencil from each particle (no neighbour search; the same rows
     # as neighbors.find_neighbors on the positions, which tests/test_stencil.py checks).
-    counts = geometry.lattice_counts(case.geometry.box, spacing)
     lattice_index = np.stack([(kept // int(np.prod(counts[:d]))) % counts[d] for d in range(dim)],
                              axis=1).astype(np.int64)
     bond_stencil, offsets, neighbors, bond_slot = stencil.lattice_bonds(lattice_index, kept, counts,

@@ -30,11 +30,16 @@ def load_case(path: str | Path, overrides: Iterable[str] = ()) -> tuple[Case, st
         raise CaseError("", "no such file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as err:
         raise CaseError("", f"cannot read the file ({err})", file=str(path)) from None
-    return load_case_text(text, source=str(path), overrides=overrides), text
+    return load_case_text(text, source=str(path), overrides=overrides, directory=path.parent), text
 
 
-def load_case_text(text: str, source: str = "<case>", overrides: Iterable[str] = ()) -> Case:
-    """Validate case YAML given as text; ``source`` names it in error messages."""
+def load_case_text(text: str, source: str = "<case>", overrides: Iterable[str] = (),
+                   directory: str | Path | None = None) -> Case:
+    """Validate case YAML given as text; ``source`` names it in error messages.
+
+    ``directory``: the folder that file paths in the case (``stl.file``) are relative to, the case
+    file's own (load_case passes it); None: the current working folder.
+    """
     try:
         raw = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
@@ -54,7 +59,7 @@ def load_case_text(text: str, source: str = "<case>", overrides: Iterable[str] =
             except CaseError as err:
                 err.origin = item
                 raise
-        case = _validate(raw)
+        case = _validate(raw, directory)
         check_consistency(case)
     except CaseError as err:
         err.file = source
@@ -173,9 +178,10 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _validate(raw: dict) -> Case:
+def _validate(raw: dict, directory: str | Path | None = None) -> Case:
     try:
-        return Case.model_validate(raw)
+        # The Stl shapes resolve their files against the directory (schema.Stl).
+        return Case.model_validate(raw, context={"directory": directory})
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -236,10 +242,12 @@ def check_consistency(case: Case) -> None:
 
     def shape(key: str, s: Shape) -> None:
         kind = s.kind
-        if kind == "circle" and dim != 2:
-            raise CaseError(f"{key}.circle", "circle is a 2D shape; use sphere or cylinder in 3D")
-        if kind in ("sphere", "cylinder") and dim != 3:
-            raise CaseError(f"{key}.{kind}", f"{kind} is a 3D shape; use circle in 2D")
+        if kind in ("circle", "polygon") and dim != 2:
+            other = "sphere or cylinder" if kind == "circle" else "stl"
+            raise CaseError(f"{key}.{kind}", f"{kind} is a 2D shape; use {other} in 3D")
+        if kind in ("sphere", "cylinder", "stl") and dim != 3:
+            other = "circle" if kind != "stl" else "polygon"
+            raise CaseError(f"{key}.{kind}", f"{kind} is a 3D shape; use {other} in 2D")
         spec = s.spec
         for name in ("min", "max", "center", "start", "end"):
             if hasattr(spec, name):
@@ -248,16 +256,27 @@ def check_consistency(case: Case) -> None:
             raise CaseError(f"{key}.box", "every component of max must exceed min")
         if kind == "cylinder" and all(a == b for a, b in zip(spec.start, spec.end)):
             raise CaseError(f"{key}.cylinder", "start and end must differ")
+        if kind == "polygon":
+            for index, point in enumerate(spec.points):
+                vector(f"{key}.polygon.points[{index}]", point)
+        if kind in ("polygon", "stl"):
+            from ..geometry import shapes  # shapely and trimesh load on first use
+            try:
+                if kind == "polygon":
+                    shapes.polygon(spec)        # is it simple?
+                else:
+                    shapes.solid(spec)          # can it be read, is it closed?
+            except shapes.ShapeError as err:
+                raise CaseError(f"{key}.polygon" if kind == "polygon" else f"{key}.stl.file",
+                                str(err)) from None
 
-    box = case.geometry.box
-    vector("geometry.box.min", box.min)
-    vector("geometry.box.max", box.max)
-    if any(hi <= lo for lo, hi in zip(box.min, box.max)):
-        raise CaseError("geometry.box", "every component of max must exceed min")
+    body = case.geometry
+    for key, part in body.parts:
+        shape(key, part)
     spacing = case.discretization.spacing
-    if any(hi - lo < spacing for lo, hi in zip(box.min, box.max)):
+    if body.box is not None and any(hi - lo < spacing for lo, hi in zip(body.box.min, body.box.max)):
         raise CaseError("discretization.spacing", "the spacing is larger than the box")
-    for index, hole in enumerate(case.geometry.holes):
+    for index, hole in enumerate(body.holes):
         shape(f"geometry.holes[{index}]", hole)
     for name, region in case.regions.items():
         shape(f"regions.{name}", region)

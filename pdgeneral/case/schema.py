@@ -7,9 +7,18 @@ docs/case-reference.md documents every key; keep the two in step.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Vector = list[float]
 OptionalVector = list[float | None]
@@ -81,15 +90,56 @@ class Cylinder(Closed):
     radius: float = Field(gt=0, allow_inf_nan=False)
 
 
-SHAPE_KINDS = ("box", "circle", "sphere", "cylinder")
+class Polygon(Closed):
+    """A simple polygon (2D), convex or not; the outline closes by itself (last point -> first)."""
+    points: list[Vector] = Field(description="Vertices [x, y] in order around the outline, m.")
+
+    @field_validator("points")
+    @classmethod
+    def _three_points(cls, points: list[Vector]) -> list[Vector]:
+        if len(points) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+        return points
+
+
+class Stl(Closed):
+    """A closed triangulated surface (3D) read from an STL file; the lattice fills its inside.
+
+    ``file`` is kept as written (it is what outputs record); ``path`` is where it is read from:
+    relative to the case file's folder when the case was loaded from a file (the loader passes
+    the folder as the validation context's ``directory``), else relative to the working folder.
+    """
+    file: str = Field(min_length=1, description="STL file (ASCII or binary), relative to the case file.")
+    scale: float = Field(1.0, gt=0, allow_inf_nan=False,
+                         description="Factor from the file's length unit to m (1.0e-3 for mm).")
+    _path: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo):
+        # pydantic runs this again when a validated Stl is passed into another model, without the
+        # context: the path resolved the first time is kept then.
+        directory = (info.context or {}).get("directory")
+        if directory is not None:
+            self._path = Path(directory) / self.file
+        return self
+
+    @property
+    def path(self) -> Path:
+        return self._path if self._path is not None else Path(self.file)
+
+
+SHAPE_KINDS = ("box", "circle", "sphere", "cylinder", "polygon", "stl")
 
 
 class Shape(Closed):
-    """Exactly one of the keys: ``box`` (2D/3D), ``circle`` (2D), ``sphere`` and ``cylinder`` (3D)."""
+    """Exactly one of the keys: ``box`` (2D/3D), ``circle`` and ``polygon`` (2D), ``sphere``,
+    ``cylinder`` and ``stl`` (3D)."""
     box: Box | None = None
     circle: Circle | None = None
     sphere: Sphere | None = None
     cylinder: Cylinder | None = None
+    polygon: Polygon | None = None
+    stl: Stl | None = None
 
     @model_validator(mode="after")
     def _one_shape(self):
@@ -106,8 +156,29 @@ class Shape(Closed):
 
 
 class Geometry(Closed):
-    box: Box
-    holes: list[Shape] = Field(default_factory=list, description="Shapes cut out of the box.")
+    """The body: one shape (any of Shape's keys, side by side with ``holes``) or ``union``, a list
+    of shapes; then ``holes`` are removed. The lattice fills the body's bounding box."""
+    box: Box | None = None
+    circle: Circle | None = None
+    sphere: Sphere | None = None
+    cylinder: Cylinder | None = None
+    polygon: Polygon | None = None
+    stl: Stl | None = None
+    union: list[Shape] | None = Field(None, min_length=1, description="Shapes whose union is the body.")
+    holes: list[Shape] = Field(default_factory=list, description="Shapes cut out of the body.")
+
+    @model_validator(mode="after")
+    def _one_body(self):
+        _exactly_one(self, (*SHAPE_KINDS, "union"), "geometry")
+        return self
+
+    @property
+    def parts(self) -> list[tuple[str, Shape]]:
+        """(dotted key, shape) of each shape whose union is the body."""
+        if self.union is not None:
+            return [(f"geometry.union[{index}]", shape) for index, shape in enumerate(self.union)]
+        kind = next(k for k in SHAPE_KINDS if getattr(self, k) is not None)
+        return [("geometry", Shape.model_construct(**{kind: getattr(self, kind)}))]
 
 
 class Segment(Closed):

@@ -1,4 +1,4 @@
-"""Particles on a lattice, shapes that select or remove them, and pre-cracks that cut bonds.
+"""Pre-cracks: which bonds a crack segment (2D) or rectangle (3D) cuts (docs/theory.md sec. 9).
 
 Positions are (N, dim) float64 arrays here; the model turns them into structure-of-arrays form.
 """
@@ -6,57 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .case.schema import Box, Precrack, Shape
-
-# Points within this fraction of the spacing of a shape's boundary count as inside, so that a shape
-# whose edge passes exactly through a row of particle centres selects that row whatever the rounding.
-_BOUNDARY_TOLERANCE = 1e-9
-
-
-def lattice(box: Box, spacing: float) -> np.ndarray:
-    """Cell centres of a regular lattice filling ``box``: first particle at min + spacing/2.
-
-    Whole cells only: along each axis n = floor(extent / spacing) cells (an extent within 1e-6
-    spacings of a whole number counts as that number). Order is lexicographic with x fastest, which
-    keeps neighbours close in memory. Returns (N, dim) float64.
-    """
-    lo = np.asarray(box.min, dtype=np.float64)
-    counts = lattice_counts(box, spacing)
-    axes = [lo[d] + spacing * (0.5 + np.arange(counts[d])) for d in range(len(lo))]
-    grids = np.meshgrid(*axes[::-1], indexing="ij")  # last axis slowest -> x fastest
-    return np.stack([g.ravel() for g in grids[::-1]], axis=1)
-
-
-def lattice_counts(box: Box, spacing: float) -> np.ndarray:
-    """Cells of ``lattice`` along each axis (int64)."""
-    lo = np.asarray(box.min, dtype=np.float64)
-    hi = np.asarray(box.max, dtype=np.float64)
-    return np.floor((hi - lo) / spacing + 1e-6).astype(np.int64)
-
-
-def inside(shape: Shape, points: np.ndarray, spacing: float) -> np.ndarray:
-    """Boolean mask of the points inside a shape (boundary included, within a tiny tolerance)."""
-    tol = _BOUNDARY_TOLERANCE * spacing
-    spec = shape.spec
-    kind = shape.kind
-    if kind == "box":
-        lo = np.asarray(spec.min) - tol
-        hi = np.asarray(spec.max) + tol
-        return np.all((points >= lo) & (points <= hi), axis=1)
-    if kind in ("circle", "sphere"):
-        distance = np.linalg.norm(points - np.asarray(spec.center), axis=1)
-        return distance <= spec.radius + tol
-    if kind == "cylinder":
-        start = np.asarray(spec.start)
-        axis = np.asarray(spec.end) - start
-        length = np.linalg.norm(axis)
-        axis = axis / length
-        rel = points - start
-        along = rel @ axis
-        radial = np.linalg.norm(rel - np.outer(along, axis), axis=1)
-        return (along >= -tol) & (along <= length + tol) & (radial <= spec.radius + tol)
-    raise ValueError(kind)
-
+from ..case.schema import Precrack
 
 #: Relative distance (to the bond length) below which a point counts as lying on a line.
 SNAP = 1e-9
