@@ -14,6 +14,7 @@ from . import backends
 from .case import Case, load_case
 from .case.plausibility import unit_warnings
 from .errors import CaseError
+from .io.history import History
 from .model import (
     DEFAULT_LOAD_STEPS,
     DEFAULT_MAX_ITERATIONS,
@@ -165,6 +166,18 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
         except CaseError:
             writer.close()
             raise
+    history = None
+    if writer is not None:
+        try:    # before the state is loaded: it measures the bonds intact at the start
+            history = History(model, engine, prepared.case.output.history_every,
+                              quasi_static=solver.type != "explicit")
+            if resume:
+                history.restore(getattr(writer, "resumed_history_path", None), start)
+        except BaseException:
+            writer.close()
+            raise
+        writer.history = history
+    if resume:
         engine.load_state(last["displacement"], last["velocity"], last["bond_state"])
     setup = clock.perf_counter() - started
     try:
@@ -176,14 +189,14 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
             out = prepared.case.output
             work = run_explicit(engine, writer, total, dt, out.every, progress, start_step=start,
                                 checkpoint_every=out.checkpoint_every,
-                                checkpoint_minutes=out.checkpoint_minutes)
+                                checkpoint_minutes=out.checkpoint_minutes, history=history)
         else:
             dt = 1.0
             load_steps = solver.load_steps or DEFAULT_LOAD_STEPS
             _, iterations = run_quasi_static(
                 engine, writer, load_steps, solver.tolerance or DEFAULT_TOLERANCE,
                 solver.max_iterations or DEFAULT_MAX_ITERATIONS, steps, progress,
-                start_load_step=start)
+                start_load_step=start, history=history)
             work = iterations
         if writer is not None:
             writer.wait()       # the last snapshot's write is part of the run

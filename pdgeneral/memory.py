@@ -12,7 +12,8 @@ import numpy as np
 
 def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, backend: str = "cpu",
                    max_bonds: int | None = None, explicit_particles: int | None = None,
-                   stencil_size: int = 0, load_groups: int = 0) -> int:
+                   stencil_size: int = 0, load_groups: int = 0, histories: bool = True,
+                   constraint_entries: int = 0, history_entries: int = 0) -> int:
     """Bytes of the working arrays of one backend.
 
     ``bonds`` and ``explicit_particles`` count the explicit bond rows (pdgeneral.stencil): the
@@ -30,7 +31,11 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     stencil slot (2) and bond weight (one real); on the GPU padded to max_bonds slots per row.
     Per stencil vector: its offset (8) and vector, length, inverse length, breaking threshold
     and weight (dim + 4 reals). Per load group (traction or body force with its own ramp): a
-    body-force field of dim reals per particle.
+    body-force field of dim reals per particle. With ``histories`` (every run that writes
+    output), the energy pass's arrays: the strain energy density (one real) and 4 + load groups
+    float64 sums per particle (io/history.py), and per history entry (a region's particle and
+    component, or a constraint entry) its particle, component and three float64 values. Per
+    constraint entry: particle, component, kind (int32), value, ramp and work (float64).
     """
     real = 8 if precision == "float64" else 4
     max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
@@ -38,14 +43,20 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     words = max(1, (max_bonds + 31) // 32)
     fields = 6 + load_groups + (1 if backend == "cuda" else 0)
     per_particle = (fields * dimension + 4) * real + 4 * 8 + 2 + 4 + 4 * words
+    if histories:
+        per_particle += real + (4 + load_groups) * 8
     per_bond = 4 + 2 + real
     tables = stencil_size * (8 + (dimension + 4) * real) + 8 * load_groups   # + the ramp times
+    tables += 36 * max(1, constraint_entries)
+    if histories:
+        tables += 32 * max(1, history_entries)
     if backend == "cuda":
         return particles * per_particle + explicit * (12 + max_bonds * per_bond) + tables
     return particles * per_particle + explicit * 12 + bonds * per_bond + tables
 
 
-def model_bytes(model, precision: str, backend: str = "cpu", rows=None) -> int:
+def model_bytes(model, precision: str, backend: str = "cpu", rows=None,
+                histories: bool = True) -> int:
     """``estimate_bytes`` of a built model; with its explicit rows (Model.bond_rows) when given,
     else the upper bound of every particle explicit."""
     explicit_bonds = model.bond_count
@@ -57,7 +68,10 @@ def model_bytes(model, precision: str, backend: str = "cpu", rows=None) -> int:
     return estimate_bytes(model.particle_count, explicit_bonds, model.dimension, precision,
                           backend=backend, max_bonds=model.max_bonds,
                           explicit_particles=explicit_particles, stencil_size=model.stencil.size,
-                          load_groups=len(model.load_groups))
+                          load_groups=len(model.load_groups), histories=histories,
+                          constraint_entries=int(model.constraint_particle.shape[0]),
+                          history_entries=int(model.constraint_particle.shape[0] + model.dimension
+                                              * sum(r.size for r in model.regions.values())))
 
 
 def step_traffic_bytes(dimension: int, precision: str, max_bonds: int,

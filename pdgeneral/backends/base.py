@@ -75,6 +75,8 @@ class Backend:
             force=self._zeros((dim, n), dtype), damage=self._zeros((n,), dtype),
             body_force=self._zeros((dim, n), dtype), old_residual=self._zeros((dim, n), dtype),
             residual=self._zeros((dim, n), dtype), sums=self._zeros((4, n), dtype),
+            # per constraint entry, the work of the prescribed motion so far (kernels.pmb.constrain)
+            constraint_work=self._zeros((max(1, model.constraint_particle.shape[0]),), np.float64),
         )
 
     # Layout and transfers -----------------------------------------------------------------------
@@ -96,14 +98,19 @@ class Backend:
         raise NotImplementedError
 
     def fields(self) -> dict[str, np.ndarray]:
-        """Snapshot fields in output layout: displacement and velocity (N, dim), damage (N,)."""
+        """Snapshot fields in output layout: displacement and velocity (N, dim), damage (N,), and
+        strain_energy_density (N,) when output.fields names it."""
         a = self.arrays
         self.compute_damage()
-        return {
+        fields = {
             "displacement": self.download(a.displacement).T,
             "velocity": self.download(a.velocity).T,
             "damage": self.download(a.damage),
         }
+        if "strain_energy_density" in self.model.case.output.fields:
+            self.compute_energy()
+            fields["strain_energy_density"] = self.download(a.energy_density)
+        return fields
 
     def snapshot_state(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """(fields, bond-state words) for a snapshot or checkpoint that is written while the run
@@ -128,6 +135,17 @@ class Backend:
         if bond_bits.shape != tuple(a.intact.shape):
             raise ValueError(f"bond state of shape {bond_bits.shape}, expected {a.intact.shape}")
         self._assign(a.intact, np.ascontiguousarray(bond_bits, dtype=np.uint32))
+
+    def constraint_work(self) -> np.ndarray:
+        """(C,) float64: each constraint entry's work sum (kernels.pmb.constrain), part of the
+        restart state (io/history.py keeps it with the history)."""
+        return self.download(self.arrays.constraint_work)[:self.model.constraint_particle.shape[0]]
+
+    def load_constraint_work(self, values: np.ndarray) -> None:
+        """Continue the work sums from a restart point."""
+        work = np.zeros(self.arrays.constraint_work.shape, dtype=np.float64)
+        work[:values.shape[0]] = values
+        self._assign(self.arrays.constraint_work, work)
 
     def first_unphysical_particle(self, speed_limit: float) -> int:
         """Index of the first particle whose displacement or velocity is not finite, or whose speed
@@ -156,7 +174,52 @@ class Backend:
     def _constraint_args(self) -> tuple:
         a = self.arrays
         return (a.constraint_particle, a.constraint_component, a.constraint_kind, a.constraint_value,
-                a.constraint_ramp, a.displacement, a.velocity)
+                a.constraint_ramp, a.displacement, a.velocity, a.volume, a.force, a.constraint_work)
+
+    def _energy_args(self) -> tuple:
+        a = self.arrays
+        return (a.displacement, a.velocity, a.volume, self.density, a.constrained, a.bond_row,
+                a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,
+                a.bond_weights, a.stencil_offset, a.stencil_xi, a.stencil_length, a.stencil_weight,
+                a.intact, self.micromodulus, self.critical_stretch, a.load_forces,
+                a.energy_density, a.history_sums)
+
+    def _entry_args(self) -> tuple:
+        a = self.arrays
+        return (a.entry_particle, a.entry_component, a.volume, a.force, a.displacement, a.velocity,
+                a.entry_values)
+
+    # Histories (io/history.py) -------------------------------------------------------------------
+    def prepare_history(self, entry_particle: np.ndarray, entry_component: np.ndarray) -> None:
+        """Allocate the energy pass's arrays and the history entries: the (particle, component)
+        pairs whose reaction, displacement and velocity each row reads (``entry_values``)."""
+        self._allocate_energy()
+        a = self.arrays
+        self.entry_count = int(entry_particle.shape[0])
+        a.entry_particle = self._upload(_not_empty(np.asarray(entry_particle, dtype=np.int32)))
+        a.entry_component = self._upload(_not_empty(np.asarray(entry_component, dtype=np.int32)))
+        a.entry_values = self._zeros((3, max(1, self.entry_count)), np.float64)
+
+    def _allocate_energy(self) -> None:
+        a = self.arrays
+        if not hasattr(a, "energy_density"):
+            n = self.model.particle_count
+            a.energy_density = self._zeros((n,), self.model.dtype)
+            a.history_sums = self._zeros((4 + len(self.model.load_groups), n), np.float64)
+
+    def compute_energy(self) -> None:
+        """The energy pass (kernels.pmb.particle_energy) at the current state."""
+        raise NotImplementedError
+
+    def energy_totals(self) -> np.ndarray:
+        """(4 + load groups,) float64: the energy pass's per-particle sums (kernels.pmb.
+        particle_energy) summed over the particles, at the current state."""
+        raise NotImplementedError
+
+    def entry_values(self) -> np.ndarray:
+        """(3, entries) float64: reaction -V f, displacement and velocity of each history entry
+        (prepare_history) at the current state."""
+        raise NotImplementedError
 
     # Operations (solvers call these) ------------------------------------------------------------
     def compute_forces(self) -> None:

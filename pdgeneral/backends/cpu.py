@@ -24,11 +24,13 @@ from ..kernels.pmb import (
     AFTER_KICK,
     BODIES,
     constrain,
+    entry_values,
     external_force,
     kick,
     kick_drift,
     kick_kick_drift,
     particle_damage,
+    particle_energy,
     particle_force,
     relaxation_control,
     relaxation_residual,
@@ -61,11 +63,27 @@ def _damage_source(volume, horizon, spacing, bond_row, row_first, row_count, bon
                         stencil_weight, intact, initial_bond_volume, damage)
 
 
+def _energy_source(displacement, velocity, volume, density, constrained, bond_row, row_first,
+                   row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                   stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
+                   critical_stretch, load_forces, energy_density, sums):
+    for i in prange(displacement.shape[1]):
+        particle_energy(i, displacement, velocity, volume, density, constrained, bond_row,
+                        row_first, row_count, bond_stride, neighbors, bond_slot, bond_weights,
+                        stencil_offset, stencil_xi, stencil_length, stencil_weight, intact,
+                        micromodulus, critical_stretch, load_forces, energy_density, sums)
+
+
+def _entries_source(particle, component, volume, force, displacement, velocity, values):
+    for m in prange(particle.shape[0]):
+        entry_values(m, particle, component, volume, force, displacement, velocity, values)
+
+
 def _constrain_source(time, dt, phase, particle, component, kind, value, ramp_time, displacement,
-                      velocity):
+                      velocity, volume, force, work):
     for m in prange(particle.shape[0]):
         constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement,
-                  velocity)
+                  velocity, volume, force, work)
 
 
 def _kick_drift_source(dt, density, constrained, displacement, velocity, force, body_force):
@@ -110,7 +128,8 @@ _OPTIONS = {"error_model": "numpy"}
 _LOOP_SOURCES = {"forces": _forces_source, "damage": _damage_source, "constrain": _constrain_source,
                  "kick_drift": _kick_drift_source, "kick": _kick_source,
                  "kick_kick_drift": _kick_kick_drift_source, "body_force": _body_force_source,
-                 "residual": _residual_source, "relaxation_update": _relaxation_update_source}
+                 "residual": _residual_source, "relaxation_update": _relaxation_update_source,
+                 "energy": _energy_source, "entries": _entries_source}
 
 
 def _bodies(reciprocal_form: bool, real) -> dict:
@@ -274,6 +293,20 @@ class CpuBackend(Backend):
 
     def apply_constraints(self, time: float, dt: float, phase: int) -> None:
         self.kernels.constrain(time, dt, phase, *self._constraint_args())
+
+    def compute_energy(self) -> None:
+        self._allocate_energy()
+        self.kernels.energy(*self._energy_args())
+
+    def energy_totals(self) -> np.ndarray:
+        self.compute_energy()
+        # numpy's pairwise sum of each row, outside the parallel loop: the same bits on every
+        # thread count (math.fsum would take a second per row at 4M particles)
+        return self.arrays.history_sums.sum(axis=1)
+
+    def entry_values(self) -> np.ndarray:
+        self.kernels.entries(*self._entry_args())
+        return self.arrays.entry_values[:, :self.entry_count].copy()
 
     def set_body_force(self, time: float) -> None:
         a = self.arrays

@@ -33,12 +33,14 @@ from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
     constrain,
+    entry_values,
     external_force,
     kick,
     kick_drift,
     kick_kick_drift,
     kick_kick_drift_to,
     particle_damage,
+    particle_energy,
     particle_force,
     relaxation_control,
     relaxation_residual,
@@ -138,6 +140,24 @@ def damage_kernel(volume, horizon, spacing, bond_row, row_first, row_count, bond
                         stencil_weight, intact, initial_bond_volume, damage)
 
 
+def energy_kernel(displacement, velocity, volume, density, constrained, bond_row, row_first,
+                  row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                  stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
+                  critical_stretch, load_forces, energy_density, sums):
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        particle_energy(i, displacement, velocity, volume, density, constrained, bond_row,
+                        row_first, row_count, bond_stride, neighbors, bond_slot, bond_weights,
+                        stencil_offset, stencil_xi, stencil_length, stencil_weight, intact,
+                        micromodulus, critical_stretch, load_forces, energy_density, sums)
+
+
+def entries_kernel(particle, component, volume, force, displacement, velocity, values):
+    m = cuda.grid(1)
+    if m < particle.shape[0]:
+        entry_values(m, particle, component, volume, force, displacement, velocity, values)
+
+
 def kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
     i = cuda.grid(1)
     if i < displacement.shape[1]:
@@ -163,11 +183,11 @@ def kick_kernel(dt, density, constrained, velocity, force, body_force):
 
 
 def constrain_kernel(time, dt, phase, particle, component, kind, value, ramp_time, displacement,
-                     velocity):
+                     velocity, volume, force, work):
     m = cuda.grid(1)
     if m < particle.shape[0]:
         constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement,
-                  velocity)
+                  velocity, volume, force, work)
 
 
 def body_force_kernel(time, load_ramps, load_forces, body_force):
@@ -225,8 +245,9 @@ def reduce_rows_kernel(values, partial):
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
 _FORCE_KERNELS = (forces_kernel, forces_kick_kernel)
-_KERNELS = (damage_kernel, kick_drift_kernel, kick_kernel, kick_kick_drift_kernel,
-            unphysical_kernel, constrain_kernel, body_force_kernel, residual_kernel,
+_KERNELS = (damage_kernel, energy_kernel, entries_kernel, kick_drift_kernel, kick_kernel,
+            kick_kick_drift_kernel, unphysical_kernel, constrain_kernel, body_force_kernel,
+            residual_kernel,
             relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
 
 
@@ -629,6 +650,10 @@ class CudaBackend(Backend):
         a = self.arrays
         sources = {"displacement": a.displacement, "velocity": a.velocity, "damage": a.damage,
                    "bond_state": a.intact}
+        energy = "strain_energy_density" in self.model.case.output.fields
+        if energy:
+            self._allocate_energy()
+            sources["strain_energy_density"] = a.energy_density
         if not hasattr(self, "_snapshot_buffers"):
             try:
                 self._snapshot_buffers = [{name: cuda.pinned_array(array.shape, dtype=array.dtype)
@@ -640,12 +665,16 @@ class CudaBackend(Backend):
         if not self._snapshot_buffers:
             return super().snapshot_state()
         self.compute_damage()
+        if energy:
+            self.compute_energy()
         buffers = self._snapshot_buffers[self._snapshot_next]
         self._snapshot_next = (self._snapshot_next + 1) % len(self._snapshot_buffers)
         for name, array in sources.items():
             array.copy_to_host(buffers[name])
         fields = {"displacement": buffers["displacement"].T, "velocity": buffers["velocity"].T,
                   "damage": buffers["damage"]}
+        if energy:
+            fields["strain_energy_density"] = buffers["strain_energy_density"]
         return fields, buffers["bond_state"]
 
     def _assign(self, target, host) -> None:
@@ -675,6 +704,26 @@ class CudaBackend(Backend):
             launch.set(1, dt)
             launch.set(2, phase)
             launch()
+
+    def compute_energy(self) -> None:
+        self._allocate_energy()
+        self.k.energy_kernel[self._blocks, THREADS_PER_BLOCK](*self._energy_args())
+
+    def energy_totals(self) -> np.ndarray:
+        self.compute_energy()
+        sums = self.arrays.history_sums
+        blocks = _blocks(sums.shape[1], REDUCE_THREADS)
+        if getattr(self, "_history_partial", None) is None:
+            self._history_partial = cuda.device_array((sums.shape[0], blocks), dtype=np.float64)
+        self.k.reduce_rows_kernel[blocks, REDUCE_THREADS](sums, self._history_partial)
+        partial = self._history_partial.copy_to_host()
+        return np.array([math.fsum(row) for row in partial])  # exact, order-independent
+
+    def entry_values(self) -> np.ndarray:
+        a = self.arrays
+        self.k.entries_kernel[_blocks(a.entry_particle.shape[0]), THREADS_PER_BLOCK](
+            *self._entry_args())
+        return a.entry_values.copy_to_host()[:, :self.entry_count]
 
     def set_body_force(self, time: float) -> None:
         self.body_force_launch.set(0, time)

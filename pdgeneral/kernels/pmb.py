@@ -229,6 +229,87 @@ def particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count,
 
 
 @register_jitable(inline="always")
+def particle_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
+                    row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                    stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
+                    critical_stretch, load_forces, energy_density, sums):
+    """Particle i's share of a history row (io/history.py; docs/theory.md, "Histories").
+
+    energy_density[i] = W_i = 1/4 sum_j c s_ij^2 |xi_ij| w_ij over intact bonds (J/m^3): half of
+    each bond's micropotential c s^2 |xi| / 2 (Silling and Askari 2005, eq. 13), the other half
+    belonging to j, so that sum_i V_i W_i is the strain energy whose gradient is the force of
+    ``particle_force``. Per particle, in float64 (sums over millions of particles):
+    sums[0, i] = 1/2 rho V_i |v_i|^2, sums[1, i] = V_i W_i, sums[2, i] = the energy the intact
+    bonds would hold at the critical stretch, V_i 1/4 sum_j c s0^2 |xi| w_ij, sums[3, i] = the
+    number of intact bonds, sums[4 + g, i] = V_i sum_d B_gd u_d over the free components, with
+    B_g load group g's body-force density (the work of a load is the integral of its ramp over
+    this sum). The bond loop runs in the run's type; this pass is not part of a step."""
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    ux_i = displacement[0, i]
+    uy_i = displacement[1, i]
+    uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
+    stretched = REAL(0.0)   # sum s^2 |xi| w
+    held = REAL(0.0)        # sum |xi| w
+    intact_bonds = 0
+    row = bond_row[i]
+    count = stencil_offset.shape[0] if row < 0 else row_count[row]
+    first = 0 if row < 0 else row_first[row]
+    word = 0
+    for n in range(count):
+        bit = n & 31
+        if bit == 0:
+            word = intact[n >> 5, i]
+        if (word >> bit) & 1:
+            j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
+                                      bond_weights, stencil_offset, stencil_weight)
+            length = stencil_length[slot]
+            eta_x = displacement[0, j] - ux_i
+            eta_y = displacement[1, j] - uy_i
+            if dim == 3:
+                xi_z = stencil_xi[2, slot]
+                eta_z = displacement[2, j] - uz_i
+            else:
+                xi_z = REAL(0.0)
+                eta_z = REAL(0.0)
+            numerator, denominator, _ = bond_stretch(stencil_xi[0, slot], stencil_xi[1, slot],
+                                                     xi_z, eta_x, eta_y, eta_z, length, dim)
+            stretch = numerator / denominator
+            stretched += stretch * stretch * length * weight
+            held += length * weight
+            intact_bonds += 1
+    density_of_energy = REAL(0.25) * micromodulus * stretched
+    energy_density[i] = density_of_energy
+    vol = np.float64(volume[i])
+    speed_squared = 0.0
+    for d in range(dim):
+        v = np.float64(velocity[d, i])
+        speed_squared += v * v
+    sums[0, i] = 0.5 * np.float64(density) * vol * speed_squared
+    sums[1, i] = vol * np.float64(density_of_energy)
+    critical = np.float64(critical_stretch)
+    sums[2, i] = 0.25 * np.float64(micromodulus) * critical * critical * np.float64(held) * vol
+    sums[3, i] = intact_bonds
+    for g in range(load_forces.shape[0]):
+        work = 0.0
+        for d in range(dim):
+            if not (constrained[i] >> d) & 1:
+                work += np.float64(load_forces[g, d, i]) * np.float64(displacement[d, i])
+        sums[4 + g, i] = vol * work
+
+
+@register_jitable(inline="always")
+def entry_values(m, particle, component, volume, force, displacement, velocity, values):
+    """History entry m (a particle and a component): values[0, m] = -V_i f_d,i, the force the
+    particle's bonds exert on whatever holds it (a grip's load cell reads the sum over the grip),
+    values[1, m] = u_d,i, values[2, m] = v_d,i, in float64."""
+    i = particle[m]
+    d = component[m]
+    values[0, m] = -np.float64(volume[i]) * np.float64(force[d, i])
+    values[1, m] = np.float64(displacement[d, i])
+    values[2, m] = np.float64(velocity[d, i])
+
+
+@register_jitable(inline="always")
 def unphysical(i, speed_limit, displacement, velocity):
     """True when particle i's displacement or velocity is not finite, or its speed exceeds
     ``speed_limit`` (m/s): the run's instability check (solvers/explicit.py says why)."""
@@ -323,14 +404,27 @@ def kick_kick_drift(i, dt, density, constrained, displacement, velocity, force, 
 
 
 @register_jitable(inline="always")
-def constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement, velocity):
+def constrain(m, time, dt, phase, particle, component, kind, value, ramp_time, displacement, velocity,
+              volume, force, work):
     """Apply constraint entry m at ``time`` (t_{n+1} in explicit phases, the load factor in
     quasi-static ones). Prescribed velocity: v(t_{n+1/2}) drives the drift, v(t_{n+1}) ends the step.
     Prescribed displacement: u = value * ramp(t), v = value * ramp'(t). Time, dt and the ramps are
     float64 here (in a float32 run too: t = n dt outgrows float32's resolution), for a few entries
-    per step; the results are rounded to the run's type where they are stored."""
+    per step; the results are rounded to the run's type where they are stored.
+
+    The step's AFTER_DRIFT also adds dt R_n v_n to ``work[m]`` (float64): the entry's reaction
+    R_n = -V f_n (``force`` still holds step n's) times its prescribed velocity at t_n, the
+    rectangle sum that io/history.py turns into the trapezoid rule of the work the prescribed
+    motion has done (docs/theory.md, "Histories")."""
     i = particle[m]
     d = component[m]
+    if phase == AFTER_DRIFT:
+        before = time - dt
+        if kind[m] == PRESCRIBED_VELOCITY:
+            rate = value[m] * ramp(before, ramp_time[m])
+        else:
+            rate = value[m] * ramp_rate(before, ramp_time[m])
+        work[m] += dt * (-np.float64(volume[i]) * np.float64(force[d, i])) * rate
     if phase == QUASI_STATIC:
         displacement[d, i] = value[m] * ramp(time, ramp_time[m])
         velocity[d, i] = 0.0
@@ -432,5 +526,6 @@ def relaxation_update(i, first, damping, dt, constrained, fictitious_density, re
 BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           physics.deformed_length_squared, physics.reciprocal_sqrt,
           physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_at, bond_force,
-          particle_force, particle_damage, external_force, kick_drift, kick, kick_kick_drift_to,
-          kick_kick_drift, constrain, unphysical, relaxation_residual, relaxation_update)
+          particle_force, particle_damage, particle_energy, entry_values, external_force, kick_drift,
+          kick, kick_kick_drift_to, kick_kick_drift, constrain, unphysical, relaxation_residual,
+          relaxation_update)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..backends.base import Backend
+from ..io.history import History
 from ..kernels.pmb import INITIAL, PRESCRIBED_VELOCITY
 from .interrupt import RunInterrupted, RunUnstable, deferred_interrupts
 
@@ -49,7 +50,7 @@ def _checkpoint(backend: Backend, writer, step: int, dt: float) -> None:
 def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
                  progress: Progress = None, start_step: int = 0,
                  checkpoint_every: int | None = None,
-                 checkpoint_minutes: float | None = None) -> int:
+                 checkpoint_minutes: float | None = None, history: History | None = None) -> int:
     """Run up to step ``steps`` with step size ``dt``; returns the number of steps run.
 
     ``start_step`` > 0 continues from a state the backend already holds (loaded from the snapshot
@@ -57,11 +58,16 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
     uninterrupted run had at that step (bonds over their limit there were already broken).
     ``checkpoint_every`` (steps) and ``checkpoint_minutes`` (wall clock) add restart points between
     snapshots; only the newest is kept. Chunks of steps end on them, which changes no result.
+    ``history`` (io/history.py) records its rows at its steps, each before that step's snapshot.
     """
     if start_step == 0:
         backend.apply_constraints(0.0, dt, INITIAL)
     backend.set_body_force(start_step * dt)
     backend.compute_forces()
+    if history is not None:
+        history.time_step = dt
+    if history is not None and start_step == 0:
+        history.record(0, 0.0)
     if writer is not None and start_step == 0:
         _snapshot(backend, writer, 0, dt)
     material = backend.model.case.material
@@ -75,12 +81,17 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
             next_stop = next_snapshot
             if checkpoint_every:
                 next_stop = min(next_stop, (step // checkpoint_every + 1) * checkpoint_every)
-            n = min(chunk, next_stop - step)
+            chunk_end = min(step + chunk, next_stop)
             started = clock.perf_counter()
-            backend.advance(step, n, dt)
+            while step < chunk_end:   # pausing at the history rows, which check nothing else
+                stop = chunk_end if history is None else min(
+                    chunk_end, (step // history.every + 1) * history.every)
+                backend.advance(step, stop - step, dt)
+                step = stop
+                if history is not None and (history.regular(step) or step == steps):
+                    history.record(step, step * dt)
             backend.synchronize()
             elapsed = clock.perf_counter() - started
-            step += n
             if elapsed < PROGRESS_INTERVAL / 2:
                 chunk = min(chunk * 2, MAX_CHUNK)
             elif elapsed > PROGRESS_INTERVAL * 2 and chunk > 1:

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable
 
 from ..backends.base import Backend
+from ..io.history import History
 from ..kernels.pmb import QUASI_STATIC
 from .interrupt import RunInterrupted, deferred_interrupts
 
@@ -22,7 +23,7 @@ class NotConvergedWarning(UserWarning):
 def run_quasi_static(backend: Backend, writer, load_steps: int, tolerance: float,
                      max_iterations: int, limit: int | None = None,
                      progress: Callable[[int, int], None] | None = None,
-                     start_load_step: int = 0) -> tuple[int, int]:
+                     start_load_step: int = 0, history: History | None = None) -> tuple[int, int]:
     """Relax each load step; returns (load steps run, total relaxation iterations).
 
     ``start_load_step`` > 0 continues after that load step, whose displacement and bond state the
@@ -31,6 +32,8 @@ def run_quasi_static(backend: Backend, writer, load_steps: int, tolerance: float
     backend.set_body_force(0.0)  # quasi-static loads carry no ramp: the full load, scaled below
     backend.apply_constraints(start_load_step / load_steps, 1.0, QUASI_STATIC)
     backend.compute_forces()
+    if history is not None and start_load_step == 0:
+        history.record(0, 0.0, load_factor=0.0)
     if writer is not None and start_load_step == 0:
         fields, bits = backend.snapshot_state()
         writer.write(0, 0.0, fields, bond_state=bits, load_factor=0.0,
@@ -48,6 +51,8 @@ def run_quasi_static(backend: Backend, writer, load_steps: int, tolerance: float
                 warnings.warn(f"load step {load_step}: relaxation stopped at max_iterations "
                               f"({max_iterations}) with relative residual {ratio:.3g} > tolerance "
                               f"{tolerance:g}", NotConvergedWarning, stacklevel=2)
+            if history is not None:
+                history.record(load_step, factor, load_factor=factor)
             if writer is not None:
                 fields, bits = backend.snapshot_state()
                 writer.write(load_step, factor, fields, bond_state=bits,
