@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import time as clock
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from . import backends
 from .case import Case, load_case
 from .case.plausibility import unit_warnings
 from .errors import CaseError
-from .io.history import History
+from .io.history import History, HistoryWarning
 from .model import (
     DEFAULT_LOAD_STEPS,
     DEFAULT_MAX_ITERATIONS,
@@ -172,7 +173,12 @@ def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (
             history = History(model, engine, prepared.case.output.history_every,
                               quasi_static=solver.type != "explicit")
             if resume:
-                history.restore(getattr(writer, "resumed_history_path", None), start)
+                try:
+                    history.restore(writer.resumed_history_path, start)
+                except ValueError as err:
+                    warnings.warn(f"{writer.path}: the history is not continued ({err}); this run "
+                                  "records none", HistoryWarning, stacklevel=2)
+                    history = None
         except BaseException:
             writer.close()
             raise

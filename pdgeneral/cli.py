@@ -351,14 +351,68 @@ def validate(resolution, only, backend, directory, document, precision) -> None:
               help="Draw the particles at x + FACTOR * u (the deformed shape, magnified).")
 @click.option("--slice", "slice_at", default=None, metavar="AXIS=VALUE",
               help="3D: the plane of particles drawn, e.g. z=0.0045 (default: the mid-plane in z).")
-@click.option("-o", "png", type=click.Path(dir_okay=False), default=None, help="PNG path.")
+@click.option("--history", "history", is_flag=True,
+              help="Draw the history instead: energies against time, and each loaded region's "
+                   "reaction force against its displacement.")
+@click.option("--animate", is_flag=True,
+              help="Every snapshot as a frame of an animation (-o crack.gif, or .mp4 with ffmpeg).")
+@click.option("-o", "png", type=click.Path(dir_okay=False), default=None,
+              help="Output path (PNG; GIF or MP4 with --animate).")
 @_reports_errors
-def plot(output, field, step, deform, slice_at, png) -> None:
-    """Draw the particles of an output file coloured by a field, with units (3D: a slice)."""
-    from .io.summary import plot as draw
+def plot(output, field, step, deform, slice_at, history, animate, png) -> None:
+    """Draw the particles of an output file coloured by a field, with units (3D: a slice); or its
+    history (--history); or every snapshot as an animation (--animate)."""
     if output is None:
         raise PdgeneralError("plot needs an output file (OUT.h5)")
+    if history and animate:
+        raise PdgeneralError("--history and --animate: choose one")
+    if history:
+        from .io.plots import plot_history
+        click.echo(f"wrote {plot_history(output, png)}")
+        return
+    if animate:
+        from .io.plots import animate as draw_frames
+        click.echo(f"wrote {draw_frames(output, field, png, deform, slice_at)}")
+        return
+    from .io.summary import plot as draw
     click.echo(f"wrote {draw(output, field, step, png, deform, slice_at)}")
+
+
+@main.command()
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the table to this CSV file instead of printing it.")
+@_reports_errors
+def history(output, csv_path) -> None:
+    """Print (or export) the history of an output: energies, broken bonds, and each region's
+    reaction force and mean displacement, one row per recorded step."""
+    from .io.history import UNITS, history_table, read_history
+    try:
+        table = history_table(read_history(output))
+    except (OSError, ValueError) as err:
+        raise PdgeneralError(str(err)) from None
+
+    def unit(name: str) -> str:
+        quantity = name.rsplit(".", 1)[-1].rsplit("_", 1)[0] if "." in name else name
+        return UNITS.get(quantity, "")
+
+    names = list(table)
+    if csv_path:
+        import csv
+        with open(csv_path, "w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow([f"{name} ({unit(name)})" if unit(name) not in ("", "1") else name
+                          for name in names])
+            for k in range(len(table["step"])):
+                out.writerow([repr(table[name][k].item()) for name in names])
+        click.echo(f"wrote {csv_path} ({len(table['step'])} rows)")
+        return
+    click.echo("  ".join(f"{name:>14}" for name in names))
+    click.echo("  ".join(f"{'(' + unit(name) + ')' if unit(name) not in ('', '1') else '':>14}"
+                         for name in names))
+    for k in range(len(table["step"])):
+        click.echo("  ".join(f"{table[name][k]:>14d}" if table[name].dtype.kind == "i"
+                             else f"{table[name][k]:>14.6g}" for name in names))
 
 
 @main.command()

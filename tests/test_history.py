@@ -67,7 +67,7 @@ def test_free_vibration_keeps_kinetic_plus_strain_energy():
         assert np.all(h["broken_bonds"] == 0)
         errors[safety] = np.abs(total / total[0] - 1).max()
     assert errors[0.3] < 1e-4
-    assert 3.0 < errors[0.6] / errors[0.3] < 5.0
+    assert 3.0 < errors[0.6] / errors[0.3] < 5.0   # measured 4.0 (docs/theory.md, sec. 11)
 
 
 def stretched(load_steps: int = 4) -> dict:
@@ -156,3 +156,53 @@ def test_strain_energy_density_of_a_uniform_strain():
     centre = np.argmin(((model.positions - 0.015) ** 2).sum(axis=1))
     density = engine.download(engine.arrays.energy_density)
     assert density[centre] == pytest.approx(0.5 * 9 * E / 8 * eps**2, rel=1e-3)
+
+
+def shipped(name: str, changes: dict) -> dict:
+    import yaml
+    with open(f"cases/{name}") as handle:
+        return merge(yaml.safe_load(handle), changes)
+
+
+def test_crack_branching_energy_balance():
+    """Crack branching in glass (the shipped case at 1.5 times its spacing and horizon): kinetic +
+    strain + dissipated energy equals the tractions' work within 2 % at 43 us (0.06 % at the
+    shipped spacing, docs/validation.md)."""
+    raw = shipped("crack_branching_glass_2d.yaml", {
+        "discretization": {"spacing": 0.5e-3, "horizon": 1.5e-3}, "solver": {"time_step": None},
+        "regions": {"bottom": {"box": {"max": [0.1, 0.0005]}}, "top": {"box": {"min": [0.0, 0.0395]}},
+                    "bottom_grip": {"box": {"max": [0.1, 0.0015]}},
+                    "top_grip": {"box": {"min": [0.0, 0.0385]}}}})
+    h = recorded(raw, "parallel")
+    assert h["time"][-1] == pytest.approx(43e-6)
+    assert h["broken_bonds"][-1] > 500
+    balance = h["kinetic_energy"] + h["strain_energy"] + h["dissipated_energy"]
+    assert balance[-1] == pytest.approx(h["external_work"][-1], rel=0.02)
+    assert np.all(np.abs(balance[1:] / h["external_work"][1:] - 1) < 0.02)
+
+
+def test_load_curve_of_a_plate_pulled_to_failure():
+    """The tension-to-failure plate without its notch, grips pulled slowly (0.05 m/s each, about
+    12 wave transits before the peak): force against grip separation is linear with slope E A / L
+    within 3 % before the first bond breaks, peaks, and once the crack has crossed the reaction
+    averages below 5 % of the peak (the released halves ring: PD has no damping)."""
+    raw = shipped("tension_to_failure_2d.yaml", {
+        "precracks": [], "discretization": {"spacing": 1e-3}, "solver": {"end_time": 150e-6},
+        "boundary_conditions": [
+            {"region": "left", "type": "velocity", "value": [-0.05, None], "ramp_time": 2e-6},
+            {"region": "right", "type": "velocity", "value": [0.05, None], "ramp_time": 2e-6}]})
+    h = recorded(raw, "parallel")
+    force = h["regions/right/reaction_force"][:, 0]
+    opening = h["regions/right/displacement"][:, 0] - h["regions/left/displacement"][:, 0]
+    broken = h["broken_bonds"]
+    elastic = (broken == 0) & (opening > 0.2 * opening[np.argmax(broken > 0)])
+    length = 0.0385 - 0.0015          # between the grips' innermost particles
+    slope = np.polyfit(opening[elastic], force[elastic], 1)[0]
+    assert slope == pytest.approx(E * 0.02 * THICKNESS / length, rel=0.03)
+    peak = np.argmax(force)
+    assert broken[peak] < 0.05 * broken[-1]                 # the peak comes as breaking starts
+    # a symmetric pull: the grips' reactions at the peak equal and opposite
+    assert h["regions/left/reaction_force"][peak, 0] == pytest.approx(-force[peak], rel=0.005)
+    crossed = broken >= 0.98 * broken[-1]
+    assert crossed.sum() > 20
+    assert abs(force[crossed].mean()) < 0.05 * force[peak]

@@ -711,13 +711,20 @@ class CudaBackend(Backend):
 
     def energy_totals(self) -> np.ndarray:
         self.compute_energy()
-        sums = self.arrays.history_sums
-        blocks = _blocks(sums.shape[1], REDUCE_THREADS)
-        if getattr(self, "_history_partial", None) is None:
-            self._history_partial = cuda.device_array((sums.shape[0], blocks), dtype=np.float64)
-        self.k.reduce_rows_kernel[blocks, REDUCE_THREADS](sums, self._history_partial)
-        partial = self._history_partial.copy_to_host()
-        return np.array([math.fsum(row) for row in partial])  # exact, order-independent
+        values = self.arrays.history_sums
+        if getattr(self, "_history_partials", None) is None:
+            # block sums of block sums, down to a few hundred numbers per row for the host
+            self._history_partials = []
+            width = values.shape[1]
+            while width > REDUCE_THREADS:
+                width = _blocks(width, REDUCE_THREADS)
+                self._history_partials.append(cuda.device_array((values.shape[0], width),
+                                                                dtype=np.float64))
+        for partial in self._history_partials:
+            self.k.reduce_rows_kernel[partial.shape[1], REDUCE_THREADS](values, partial)
+            values = partial
+        host = values.copy_to_host()
+        return np.array([math.fsum(row) for row in host])   # deterministic: fixed trees, then exact
 
     def entry_values(self) -> np.ndarray:
         a = self.arrays

@@ -54,6 +54,10 @@ UNITS = {"time": "s", "kinetic_energy": "J", "strain_energy": "J", "external_wor
          "step": "1"}
 
 
+class HistoryWarning(UserWarning):
+    """A resumed output whose history cannot be continued (written before histories existed)."""
+
+
 class History:
     """Computes and keeps a run's history rows (see the module text). Create it after the backend
     and before any state is loaded into it: it measures the bonds' initial state (what was intact
@@ -90,6 +94,8 @@ class History:
         self.rows: dict[str, list] = {}
         #: The explicit run's time step (solvers/explicit.py sets it).
         self.time_step = 0.0
+        #: (step, constraint work sums) of the last two restart points (``freeze``).
+        self._restart: list[tuple[int, np.ndarray]] = []
 
     # Rows -----------------------------------------------------------------------------------------
     def regular(self, step: int) -> bool:
@@ -191,10 +197,20 @@ class History:
 
     # What the writer calls (io/hdf5.py: SnapshotWriter.history) ------------------------------------
     def freeze(self, step: int) -> dict[str, np.ndarray]:
-        """The rows up to ``step`` as arrays (a copy: the run goes on adding rows)."""
+        """The rows up to ``step`` as arrays (a copy: the run goes on adding rows), called when the
+        restart point of ``step`` is written, with the backend's state at that step. With them,
+        what a resume from this restart point (or the one before: a crash between the two files)
+        needs to continue the external work bit for bit: the constraint entries' work sums."""
         steps = self.rows.get("step", [])
         count = sum(1 for s in steps if s <= step)
-        return self.arrays(count)
+        frozen = self.arrays(count)
+        if not self.quasi_static:
+            work = self.backend.constraint_work()
+            self._restart = [entry for entry in self._restart if entry[0] < step][-1:]
+            self._restart.append((int(step), work))
+            frozen["restart/step"] = np.array([s for s, _ in self._restart], dtype=np.int64)
+            frozen["restart/constraint_work"] = np.stack([w for _, w in self._restart])
+        return frozen
 
     def arrays(self, count: int | None = None) -> dict[str, np.ndarray]:
         dim = self.model.dimension
@@ -224,15 +240,30 @@ class History:
 
     def restore(self, path: str | Path | None, step: int) -> None:
         """Continue the history of a resumed output from its rows up to ``step`` (``path``: the
-        output's history.h5, None when it has none)."""
+        output's history.h5, None when it has none): the rows, and the constraint entries' work
+        sums at ``step`` into the backend. Raises ValueError when the file does not reach
+        ``step`` (an output written before histories existed, or damaged by hand)."""
         self.rows = {}
         if path is None or not Path(path).exists():
+            if step > 0:
+                raise ValueError("it has no history to continue")
             return
         with h5py.File(path, "r") as f:
             data = read_group(f)
+        restart_steps = data.pop("restart/step", np.zeros(0, dtype=np.int64))
+        restart_work = data.pop("restart/constraint_work", None)
         for key, values in data.items():
             self.rows[key] = [np.array(v) if np.ndim(v) else v.item() for v in values]
+        if not self.rows.get("step") or max(self.rows["step"]) < step - step % self.every:
+            raise ValueError(f"its history stops before step {step}")
         self.truncate(step)
+        if not self.quasi_static:
+            matches = np.flatnonzero(restart_steps == step)
+            if not matches.size:
+                raise ValueError(f"its history holds no work sums of step {step}")
+            work = np.asarray(restart_work[matches[0]], dtype=np.float64)
+            self.backend.load_constraint_work(work)
+            self._restart = [(int(step), work)]
 
 
 def read_group(group: h5py.Group) -> dict[str, np.ndarray]:
