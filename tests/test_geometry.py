@@ -211,6 +211,8 @@ BAD = [
     ("stl-missing", "3d", {"stl": {"file": "nowhere.stl"}}, {}, "geometry.stl.file",
      "no such file: {dir}/nowhere.stl"),
     ("stl-not-stl", "3d", {"stl": {"file": "notes.stl"}}, {}, "geometry.stl.file", "holds no triangle"),
+    ("stl-truncated", "3d", {"stl": {"file": "truncated.stl"}}, {}, "geometry.stl.file",
+     "truncated.stl as STL: it is neither an ASCII STL nor a binary one"),
     ("stl-a-folder", "3d", {"stl": {"file": "folder.stl"}}, {}, "geometry.stl.file", "is a folder"),
     ("stl-open", "3d", {"stl": {"file": "open.stl"}}, {}, "geometry.stl.file",
      "is not closed (not watertight: 3 edges"),
@@ -252,6 +254,8 @@ def test_bad_geometry_gives_one_line_and_exit_code_2(tmp_path, dimension, body, 
     write_stl(tmp_path / "open.stl", open_box())
     (tmp_path / "notes.stl").write_text("not a surface\n")
     (tmp_path / "folder.stl").mkdir()
+    binary = trimesh.exchange.stl.export_stl(trimesh.creation.box())
+    (tmp_path / "truncated.stl").write_bytes(binary[:150])
     raw = case_3d(body, **changes) if dimension == "3d" else with_geometry(body, **changes)
     path = str(write_case(tmp_path, raw))
     result = CliRunner().invoke(main, ["check", path])

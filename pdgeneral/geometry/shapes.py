@@ -145,8 +145,11 @@ def _read_solid(path: str, mtime_ns: int, size: int) -> trimesh.Trimesh:
             mesh = trimesh.load_mesh(handle, file_type="stl")
     except OSError as err:
         raise ShapeError(f"cannot read {path} ({err.strerror or err})") from None
-    except Exception as err:  # noqa: BLE001 - trimesh's parsers raise many kinds on bad bytes
-        raise ShapeError(f"cannot read {path} as STL ({type(err).__name__}: {err})") from None
+    except Exception:  # noqa: BLE001 - trimesh's parsers raise many kinds on bad bytes
+        # (a truncated binary file falls through to the ASCII parser, whose decoding error names
+        # a missing text-encoding module: no help to the user, so not repeated)
+        raise ShapeError(f"cannot read {path} as STL: it is neither an ASCII STL nor a binary one "
+                         "whose size matches its triangle count (truncated?)") from None
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
         raise ShapeError(f"{path} holds no triangle (is it an STL file?)")
     if not mesh.is_watertight:
