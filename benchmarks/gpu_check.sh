@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything one device session checks and times on the GPU machine, logs into $OUT (see
 # ../shared/gpu/README.md for the install line that must run first). Usage:
-#   benchmarks/gpu_check.sh [tests] [variants] [bench] [precision] [startup] [compare]
+#   benchmarks/gpu_check.sh [tests] [variants] [bench] [precision] [startup] [compare] [history] [output]
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -69,6 +69,10 @@ for what in "$@"; do
         done
       done
       python3 benchmarks/ncu_table.py "$OUT"/ncu-*.csv 2>&1 | tee "$OUT/ncu-precision.log" ;;
+    history) # what recording a history costs on the GPU (issue 13, item 2)
+      python3 benchmarks/history_overhead.py --steps 4000 2>&1 | tee "$OUT/history-overhead.log" ;;
+    output)  # snapshot write throughput against the disk (issue 19, item 2)
+      python3 benchmarks/output_throughput.py ${OUTPUT_ARGS:-} 2>&1 | tee "$OUT/output-throughput.log" ;;
     compare)
       python3 -m pdgeneral compare cases/tension_to_failure_2d.yaml serial/parallel/cuda \
         --json "$OUT/compare-fracture.json" 2>&1 | tail -n 12 | tee "$OUT/compare-fracture.log"

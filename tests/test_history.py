@@ -158,51 +158,122 @@ def test_strain_energy_density_of_a_uniform_strain():
     assert density[centre] == pytest.approx(0.5 * 9 * E / 8 * eps**2, rel=1e-3)
 
 
-def shipped(name: str, changes: dict) -> dict:
-    import yaml
-    with open(f"cases/{name}") as handle:
-        return merge(yaml.safe_load(handle), changes)
+# Through run_case and the output file -------------------------------------------------------------
+
+def fracture_case(**output):
+    from test_dynamics import FRACTURE_2D
+    return merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 120},
+                               "output": {"every": 25, "history_every": 10, **output}})
 
 
-def test_crack_branching_energy_balance():
-    """Crack branching in glass (the shipped case at 1.5 times its spacing and horizon): kinetic +
-    strain + dissipated energy equals the tractions' work within 2 % at 43 us (0.06 % at the
-    shipped spacing, docs/validation.md)."""
-    raw = shipped("crack_branching_glass_2d.yaml", {
-        "discretization": {"spacing": 0.5e-3, "horizon": 1.5e-3}, "solver": {"time_step": None},
-        "regions": {"bottom": {"box": {"max": [0.1, 0.0005]}}, "top": {"box": {"min": [0.0, 0.0395]}},
-                    "bottom_grip": {"box": {"max": [0.1, 0.0015]}},
-                    "top_grip": {"box": {"min": [0.0, 0.0385]}}}})
-    h = recorded(raw, "parallel")
-    assert h["time"][-1] == pytest.approx(43e-6)
-    assert h["broken_bonds"][-1] > 500
-    balance = h["kinetic_energy"] + h["strain_energy"] + h["dissipated_energy"]
-    assert balance[-1] == pytest.approx(h["external_work"][-1], rel=0.02)
-    assert np.all(np.abs(balance[1:] / h["external_work"][1:] - 1) < 0.02)
+def assert_same_history(a, b):
+    from pdgeneral.io.history import read_history
+    first, second = read_history(a), read_history(b)
+    assert sorted(first) == sorted(second)
+    for key in first:
+        assert np.array_equal(first[key], second[key]), key
 
 
-def test_load_curve_of_a_plate_pulled_to_failure():
-    """The tension-to-failure plate without its notch, grips pulled slowly (0.05 m/s each, about
-    12 wave transits before the peak): force against grip separation is linear with slope E A / L
-    within 3 % before the first bond breaks, peaks, and once the crack has crossed the reaction
-    averages below 5 % of the peak (the released halves ring: PD has no damping)."""
-    raw = shipped("tension_to_failure_2d.yaml", {
-        "precracks": [], "discretization": {"spacing": 1e-3}, "solver": {"end_time": 150e-6},
-        "boundary_conditions": [
-            {"region": "left", "type": "velocity", "value": [-0.05, None], "ramp_time": 2e-6},
-            {"region": "right", "type": "velocity", "value": [0.05, None], "ramp_time": 2e-6}]})
-    h = recorded(raw, "parallel")
-    force = h["regions/right/reaction_force"][:, 0]
-    opening = h["regions/right/displacement"][:, 0] - h["regions/left/displacement"][:, 0]
-    broken = h["broken_bonds"]
-    elastic = (broken == 0) & (opening > 0.2 * opening[np.argmax(broken > 0)])
-    length = 0.0385 - 0.0015          # between the grips' innermost particles
-    slope = np.polyfit(opening[elastic], force[elastic], 1)[0]
-    assert slope == pytest.approx(E * 0.02 * THICKNESS / length, rel=0.03)
-    peak = np.argmax(force)
-    assert broken[peak] < 0.05 * broken[-1]                 # the peak comes as breaking starts
-    # a symmetric pull: the grips' reactions at the peak equal and opposite
-    assert h["regions/left/reaction_force"][peak, 0] == pytest.approx(-force[peak], rel=0.005)
-    crossed = broken >= 0.98 * broken[-1]
-    assert crossed.sum() > 20
-    assert abs(force[crossed].mean()) < 0.05 * force[peak]
+@pytest.mark.parametrize("cut", [65, 60])
+def test_resumed_history_equals_the_uninterrupted_one(tmp_path, cut):
+    """Stopped at a step that is (60) or is not (65) a regular row, then resumed to the end: the
+    history equals the uninterrupted run's row for row, bit for bit, through prescribed motions,
+    a ramped load and breaking bonds."""
+    from pdgeneral.api import run_case
+    from pdgeneral.io.history import read_history
+    raw = fracture_case()
+    full = run_case(case_from(raw), backend="serial", output=tmp_path / "full.h5")
+    run_case(case_from(raw), backend="serial", output=tmp_path / "cut.h5", steps=cut)
+    cut_rows = read_history(tmp_path / "cut.h5")["step"]
+    assert cut_rows[-1] == cut
+    run_case(case_from(raw), backend="serial", output=tmp_path / "cut.h5", resume=True)
+    assert_same_history(full.output, tmp_path / "cut.h5")
+    history = read_history(full.output)
+    assert list(history["step"]) == list(range(0, 121, 10))
+    assert history["broken_bonds"][-1] > 0 and history["external_work"][-1] > 0
+    assert history["regions/right/reaction_force"].shape == (13, 2)
+
+
+def test_resumed_history_from_a_checkpoint_after_sigkill_like_stop(tmp_path):
+    """A run whose last restart point is a checkpoint between snapshots (checkpoint_every 30):
+    resumed from it, the history is the uninterrupted one's."""
+    from pdgeneral.api import run_case
+    raw = fracture_case(every=1000, checkpoint_every=30)
+    full = run_case(case_from(raw), backend="serial", output=tmp_path / "full.h5")
+    run_case(case_from(raw), backend="serial", output=tmp_path / "cut.h5", steps=95)
+    run_case(case_from(raw), backend="serial", output=tmp_path / "cut.h5", resume=True)
+    assert_same_history(full.output, tmp_path / "cut.h5")
+
+
+def test_quasi_static_resumed_history(tmp_path):
+    from pdgeneral.api import run_case
+    raw = stretched(load_steps=4)
+    full = run_case(case_from(raw), backend="serial", output=tmp_path / "full.h5")
+    run_case(case_from(raw), backend="serial", output=tmp_path / "cut.h5", steps=2)
+    run_case(case_from(raw), backend="serial", output=tmp_path / "cut.h5", resume=True)
+    assert_same_history(full.output, tmp_path / "cut.h5")
+
+
+def test_history_commands_and_strain_energy_field(tmp_path):
+    """`pdgeneral history` prints and exports the table, `plot --history` draws it, `plot
+    --animate` writes a GIF of every snapshot, and output.fields adds the strain energy density."""
+    import csv
+
+    import h5py
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from pdgeneral.api import run_case
+    from pdgeneral.cli import main
+    from pdgeneral.io import read_snapshot
+    raw = fracture_case(fields=["displacement", "velocity", "damage", "strain_energy_density"])
+    out = run_case(case_from(raw), backend="serial", output=tmp_path / "run.h5").output
+    runner = CliRunner()
+    printed = runner.invoke(main, ["history", out])
+    assert printed.exit_code == 0, printed.output
+    lines = printed.output.splitlines()
+    assert "kinetic_energy" in lines[0] and "right.reaction_force_x" in lines[0]
+    assert "(J)" in lines[1] and "(N)" in lines[1]
+    assert len(lines) == 2 + 13
+    exported = runner.invoke(main, ["history", out, "--csv", str(tmp_path / "h.csv")])
+    assert exported.exit_code == 0, exported.output
+    with open(tmp_path / "h.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][:3] == ["step", "time (s)", "kinetic_energy (J)"] and len(rows) == 14
+    assert float(rows[-1][0]) == 120
+    drawn = runner.invoke(main, ["plot", out, "--history", "-o", str(tmp_path / "h.png")])
+    assert drawn.exit_code == 0, drawn.output
+    assert (tmp_path / "h.png").stat().st_size > 10_000
+    animated = runner.invoke(main, ["plot", out, "--animate", "-o", str(tmp_path / "crack.gif")])
+    assert animated.exit_code == 0, animated.output
+    with Image.open(tmp_path / "crack.gif") as gif:
+        assert gif.n_frames == 6          # snapshots 0, 25, 50, 75, 100, 120
+    refused = runner.invoke(main, ["plot", out, "--animate", "-o", str(tmp_path / "crack.avi")])
+    assert refused.exit_code == 2 and ".gif or .mp4" in refused.output
+    # the optional field, in the snapshot and the XDMF, equals what the energy pass gives
+    snap = read_snapshot(out)
+    with h5py.File(out) as f:
+        density = f["steps/00000120/strain_energy_density"][...]
+    assert density.shape == (snap["position"].shape[0],) and density.max() > 0
+    assert "strain_energy_density" in (tmp_path / "run.xdmf").read_text()
+    total = float(np.sum(density.astype(np.float64) * 0.001 ** 2 * 1e-3))
+    from pdgeneral.io.history import read_history
+    assert total == pytest.approx(read_history(out)["strain_energy"][-1], rel=1e-6)
+
+
+def test_the_load_curve_example_of_the_api_document_runs(tmp_path, monkeypatch):
+    """docs/api.md's "A load curve" block, as written, on the shipped case."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).parent.parent
+    code = re.findall(r"```python\n(.*?)```", (root / "docs/api.md").read_text(), re.DOTALL)[1]
+    assert "read_history" in code
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "tension_to_failure_2d.yaml").write_text(
+        (root / "cases/tension_to_failure_2d.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "docs/api.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    h = namespace["h"]
+    assert namespace["force"].max() > 10.0 and h["broken_bonds"][-1] > 100
+    assert np.abs(namespace["balance"]).max() < 0.02 * h["external_work"][-1]

@@ -19,6 +19,9 @@ with every snapshot and checkpoint, so a crash keeps every row up to the last re
                                           every step (explicit), over the load steps (quasi-static)
     work/load_work (R,)                   the loads' work (J): their ramp integrated against
                                           load_displacement between regular rows
+    restart/step (k,), restart/constraint_work (k, C)   explicit runs: the constraint entries'
+                                          work sums at the last (two) restart points, what a
+                                          resume continues from (read_history leaves them out)
 
 2D energies and forces are for the plate's real thickness (the volumes include it). docs/theory.md
 ("Histories") gives each definition with its sources; the work/ columns are the terms the external
@@ -287,9 +290,11 @@ def read_history(path: str | Path) -> dict[str, np.ndarray]:
             raise ValueError(f"{path}: no history (written by an older pdgeneral, or the run "
                              "recorded none)")
         try:
-            return read_group(f["history"])
+            rows = read_group(f["history"])
         except KeyError as err:
             raise ValueError(f"{path}: its history file is missing ({err})") from None
+    # restart/: what a resume continues from (the last restart points' work sums), not rows
+    return {key: value for key, value in rows.items() if not key.startswith("restart/")}
 
 
 def history_table(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

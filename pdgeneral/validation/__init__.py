@@ -11,7 +11,7 @@ from .core import PRECISIONS, RESOLUTIONS, Benchmark, Check, Result
 
 #: In the order of docs/validation.md.
 MODULES = ("plate_tension", "block_tension", "bar_vibration", "wave_speed",
-           "crack_branching", "kalthoff_winkler", "precracked_plate")
+           "crack_branching", "kalthoff_winkler", "precracked_plate", "histories")
 
 
 def benchmarks() -> list[Benchmark]:
