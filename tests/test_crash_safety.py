@@ -1,9 +1,11 @@
 """Output that survives a crash at any moment (pdgeneral/io/hdf5.py).
 
 Oracles: the uninterrupted run (same bits, CPU backends) and the writer's own record of what it
-was asked to write. The writer touches the disk only through five functions of hdf5.py; the tests
-stop it after each call of them, in every snapshot, checkpoint and resume, and kill a real process
-at random moments.
+was asked to write (a view-only snapshot holds it converted to its precision, as numpy converts;
+a restart point holds it exactly). The writer touches the disk only through five functions of
+hdf5.py; the tests stop it after each call of them, in every snapshot (with its checkpoint.h5 when
+the snapshot is view-only, and history.h5), checkpoint and resume, and kill a real process at random
+moments.
 """
 import os
 import random
@@ -12,9 +14,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
@@ -31,7 +35,10 @@ from pdgeneral.io.summary import describe
 
 OPERATIONS = ("_write_h5", "_write_text", "_fsync", "_replace", "_remove")
 WRITES = ("_write_h5", "_write_text")
-# Snapshots at 0, 20, 40, 60 and checkpoints at 25 (the first: OUT.h5 gains its link) and 50.
+# Snapshots at 0, 20, 40, 60 and checkpoints at 25 and 50. A float64 run with the default
+# output.precision (float32): step 0 is a restart point (an output's first snapshot always is), the
+# others are view-only, each followed by checkpoint.h5 with its full state (at 20: OUT.h5 gains the
+# link).
 CASE = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 60},
                            "output": {"every": 20, "checkpoint_every": 25}})
 
@@ -98,20 +105,52 @@ def listed_by_index(log):
     return listed
 
 
+def stored(values, dataset):
+    """What a file holds of ``values``: converted to the dataset's precision (exactly, for a restart
+    point's arrays)."""
+    return np.asarray(values).astype(dataset.dtype)
+
+
+def restart_points_on_disk(folder):
+    """Steps of the restart points in ``folder`` (step files marked so, and checkpoint.h5)."""
+    steps = []
+    for path in folder.glob("step-*.h5"):
+        with h5py.File(path, "r") as f:
+            if f.attrs["restart"]:
+                steps.append(int(f.attrs["step"]))
+    if (folder / "checkpoint.h5").exists():
+        with h5py.File(folder / "checkpoint.h5", "r") as f:
+            steps.append(int(f.attrs["step"]))
+    return sorted(steps)
+
+
 def assert_intact(out, expected_steps, written):
-    """OUT.h5 opens and lists exactly ``expected_steps``, each with the arrays that were written;
-    the checkpoint, if linked, too; the XDMF index names only files that exist."""
+    """OUT.h5 opens and lists exactly ``expected_steps``, each with the arrays that were written (a
+    view-only one in float32, a restart point in float64: the run's precision); the checkpoint, if
+    linked, holds the full state of its step; the history, if linked, opens with no row past the
+    newest file in place; the XDMF index names only files that exist."""
     assert snapshot_steps(out) == expected_steps
     with h5py.File(out, "r") as f:
         for step in expected_steps:
             group = f["steps"][f"{step:08d}"]
             assert group.attrs["step"] == step
+            precision = np.float64 if group.attrs["restart"] else np.float32
+            assert group.attrs["restart"] == (step == 0)      # see CASE
             for name, values in written["step", step].items():
-                assert np.array_equal(group[name][...], values), (step, name)
+                if name != "bond_state":
+                    assert group[name].dtype == precision, (step, name)
+                assert np.array_equal(group[name][...], stored(values, group[name])), (step, name)
         if "checkpoint" in f:
             step = int(f["checkpoint"].attrs["step"])
-            for name, values in written["checkpoint", step].items():
-                assert np.array_equal(f["checkpoint"][name][...], values), ("checkpoint", name)
+            state = written.get(("checkpoint", step), written.get(("step", step)))
+            for name in ("displacement", "velocity", "bond_state"):
+                assert f["checkpoint"][name].dtype == state[name].dtype
+                assert np.array_equal(f["checkpoint"][name][...], state[name]), ("checkpoint", name)
+        if "history" in f:
+            newest = max([int(m[5:13]) for m in os.listdir(out.parent / "out.h5.d")
+                          if m.startswith("step-") and m.endswith(".h5")] + [
+                int(f["checkpoint"].attrs["step"]) if "checkpoint" in f else 0])
+            assert f["history/step"][...].max() <= newest
         assert f["particles/position"].shape[0] == written["step", 0]["damage"].shape[0]
     index = out.with_suffix(".xdmf")
     if index.exists():
@@ -145,7 +184,12 @@ def test_the_uninterrupted_run_writes_each_file_once_through_a_temporary_name(re
     # Every final name is reached only by a rename of its fsync'ed temporary, followed by an fsync of
     # its folder: the sequence that makes the rename atomic and durable.
     renames = [i for i, entry in enumerate(log) if entry[0] == "_replace"]
-    assert len(renames) == 1 + 1 + 4 * 3 + 2 + 2   # particles, index, 4 x (step, index, xdmf), checkpoints
+    targets = [log[i][2] for i in renames]
+    history = targets.count("history.h5")
+    assert history in (0, 4 + 2)      # with every snapshot and checkpoint, when the run keeps one
+    # particles, index, 4 x (step, index, xdmf), 3 view-only snapshots' checkpoints, 2 checkpoints
+    assert len(renames) == 1 + 1 + 4 * 3 + 3 + 2 + history
+    assert targets.count("checkpoint.h5") == 3 + 2
     for i in renames:
         source, target = log[i][1:]
         assert source == target + ".tmp"
@@ -153,6 +197,13 @@ def test_the_uninterrupted_run_writes_each_file_once_through_a_temporary_name(re
         assert log[i - 1] == ("_fsync", source)
         folder = "run" if target in ("out.h5", "out.xdmf") else "out.h5.d"
         assert log[i + 1] == ("_fsync", folder)
+    # A view-only snapshot's job: its step file, then checkpoint.h5 (never a restart point whose
+    # snapshot could be lost), then history.h5, then OUT.h5 and the index.
+    for step in (20, 40):
+        first = targets.index(f"step-{step:08d}.h5")
+        job = targets[first:first + 4 + bool(history)]
+        assert job == [f"step-{step:08d}.h5", "checkpoint.h5"] + ["history.h5"] * bool(history) + [
+            "out.h5", "out.xdmf"]
     assert leftovers(out.parent) == []
 
 
@@ -180,13 +231,16 @@ def test_a_crash_after_any_file_operation_leaves_the_completed_snapshots_and_res
                 run_case(prepared, backend="serial", output=out, resume=True)
             continue
         assert_intact(out, listed, written)
-        if not list((out.parent / "out.h5.d").glob("step-*.h5")):
+        folder = out.parent / "out.h5.d"
+        if not list(folder.glob("step-*.h5")):
             with pytest.raises(CaseError, match="no complete snapshot"):
                 run_case(prepared, backend="serial", output=out, resume=True)
             continue
-        if (out.parent / "out.h5.d" / "step-00000060.h5").exists():
-            # The last step's file was in place: the run had finished. The resume completes the
-            # index (OUT.h5, XDMF) and says there is nothing to run (issue 18, item 1).
+        # the first snapshot is a restart point: from its step file on, there is always one
+        assert restart_points_on_disk(folder)
+        if 60 in restart_points_on_disk(folder):
+            # The last step's restart point was in place: the run had finished. The resume completes
+            # the index (OUT.h5, XDMF) and says there is nothing to run (issue 18, item 1).
             with pytest.raises(CaseError, match="is complete: it reached step 60 of 60"):
                 run_case(prepared, backend="serial", output=out, resume=True)
         else:
@@ -308,10 +362,11 @@ def test_sigkill_at_random_moments_never_loses_a_completed_snapshot(tmp_path):
                 group = f["steps"][f"{step:08d}"]
                 assert group.attrs["time"] == 0.5 * step
                 for name, values in worker_arrays(step).items():
-                    assert np.array_equal(group[name][...], values), (step, name)
+                    assert np.array_equal(group[name][...], stored(values, group[name])), (step, name)
             if "checkpoint" in f:
+                # written with its view-only snapshot, or by checkpoint() after it: after its step file
                 step = int(f["checkpoint"].attrs["step"])
-                assert step % 3 == 0
+                assert (tmp_path / "out.h5.d" / f"step-{step:08d}.h5").exists()
                 assert np.array_equal(f["checkpoint/velocity"][...], worker_arrays(step)["velocity"])
         checked = len(steps)
     # A last round that ends normally: resume cleared what the kills cut short.
@@ -369,11 +424,15 @@ def test_overwrite_removes_the_old_folder_and_a_stray_folder_is_refused(tmp_path
     run_case(case_from(raw), backend="serial", output=out)
     assert "checkpoint.h5" in os.listdir(tmp_path / "out.h5.d")
     run_case(case_from(raw), backend="serial", output=out, steps=10, overwrite=True)
-    # nothing of the longer run is left for a later --resume to pick up
-    assert sorted(os.listdir(tmp_path / "out.h5.d")) == ["particles.h5", "step-00000000.h5",
-                                                         "step-00000010.h5"]
+    # nothing of the longer run is left for a later --resume to pick up: the checkpoint is the new
+    # run's (its view-only step 10's full state)
+    files = sorted(os.listdir(tmp_path / "out.h5.d"))
+    assert [f for f in files if f != "history.h5"] == ["checkpoint.h5", "particles.h5",
+                                                       "step-00000000.h5", "step-00000010.h5"]
+    with h5py.File(tmp_path / "out.h5.d" / "checkpoint.h5", "r") as f:
+        assert f.attrs["step"] == 10
     assert snapshot_steps(out) == [0, 10]
-    assert describe(out)[-1].startswith(f"storage     {tmp_path / 'out.h5.d'}: 3 files, ")
+    assert describe(out)[-1].startswith(f"storage     {tmp_path / 'out.h5.d'}: {len(files)} files, ")
     out.unlink()
     with pytest.raises(CaseError, match="out.h5.d exists; pass --overwrite"):
         run_case(case_from(raw), backend="serial", output=out)
@@ -421,3 +480,121 @@ def test_overwrite_never_deletes_a_directory_given_as_the_output(tmp_path):
     with pytest.raises(CaseError, match="is a directory"):
         run_case(case_from(BASE_2D), backend="serial", output=keep, overwrite=True)
     assert (keep / "other.txt").read_text() == "not ours"
+
+
+class RowsHistory:
+    """A stand-in for io/history.py's History: one row per recorded step. It notes the thread of
+    every call (freeze must run in the caller's, write in the writer's)."""
+
+    def __init__(self):
+        self.rows = []
+        self.threads = {"freeze": set(), "write": set()}
+
+    def freeze(self, step):
+        self.threads["freeze"].add(threading.current_thread().name)
+        return np.array([row for row in self.rows if row <= step], dtype=np.int64)
+
+    def write(self, f, frozen):
+        self.threads["write"].add(threading.current_thread().name)
+        f["step"] = frozen
+
+
+def synthetic_model(output: dict, n: int = 300):
+    """What the writer reads of a model, without building one (numba): only the I/O is under test."""
+    case = case_from(merge(BASE_2D, {"output": output}))
+    return SimpleNamespace(case=case, positions=np.random.default_rng(0).random((n, 2)),
+                           volume=np.full(n, 1e-9), particle_count=n, dimension=2,
+                           dtype=np.dtype(np.float64), micromodulus=1.0, critical_stretch=1.0,
+                           horizon=1.0, spacing=1.0, stable_time_step=1.0)
+
+
+def synthetic_state(step, n=300):
+    """A float64 run's state at ``step`` as a backend hands it over: (N, 2) views of (2, N) arrays."""
+    rng = np.random.default_rng(step)
+    return ({"displacement": rng.normal(size=(2, n)).T, "velocity": rng.normal(size=(2, n)).T,
+             "damage": rng.random(n)}, rng.integers(0, 2**32, (1, n), dtype=np.uint32))
+
+
+# Snapshots at 0, 10, 20 and a checkpoint at 15; history rows every 5 steps.
+SYNTHETIC_JOBS = [("write", 0), ("write", 10), ("checkpoint", 15), ("write", 20)]
+
+
+def synthetic_run(out, model, history=None):
+    with SnapshotWriter(out, model, "", "serial", background=True) as writer:
+        writer.history = history
+        for kind, step in SYNTHETIC_JOBS:
+            if history is not None:
+                history.rows += [row for row in range(0, step + 1, 5) if row not in history.rows]
+            fields, bits = synthetic_state(step)
+            if kind == "write":
+                writer.write(step, 1e-6 * step, fields, bond_state=bits, time_step=1e-9)
+            else:
+                writer.checkpoint(step, 1e-6 * step, fields["displacement"], fields["velocity"], bits,
+                                  time_step=1e-9)
+
+
+@pytest.mark.parametrize("output", [{"precision": "float32", "compression": "gzip"},
+                                    {"precision": "float64", "compression": "none"}],
+                         ids=["view-only-gzip", "restart-snapshots"])
+def test_a_crash_after_any_file_operation_leaves_the_newest_restart_point_and_history(
+        output, tmp_path, monkeypatch):
+    model = synthetic_model(output)
+    # A simulated crash loses nothing the page cache holds: fsync is recorded, not made (the
+    # run-based test above makes them), which keeps the ~150 crashes here to a few seconds.
+    monkeypatch.setattr(hdf5, "_fsync", lambda path: None)
+    with monkeypatch.context() as patch:
+        log = FileOperations(patch).log
+        history = RowsHistory()
+        synthetic_run(tmp_path / "full" / "out.h5", model, history)
+    assert history.threads == {"freeze": {"MainThread"}, "write": {"snapshot_0"}}
+    view_only = output["precision"] == "float32"
+    targets = [entry[2] for entry in log if entry[0] == "_replace"]
+    # every job publishes history.h5; a view-only snapshot (all but the first) its checkpoint.h5
+    assert targets.count("history.h5") == len(SYNTHETIC_JOBS)
+    assert targets.count("checkpoint.h5") == 1 + 2 * view_only
+    older_view_only_skipped = 0
+    # every operation; writes cut short in the view-only variant (the other's are the same files)
+    for k, tear in [(k, tear) for k, tear in crash_points(log) if view_only or not tear]:
+        out = tmp_path / f"{k}{'-torn' if tear else ''}" / "out.h5"
+        with monkeypatch.context() as patch:
+            FileOperations(patch, crash_at=k, tear=tear)
+            with pytest.raises(Crash):
+                synthetic_run(out, model, RowsHistory())
+        if not out.exists():
+            continue
+        folder = out.parent / "out.h5.d"
+        with h5py.File(out, "r") as f:
+            for step in snapshot_steps(out):
+                group = f["steps"][f"{step:08d}"]
+                fields, bits = synthetic_state(step)
+                restart = bool(group.attrs["restart"])
+                assert restart == (step == 0 or not view_only)
+                for name, values in [*fields.items(), ("bond_state", bits)]:
+                    assert group[name].compression == (None if output["compression"] == "none"
+                                                       else output["compression"])
+                    assert np.array_equal(group[name][...], stored(values, group[name]))
+                    if restart:
+                        assert group[name].dtype == values.dtype
+            if "history" in f:
+                rows = f["history/step"][...]
+                assert rows.max() <= max(restart_points_on_disk(folder))
+        if not list(folder.glob("step-*.h5")):
+            with pytest.raises(CaseError, match="no complete snapshot"):
+                SnapshotWriter(out, model, "", "serial", resume=True)
+            continue
+        restart_steps = restart_points_on_disk(folder)
+        with SnapshotWriter(out, model, "", "serial", resume=True) as again:
+            last = again.last_snapshot
+            assert last["step"] == max(restart_steps)
+            fields, bits = synthetic_state(last["step"])
+            for name in ("displacement", "velocity"):      # the full state, never a float32 view
+                assert last[name].dtype == np.float64 and np.array_equal(last[name], fields[name])
+            assert np.array_equal(last["bond_state"], bits)
+            assert (again.resumed_history_path is not None) == (folder / "history.h5").exists()
+        newest_snapshot = max(int(p.name[5:13]) for p in folder.glob("step-*.h5"))
+        older_view_only_skipped += newest_snapshot > last["step"]
+        with h5py.File(out, "r") as f:      # the reopened index links what is there
+            assert ("history" in f) == (folder / "history.h5").exists()
+            assert ("checkpoint" in f) == (folder / "checkpoint.h5").exists()
+    # crashes between a view-only snapshot's step file and its checkpoint resume from the one before
+    assert (older_view_only_skipped > 0) == view_only

@@ -62,3 +62,40 @@ def test_vtk_xdmf_reader_sees_every_step_and_field(tmp_path, raw):
         assert file_name.startswith("out.h5.d/") and not Path(file_name).is_absolute()
         with h5py.File(tmp_path / file_name, "r") as f:
             assert dataset in f
+
+
+# Not lzf: h5py's own filter, which VTK's HDF5 (and ParaView's) reads only with the LZF plugin on
+# HDF5_PLUGIN_PATH (docs/case-reference.md says so); h5py reads it (tests/test_output_scale.py).
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_vtk_reads_compressed_float32_snapshots_and_every_field_they_hold(tmp_path, compression):
+    # A float64 run's output with the default float32 snapshots: the first snapshot in float64 (a
+    # restart point), the others float32, one without the strain energy density: each grid lists
+    # what its file holds, in the type it holds it.
+    from test_crash_safety import synthetic_model, synthetic_state
+
+    from pdgeneral.io import SnapshotWriter
+    model = synthetic_model({"compression": compression,
+                             "fields": ["displacement", "velocity", "damage", "strain_energy_density"]})
+    out = tmp_path / "out.h5"
+    energies = {}
+    with SnapshotWriter(out, model, "", "serial") as writer:
+        for step in (0, 10, 20):
+            fields, bits = synthetic_state(step)
+            if step < 20:
+                energies[step] = fields["strain_energy_density"] = np.random.default_rng(step).random(
+                    model.particle_count)
+            writer.write(step, 1e-6 * step, fields, bond_state=bits)
+    times, steps = read_all_steps(tmp_path / "out.xdmf")
+    assert times == pytest.approx([0.0, 1e-5, 2e-5])
+    for step, fields in zip((0, 10, 20), steps):
+        expected, _ = synthetic_state(step)
+        precision = np.float64 if step == 0 else np.float32
+        assert sorted(fields) == sorted(["displacement", "velocity", "damage"]
+                                        + ["strain_energy_density"] * (step in energies))
+        assert fields["damage"].dtype == precision
+        assert np.array_equal(fields["damage"], expected["damage"].astype(precision))
+        assert np.array_equal(fields["velocity"][:, :2], expected["velocity"].astype(precision))
+        if step in energies:
+            assert np.array_equal(fields["strain_energy_density"], energies[step].astype(precision))
+    with h5py.File(tmp_path / "out.h5.d" / "step-00000010.h5", "r") as f:
+        assert f["damage"].compression == (None if compression == "none" else compression)

@@ -9,9 +9,10 @@ import h5py
 import numpy as np
 
 from ..errors import PdgeneralError
-from .hdf5 import data_folder, missing_files, read_snapshot, snapshot_steps
+from .hdf5 import FIELDS as SNAPSHOT_FIELDS
+from .hdf5 import data_folder, missing_files, read_snapshot, restart_points, snapshot_steps
 
-UNITS = {"damage": "", "displacement": "m", "velocity": "m/s"}
+UNITS = {"damage": "", "displacement": "m", "velocity": "m/s", "strain_energy_density": "J/m^3"}
 
 
 def _open_output(path: str | Path) -> list[int]:
@@ -25,7 +26,8 @@ def _open_output(path: str | Path) -> list[int]:
 
 
 def describe(path: str | Path) -> list[str]:
-    """Lines summarising an output file: case, sizes, steps, times, fields, final damage."""
+    """Lines summarising an output file: case, sizes, steps, times, fields, which files are
+    restart points and which snapshots are view-only, final damage."""
     steps = _open_output(path)
     with h5py.File(path, "r") as f:
         attrs = f.attrs
@@ -35,8 +37,20 @@ def describe(path: str | Path) -> list[str]:
             first, last = f["steps"][f"{steps[0]:08d}"], f["steps"][f"{steps[-1]:08d}"]
         except KeyError as err:
             raise missing_files(path, err) from None
-        fields = sorted(k for k in last)
-        damage = last["damage"][...]
+        fields = [name for name in SNAPSHOT_FIELDS if name in last]
+        held = [*fields, "bond_state"] if "bond_state" in last else fields
+        compression = (last[fields[0]].compression or "none") if fields else "none"
+        stored = (f"{np.dtype(last[fields[0]].dtype).name}, " if fields else "") + (
+            f"compression {compression}")
+        if compression == "lzf":   # h5py's own filter: not in the HDF5 library ParaView carries
+            stored += ": ParaView needs the LZF filter plugin"
+        final = []
+        if "damage" in last:
+            damage = last["damage"][...]
+            final.append(f"damage mean {damage.mean():.4f}, max {damage.max():.4f}, "
+                         f"{int(np.count_nonzero(damage > 0.35)):,} particles above 0.35")
+        if "displacement" in last:
+            final.append(f"max |u| {np.abs(last['displacement'][...]).max():.4g} m")
         lines = [
             f"file        {path}",
             (f"case        {attrs['name']} ({case['solver']['type']}, {dim}D, {attrs['precision']}, "
@@ -46,11 +60,11 @@ def describe(path: str | Path) -> list[str]:
             f"snapshots   {len(steps)}: steps {steps[0]} .. {steps[-1]}, time "
             f"{first.attrs['time']:.6g} .. {last.attrs['time']:.6g}"
             + (" (load factor)" if case["solver"]["type"] == "quasi_static" else " s"),
-            f"fields      {', '.join(fields)}",
-            (f"final       damage mean {damage.mean():.4f}, max {damage.max():.4f}, "
-            f"{int(np.count_nonzero(damage > 0.35)):,} particles above 0.35; "
-            f"max |u| {np.abs(last['displacement'][...]).max():.4g} m"),
+            f"fields      {', '.join(sorted(held))} ({stored})",
         ]
+    lines += _restart_lines(path)
+    if final:
+        lines.append(f"final       {'; '.join(final)}")
     folder = data_folder(path)
     if folder.is_dir():
         files = [entry for entry in folder.iterdir() if entry.is_file()]
@@ -59,7 +73,32 @@ def describe(path: str | Path) -> list[str]:
     return lines
 
 
-FIELDS = ("damage", "displacement", "velocity")
+def _restart_lines(path: str | Path) -> list[str]:
+    """Which snapshots are view-only, which files are restart points, and where --resume starts."""
+    points = restart_points(path)
+    folder = data_folder(path).name
+    lines = []
+    for is_restart, label in ((False, "view-only"), (True, "restart")):
+        kept = [(step, precision) for step, restart, precision in points["snapshots"]
+                if restart == is_restart]
+        for precision in sorted({precision for _, precision in kept}):
+            at = [step for step, p in kept if p == precision]
+            what = ("for plots and ParaView; --resume never reads them" if not is_restart
+                    else "each holds the full state")
+            shown = at if len(at) <= 12 else [*at[:6], "...", *at[-5:]]
+            lines.append(f"{label:<11} steps {', '.join(map(str, shown))} ({len(at)} snapshot"
+                         f"{'s' if len(at) != 1 else ''}: {precision} fields, {what})")
+    checkpoint = points["checkpoint"]
+    if checkpoint is not None:
+        lines.append(f"restart     {folder}/checkpoint.h5 at step {checkpoint[0]} ({checkpoint[1]} "
+                     "displacement, velocity, bond_state)")
+    resume = points["resume_step"]
+    lines.append(f"resume      --resume continues from step {resume}" if resume is not None else
+                 "resume      no restart point: a run must start again (--overwrite)")
+    return lines
+
+
+FIELDS = ("damage", "displacement", "velocity", "strain_energy_density")
 AXES = "xyz"
 
 
@@ -77,8 +116,9 @@ def _field(spec: str, dimension: int) -> tuple[str, int | None]:
                              "a vector field with :x, :y or :z for a component)")
     if not component:
         return name, None
-    if name == "damage" or component not in AXES[:dimension]:
-        allowed = "none (a scalar)" if name == "damage" else ", ".join(AXES[:dimension])
+    scalar = name in ("damage", "strain_energy_density")
+    if scalar or component not in AXES[:dimension]:
+        allowed = "none (a scalar)" if scalar else ", ".join(AXES[:dimension])
         raise PdgeneralError(f"--field: {spec!r}: no component {component!r} of {name} in "
                              f"{dimension}D (components: {allowed})")
     return name, AXES.index(component)
@@ -116,7 +156,8 @@ def plot_data(path: str | Path, field: str = "damage", step: int | None = None,
     """What ``plot`` draws: ``xy`` (P, 2) particle positions in the plane drawn (deformed by
     ``deform`` times the displacement), ``values`` (P,), ``label`` (the colour bar's, with unit),
     ``title``, ``axes`` (the names of the drawn axes), ``step``. ``field`` is damage, displacement
-    or velocity (a vector's magnitude), or a component such as displacement:y; 3D outputs are
+    or velocity (a vector's magnitude), a component such as displacement:y, or
+    strain_energy_density (when the snapshot holds it: output.fields); 3D outputs are
     drawn as the particles nearest a plane (``slice_at``, e.g. 'z=0.0045'; default the mid-plane in
     z)."""
     steps = _open_output(path)
@@ -131,6 +172,10 @@ def plot_data(path: str | Path, field: str = "damage", step: int | None = None,
         raise PdgeneralError("--slice: a 2D output is drawn whole; --slice is for 3D outputs")
     with h5py.File(path, "r") as f:
         quasi_static = json.loads(f.attrs["case_normalized"])["solver"]["type"] == "quasi_static"
+    if name not in snap:
+        held = ", ".join(k for k in FIELDS if k in snap)
+        raise PdgeneralError(f"--field: the snapshot at step {snap['step']} holds no {name} (it holds "
+                             f"{held}; output.fields chooses them)")
     values = snap[name]
     unit = UNITS[name]
     if values.ndim == 2:
@@ -138,6 +183,8 @@ def plot_data(path: str | Path, field: str = "damage", step: int | None = None,
         values = values[:, axis] if axis is not None else np.linalg.norm(values, axis=1)
     else:
         label = name
+    if deform and "displacement" not in snap:
+        raise PdgeneralError(f"--deform: the snapshot at step {snap['step']} holds no displacement")
     position = x + deform * snap["displacement"] if deform else x
     drawn = [0, 1]
     if dimension == 3:
