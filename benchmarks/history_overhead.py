@@ -39,7 +39,7 @@ def main() -> None:
         history = History(model, engine, every) if every else None
         if history is not None:   # compile the energy pass before the clock starts
             engine.energy_totals()
-            engine.entry_values()
+            engine.history_terms()
         engine.synchronize()
         started = time.perf_counter()
         run_explicit(engine, None, steps, dt, 10**9, history=history)

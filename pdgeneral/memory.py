@@ -34,7 +34,8 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     body-force field of dim reals per particle. With ``histories`` (every run that writes
     output), the energy pass's arrays: the strain energy density (one real) and 4 + load groups
     float64 sums per particle (io/history.py), and per history entry (a region's particle and
-    component, or a constraint entry) its particle, component and three float64 values. Per
+    component, or a constraint entry) its particle, component, row, column (int32), rate and
+    two float64 terms (their table is padded to the largest region: counted as twice that). Per
     constraint entry: particle, component, kind (int32), value, ramp and work (float64).
     """
     real = 8 if precision == "float64" else 4
@@ -49,7 +50,7 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     tables = stencil_size * (8 + (dimension + 4) * real) + 8 * load_groups   # + the ramp times
     tables += 36 * max(1, constraint_entries)
     if histories:
-        tables += 32 * max(1, history_entries)
+        tables += (24 + 2 * 2 * 8) * max(1, history_entries)
     if backend == "cuda":
         return particles * per_particle + explicit * (12 + max_bonds * per_bond) + tables
     return particles * per_particle + explicit * 12 + bonds * per_bond + tables

@@ -186,19 +186,23 @@ class Backend:
 
     def _entry_args(self) -> tuple:
         a = self.arrays
-        return (a.entry_particle, a.entry_component, a.volume, a.force, a.displacement, a.velocity,
-                a.entry_values)
+        return (a.entry_particle, a.entry_component, a.entry_row, a.entry_column, a.entry_rate,
+                a.volume, self.density, a.force, a.displacement, a.velocity, a.history_terms)
 
     # Histories (io/history.py) -------------------------------------------------------------------
-    def prepare_history(self, entry_particle: np.ndarray, entry_component: np.ndarray) -> None:
-        """Allocate the energy pass's arrays and the history entries: the (particle, component)
-        pairs whose reaction, displacement and velocity each row reads (``entry_values``)."""
+    def prepare_history(self, entries: dict[str, np.ndarray], rows: int, width: int) -> None:
+        """Allocate the energy pass's arrays and the history entries (io/history.py): per entry
+        ``particle``, ``component``, ``row``, ``column`` and ``rate`` (kernels.pmb.entry_terms),
+        whose terms fill a (``rows``, ``width``) float64 table summed row by row on the device."""
         self._allocate_energy()
         a = self.arrays
-        self.entry_count = int(entry_particle.shape[0])
-        a.entry_particle = self._upload(_not_empty(np.asarray(entry_particle, dtype=np.int32)))
-        a.entry_component = self._upload(_not_empty(np.asarray(entry_component, dtype=np.int32)))
-        a.entry_values = self._zeros((3, max(1, self.entry_count)), np.float64)
+        self.entry_count = int(entries["particle"].shape[0])
+        for name, dtype in (("particle", np.int32), ("component", np.int32), ("row", np.int32),
+                            ("column", np.int32), ("rate", np.float64)):
+            setattr(a, f"entry_{name}",
+                    self._upload(_not_empty(np.asarray(entries[name], dtype=dtype))))
+        a.history_terms = self._zeros((max(1, rows), max(1, width)), np.float64)
+        self.history_rows = rows
 
     def _allocate_energy(self) -> None:
         a = self.arrays
@@ -216,9 +220,9 @@ class Backend:
         particle_energy) summed over the particles, at the current state."""
         raise NotImplementedError
 
-    def entry_values(self) -> np.ndarray:
-        """(3, entries) float64: reaction -V f, displacement and velocity of each history entry
-        (prepare_history) at the current state."""
+    def history_terms(self) -> np.ndarray:
+        """(rows,) float64: the history entries' terms (prepare_history) at the current state,
+        each row summed over its columns."""
         raise NotImplementedError
 
     # Operations (solvers call these) ------------------------------------------------------------

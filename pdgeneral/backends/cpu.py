@@ -24,7 +24,7 @@ from ..kernels.pmb import (
     AFTER_KICK,
     BODIES,
     constrain,
-    entry_values,
+    entry_terms,
     external_force,
     kick,
     kick_drift,
@@ -74,9 +74,11 @@ def _energy_source(displacement, velocity, volume, density, constrained, bond_ro
                         micromodulus, critical_stretch, load_forces, energy_density, sums)
 
 
-def _entries_source(particle, component, volume, force, displacement, velocity, values):
+def _entries_source(particle, component, row, column, rate, volume, density, force, displacement,
+                    velocity, terms):
     for m in prange(particle.shape[0]):
-        entry_values(m, particle, component, volume, force, displacement, velocity, values)
+        entry_terms(m, particle, component, row, column, rate, volume, density, force,
+                    displacement, velocity, terms)
 
 
 def _constrain_source(time, dt, phase, particle, component, kind, value, ramp_time, displacement,
@@ -304,9 +306,11 @@ class CpuBackend(Backend):
         # thread count (math.fsum would take a second per row at 4M particles)
         return self.arrays.history_sums.sum(axis=1)
 
-    def entry_values(self) -> np.ndarray:
+    def history_terms(self) -> np.ndarray:
+        if self.entry_count == 0:    # the arrays hold one placeholder entry
+            return np.zeros(self.history_rows)
         self.kernels.entries(*self._entry_args())
-        return self.arrays.entry_values[:, :self.entry_count].copy()
+        return self.arrays.history_terms.sum(axis=1)   # pairwise, deterministic (energy_totals)
 
     def set_body_force(self, time: float) -> None:
         a = self.arrays

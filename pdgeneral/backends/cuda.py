@@ -33,7 +33,7 @@ from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
     constrain,
-    entry_values,
+    entry_terms,
     external_force,
     kick,
     kick_drift,
@@ -152,10 +152,12 @@ def energy_kernel(displacement, velocity, volume, density, constrained, bond_row
                         micromodulus, critical_stretch, load_forces, energy_density, sums)
 
 
-def entries_kernel(particle, component, volume, force, displacement, velocity, values):
+def entries_kernel(particle, component, row, column, rate, volume, density, force, displacement,
+                   velocity, terms):
     m = cuda.grid(1)
     if m < particle.shape[0]:
-        entry_values(m, particle, component, volume, force, displacement, velocity, values)
+        entry_terms(m, particle, component, row, column, rate, volume, density, force,
+                    displacement, velocity, terms)
 
 
 def kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
@@ -533,6 +535,7 @@ class CudaBackend(Backend):
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
+        self._reductions: dict[str, list] = {}   # _row_sums' partial-sum arrays, by table
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
         self.unrolled = self.unroll_stencil and rows.stencil_particles > 0 and unrolls(model)
@@ -709,28 +712,35 @@ class CudaBackend(Backend):
         self._allocate_energy()
         self.k.energy_kernel[self._blocks, THREADS_PER_BLOCK](*self._energy_args())
 
-    def energy_totals(self) -> np.ndarray:
-        self.compute_energy()
-        values = self.arrays.history_sums
-        if getattr(self, "_history_partials", None) is None:
-            # block sums of block sums, down to a few hundred numbers per row for the host
-            self._history_partials = []
+    def _row_sums(self, values, name: str) -> np.ndarray:
+        """Each row of a (rows, width) float64 device array summed: block sums of block sums on
+        the device down to a few hundred numbers a row, which the host adds exactly (math.fsum):
+        fixed trees, so the same bits on every run."""
+        levels = self._reductions.get(name)
+        if levels is None:
+            levels = []
             width = values.shape[1]
             while width > REDUCE_THREADS:
                 width = _blocks(width, REDUCE_THREADS)
-                self._history_partials.append(cuda.device_array((values.shape[0], width),
-                                                                dtype=np.float64))
-        for partial in self._history_partials:
+                levels.append(cuda.device_array((values.shape[0], width), dtype=np.float64))
+            self._reductions[name] = levels
+        for partial in levels:
             self.k.reduce_rows_kernel[partial.shape[1], REDUCE_THREADS](values, partial)
             values = partial
         host = values.copy_to_host()
-        return np.array([math.fsum(row) for row in host])   # deterministic: fixed trees, then exact
+        return np.array([math.fsum(row) for row in host])
 
-    def entry_values(self) -> np.ndarray:
+    def energy_totals(self) -> np.ndarray:
+        self.compute_energy()
+        return self._row_sums(self.arrays.history_sums, "energy")
+
+    def history_terms(self) -> np.ndarray:
+        if self.entry_count == 0:    # the arrays hold one placeholder entry
+            return np.zeros(self.history_rows)
         a = self.arrays
         self.k.entries_kernel[_blocks(a.entry_particle.shape[0]), THREADS_PER_BLOCK](
             *self._entry_args())
-        return a.entry_values.copy_to_host()[:, :self.entry_count]
+        return self._row_sums(a.history_terms, "terms")
 
     def set_body_force(self, time: float) -> None:
         self.body_force_launch.set(0, time)

@@ -73,24 +73,35 @@ class History:
         self.quasi_static = quasi_static
         self.every = 1 if quasi_static else (every or DEFAULT_HISTORY_EVERY)
         dim = model.dimension
-        particles, components = [], []
-        #: name -> (first entry, particles of the region); entries run component by component
+        # One entry per (region particle, component) and per constraint entry; each writes two
+        # rows of a table that the device sums (kernels.pmb.entry_terms): per region and
+        # component its reaction and displacement, then the constraints' power and kinetic energy.
+        particles, components, rows, columns = [], [], [], []
+        #: name -> (first row, particles of the region)
         self._regions: dict[str, tuple[int, int]] = {}
-        start = 0
+        row = 0
         for name, members in model.regions.items():
-            self._regions[name] = (start, members.size)
+            self._regions[name] = (row, members.size)
             for d in range(dim):
                 particles.append(members)
                 components.append(np.full(members.size, d))
-            start += dim * members.size
-        self._constraints = start
+                rows.append(np.full(members.size, row))
+                columns.append(np.arange(members.size))
+                row += 2
+        count = model.constraint_particle.shape[0]
+        self._constraints = row
         particles.append(model.constraint_particle)
         components.append(model.constraint_component)
-        backend.prepare_history(np.concatenate(particles).astype(np.int32),
-                                np.concatenate(components).astype(np.int32))
-        # Per constraint entry: its particle's mass (kinetic energy) and, for quasi-static runs,
-        # its displacement per unit load factor (value * ramp'(load factor)).
-        self._mass = model.density * model.volume[model.constraint_particle]
+        rows.append(np.full(count, row))
+        columns.append(np.arange(count))
+        rate = (np.asarray(model.constraint_value, dtype=np.float64) if quasi_static
+                else np.full(count, np.inf))   # du/d(load factor), or the velocity (explicit)
+        entries = {"particle": np.concatenate(particles), "component": np.concatenate(components),
+                   "row": np.concatenate(rows), "column": np.concatenate(columns),
+                   "rate": np.concatenate([np.full(sum(c.size for c in columns[:-1]), np.nan),
+                                           rate])}
+        width = max([count, *(members.size for members in model.regions.values())], default=1)
+        backend.prepare_history(entries, row + 2, width)
         initial = backend.energy_totals()
         self._critical_energy = float(initial[2])   # of the bonds intact at the start
         self._intact = round(float(initial[3]))
@@ -112,20 +123,15 @@ class History:
         if self.rows and self.rows["step"][-1] >= step:
             self.truncate(step - 1)    # the step again (a resume that rewinds): replace its row
         totals = self.backend.energy_totals()
-        values = self.backend.entry_values()
+        terms = self.backend.history_terms()
         groups = len(model.load_groups)
-        reaction, displacement, velocity = values
-        c = slice(self._constraints, None)
+        power = float(terms[self._constraints])
         if self.quasi_static:
-            factor = float(load_factor)
-            # u = value * load factor (the model's quasi-static ramp is 1): du/d(load factor)
-            power = float(np.sum(reaction[c] * model.constraint_value))
             constrained_kinetic = 0.0
-            load_factors = np.full(groups, factor)
-            position = factor
+            load_factors = np.full(groups, float(load_factor))
+            position = float(load_factor)
         else:
-            power = float(np.sum(reaction[c] * velocity[c]))
-            constrained_kinetic = float(np.sum(0.5 * self._mass * velocity[c] ** 2))
+            constrained_kinetic = float(terms[self._constraints + 1])
             load_factors = np.array([ramp(time, g.ramp_time) for g in model.load_groups])
             position = time
         load_displacement = np.asarray(totals[4:4 + groups], dtype=np.float64)
@@ -164,10 +170,8 @@ class History:
         }
         dim = model.dimension
         for name, (first, count) in self._regions.items():
-            r = reaction[first:first + dim * count].reshape(dim, count)
-            u = displacement[first:first + dim * count].reshape(dim, count)
-            row[f"regions/{name}/reaction_force"] = r.sum(axis=1)
-            row[f"regions/{name}/displacement"] = u.mean(axis=1)
+            row[f"regions/{name}/reaction_force"] = terms[first:first + 2 * dim:2].copy()
+            row[f"regions/{name}/displacement"] = terms[first + 1:first + 2 * dim:2] / count
         for key, value in row.items():
             self.rows.setdefault(key, []).append(value)
 

@@ -298,15 +298,30 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
 
 
 @register_jitable(inline="always")
-def entry_values(m, particle, component, volume, force, displacement, velocity, values):
-    """History entry m (a particle and a component): values[0, m] = -V_i f_d,i, the force the
-    particle's bonds exert on whatever holds it (a grip's load cell reads the sum over the grip),
-    values[1, m] = u_d,i, values[2, m] = v_d,i, in float64."""
+def entry_terms(m, particle, component, row, column, rate, volume, density, force, displacement,
+                velocity, terms):
+    """History entry m (a particle and a component) writes its terms into column ``column[m]`` of
+    two rows of ``terms`` (float64), which are then summed on the device (io/history.py):
+
+    - a region's entry (``rate[m]`` NaN): the reaction -V_i f_d,i (a grip's load cell reads the
+      sum over the grip) into row ``row[m]``, the displacement u_d,i into the next row;
+    - a constraint entry: the power of the prescribed motion, -V_i f_d,i times ``rate[m]`` (its
+      prescribed displacement per unit load factor) or, where ``rate[m]`` is infinite (explicit
+      runs), times v_d,i, into row ``row[m]``; its kinetic energy 1/2 rho V_i v_d,i^2 into the next.
+    """
     i = particle[m]
     d = component[m]
-    values[0, m] = -np.float64(volume[i]) * np.float64(force[d, i])
-    values[1, m] = np.float64(displacement[d, i])
-    values[2, m] = np.float64(velocity[d, i])
+    vol = np.float64(volume[i])
+    reaction = -vol * np.float64(force[d, i])
+    r = row[m]
+    c = column[m]
+    if math.isnan(rate[m]):
+        terms[r, c] = reaction
+        terms[r + 1, c] = np.float64(displacement[d, i])
+    else:
+        v = np.float64(velocity[d, i])
+        terms[r, c] = reaction * (v if math.isinf(rate[m]) else rate[m])
+        terms[r + 1, c] = 0.5 * np.float64(density) * vol * v * v
 
 
 @register_jitable(inline="always")
@@ -526,6 +541,6 @@ def relaxation_update(i, first, damping, dt, constrained, fictitious_density, re
 BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           physics.deformed_length_squared, physics.reciprocal_sqrt,
           physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_at, bond_force,
-          particle_force, particle_damage, particle_energy, entry_values, external_force, kick_drift,
+          particle_force, particle_damage, particle_energy, entry_terms, external_force, kick_drift,
           kick, kick_kick_drift_to, kick_kick_drift, constrain, unphysical, relaxation_residual,
           relaxation_update)

@@ -1,0 +1,51 @@
+"""Where a history row's time goes on the GPU: the energy pass, the reductions, the entries and
+the host's share, each timed alone on the 4M crack-branching plate. Not a test.
+
+    python benchmarks/history_breakdown.py [--spacing 3.1623e-5]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from pdgeneral import api, backends
+from pdgeneral.io.history import History
+from pdgeneral.model import time_stepping
+
+
+def timed(label, function, engine, repeat=50):
+    function()
+    engine.synchronize()
+    started = time.perf_counter()
+    for _ in range(repeat):
+        function()
+    engine.synchronize()
+    print(f"{label:<40} {(time.perf_counter() - started) / repeat * 1e3:8.3f} ms", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spacing", type=float, default=3.1623e-5)
+    parser.add_argument("--backend", default="cuda")
+    args = parser.parse_args()
+    overrides = [f"discretization.spacing={args.spacing}", f"discretization.horizon={3.015 * args.spacing}",
+                 "solver.end_time=null", "solver.time_step=null", "solver.steps=4000"]
+    prepared = api.prepare("cases/crack_branching_glass_2d.yaml", overrides, args.backend)
+    model = prepared.model
+    dt, steps = time_stepping(model)
+    engine = backends.create(prepared.backend, model, steps)
+    engine.warm_up("explicit")
+    history = History(model, engine, 10)
+    history.time_step = dt
+    print(f"{model.particle_count:,} particles, {history.backend.entry_count} history entries")
+    timed("one step (advance 1)", lambda: engine.advance(0, 1, dt), engine)
+    timed("ten steps (advance 10)", lambda: engine.advance(0, 10, dt), engine)
+    timed("energy pass (kernel)", engine.compute_energy, engine)
+    timed("energy_totals (pass + reduce + copy)", engine.energy_totals, engine)
+    timed("history_terms (entries, reduce, copy)", engine.history_terms, engine)
+    timed("constraint_work", engine.constraint_work, engine)
+    timed("History.record (all of a row)", lambda: history.record(10, 10 * dt), engine, repeat=20)
+
+
+if __name__ == "__main__":
+    main()
