@@ -66,20 +66,23 @@ Rows keep one particle order in every file.
 
 Crash safety by construction: a file is never modified once it has its final name. Each is written
 as NAME.tmp, closed, fsync'ed, renamed to NAME by os.replace (atomic), and its folder fsync'ed. A
-snapshot writes its step file, then (a view-only one) checkpoint.h5, then history.h5 (when the run
-keeps a history), then rebuilds OUT.h5 with one more link, then the XDMF index; a checkpoint
-replaces checkpoint.h5 and history.h5 the same way (and rebuilds OUT.h5 when it gains a link). So at
-every instant each name holds a complete file, and OUT.h5 links only to files already in place: the
-snapshots OUT.h5 lists are exactly those completed. The step file goes before its checkpoint: a
-crash between the two leaves the previous restart point, from which the resumed run writes the
-same snapshot again (the same bits), never a restart point whose snapshot is lost. A ``*.tmp`` is a
+snapshot writes history.h5 (when the run keeps a history), then its step file, then (a view-only
+one) checkpoint.h5, then rebuilds OUT.h5 with one more link, then the XDMF index; a checkpoint
+replaces history.h5 and checkpoint.h5 the same way (and rebuilds OUT.h5 when it gains a link). So
+at every instant each name holds a complete file, and OUT.h5 links only to files already in place:
+the snapshots OUT.h5 lists are exactly those completed. The step file goes before its checkpoint:
+a crash between the two leaves the previous restart point, from which the resumed run writes the
+same snapshot again (the same bits), never a restart point whose snapshot is lost. From an
+output's first snapshot on there is always a restart point: that snapshot, and a rewrite of the
+only restart point (a resume from step 0), are written in the run's precision. A ``*.tmp`` is a
 write cut short: nothing links to it, and ``--resume`` deletes it. ``--resume`` also adopts a step
 file that OUT.h5 does not list yet (a crash between the two renames; the file is complete, as
-every final name is). history.h5 is published after the restart state of the same job, with the
-rows up to that job's step; its rows may still run past the step a resume continues from (a write
-without bond state publishes rows and no restart point), so the history code keeps only the rows
-up to that step (``resumed_history_path`` names the file). The writer holds an exclusive lock
-(flock) on the folder for the whole run, so that two runs never write one output.
+every final name is). history.h5 (rows up to the job's step, frozen when the job is submitted) goes
+before the job's restart state, so that it always covers the newest restart point: a crash between
+the two leaves a history whose rows run past the step a resume continues from, and the history
+code keeps only the rows up to that step (``resumed_history_path`` names the file). The writer
+holds an exclusive lock (flock) on the folder for the whole run, so that two runs never write one
+output.
 """
 from __future__ import annotations
 
@@ -649,7 +652,9 @@ class SnapshotWriter:
         self._checkpoint_step = int(step)
 
     def _publish_history(self, history: tuple[HistorySource, object] | None) -> bool:
-        """Publish history.h5 (when the run keeps one); True when OUT.h5 must gain its link."""
+        """Publish history.h5 (when the run keeps one); True when OUT.h5 must gain its link. It goes
+        before the job's restart state: a crash between the two leaves the previous restart point,
+        whose rows (and whatever the history keeps for a resume from it) are in the file too."""
         if history is None:
             return False
         source, frozen = history
@@ -658,9 +663,10 @@ class SnapshotWriter:
         return new
 
     def _checkpoint_now(self, step, time, displacement, velocity, bond_state, attrs, history) -> None:
+        linked = self._publish_history(history)
         new = not self._has_checkpoint     # OUT.h5 gains its link (the file keeps its name)
         self._publish_checkpoint(step, time, displacement, velocity, bond_state, attrs)
-        if self._publish_history(history) or new:
+        if linked or new:
             self._publish_index()
 
     def write(self, step: int, time: float, fields: dict[str, np.ndarray], bond_state=None,
@@ -690,6 +696,7 @@ class SnapshotWriter:
             arrays.append(("bond_state", bond_state, np.uint32))
         file_attrs = {"step": int(step), "time": float(time), **attrs, "restart": full,
                       "precision": dtype.name}
+        self._publish_history(history)
         _publish(self.folder / step_file(step),
                  lambda tmp: _write_h5(tmp, lambda f: _fill_arrays(f, file_attrs, arrays,
                                                                    self.compression)))
@@ -701,7 +708,6 @@ class SnapshotWriter:
             # the newest snapshot stays a restart point with the same bits: its full state
             self._publish_checkpoint(step, time, fields["displacement"], fields["velocity"],
                                      bond_state, attrs)
-        self._publish_history(history)
         # a snapshot written again (a resume from step 0 rewrites it, same bits) is listed once
         self.steps = [entry for entry in self.steps if entry[0] != step] + [(step, float(time))]
         self.steps.sort()
