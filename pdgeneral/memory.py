@@ -26,7 +26,8 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     relaxation sums (float64 on the GPU), the constraint bits and the no-fail flag (2 bytes), the
     explicit-row index (4), and the bond-state words (4 bytes per 32 bonds).
     The GPU keeps a second displacement array (dim reals), which its fused force-and-kick kernel
-    writes the next step's displacement into.
+    writes the next step's displacement into, and 3 more reals per particle below the force (what
+    a history step's force kernel sums of the intact bonds).
     Per explicit row: row start and count (12 bytes). Per explicit bond: neighbour index (4),
     stencil slot (2) and bond weight (one real); on the GPU padded to max_bonds slots per row.
     Per stencil vector: its offset (8) and vector, length, inverse length, breaking threshold
@@ -44,6 +45,8 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     words = max(1, (max_bonds + 31) // 32)
     fields = 6 + load_groups + (1 if backend == "cuda" else 0)
     per_particle = (fields * dimension + 4) * real + 4 * 8 + 2 + 4 + 4 * words
+    if backend == "cuda":
+        per_particle += 3 * real   # the force array's rows of a history step's bond sums
     if histories:
         per_particle += real + (4 + load_groups) * 8
     per_bond = 4 + 2 + real

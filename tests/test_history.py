@@ -277,3 +277,35 @@ def test_the_load_curve_example_of_the_api_document_runs(tmp_path, monkeypatch):
     h = namespace["h"]
     assert namespace["force"].max() > 10.0 and h["broken_bonds"][-1] > 100
     assert np.abs(namespace["balance"]).max() < 0.02 * h["external_work"][-1]
+
+
+def test_gpu_history_steps_change_no_bit_and_match_the_energy_pass():
+    """On the GPU the steps that end with a history row take a force kernel that also sums the
+    bonds' energy terms (kernels.pmb.RECORD_ENERGY): the run's fields are the same bits as without
+    a history, and its energies those of the separate energy pass within rounding."""
+    raw = merge(BASE_2D, {
+        "geometry": {"box": {"min": [0.0, 0.0], "max": [0.016, 0.006]}},
+        "regions": {"left": {"box": {"min": [0.0, 0.0], "max": [0.0015, 0.006]}},
+                    "right": {"box": {"min": [0.0145, 0.0], "max": [0.016, 0.006]}}},
+        "boundary_conditions": [{"region": "left", "type": "velocity", "value": [-2.0, None]},
+                                {"region": "right", "type": "velocity", "value": [2.0, None]}],
+        "solver": {"steps": 20}})
+    model = build_model(case_from(raw))
+    dt, steps = time_stepping(model)
+    states = []
+    for every in (None, 5):
+        engine = backends.create("cuda", model)
+        engine.warm_up("explicit")
+        history = History(model, engine, every) if every else None
+        run_explicit(engine, None, steps, dt, 10**9, history=history)
+        fields = engine.fields()
+        states.append((fields["displacement"], fields["velocity"], engine.bond_bits()))
+    for a, b in zip(*states, strict=True):
+        assert np.array_equal(a, b)
+    assert engine._energy_fresh                      # the last row came from the force kernel
+    fused = history.arrays()
+    engine._energy_fresh = False
+    separate = engine.energy_totals()
+    assert fused["strain_energy"][-1] == pytest.approx(separate[1], rel=1e-10)
+    assert fused["kinetic_energy"][-1] == pytest.approx(separate[0], rel=1e-12)
+    assert fused["broken_bonds"][-1] > 0

@@ -241,8 +241,10 @@ class Backend:
         """body_force = sum over load groups of ramp(time) * group force."""
         raise NotImplementedError
 
-    def advance(self, first_step: int, n_steps: int, dt: float) -> None:
-        """n_steps explicit velocity-Verlet steps starting at step first_step."""
+    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False) -> None:
+        """n_steps explicit velocity-Verlet steps starting at step first_step. ``energy``: a
+        history row follows (a backend may then gather its energy terms during the last step;
+        the results are the same)."""
         raise NotImplementedError
 
     def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:

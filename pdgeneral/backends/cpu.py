@@ -316,7 +316,7 @@ class CpuBackend(Backend):
         a = self.arrays
         self.kernels.body_force(time, a.load_ramps, a.load_forces, a.body_force)
 
-    def advance(self, first_step: int, n_steps: int, dt: float) -> None:
+    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False) -> None:
         follow_cpu_share()   # between chunks of steps (about half a second each)
         a = self.arrays
         self.kernels.advance(first_step, n_steps, dt, self.density, self._force_args(),

@@ -33,6 +33,7 @@ from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
     constrain,
+    energy_sums,
     entry_terms,
     external_force,
     kick,
@@ -152,6 +153,18 @@ def energy_kernel(displacement, velocity, volume, density, constrained, bond_row
                         micromodulus, critical_stretch, load_forces, energy_density, sums)
 
 
+def energy_sums_kernel(force, displacement, velocity, volume, density, constrained, micromodulus,
+                       critical_stretch, load_forces, energy_density, sums):
+    """kernels.pmb.energy_sums from the bond sums a RECORD_ENERGY force kernel left in the rows of
+    ``force`` below the force (the force array's dim + 3 rows)."""
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        dim = displacement.shape[0]
+        energy_sums(i, force[dim, i], force[dim + 1, i], force[dim + 2, i], displacement, velocity,
+                    volume, density, constrained, micromodulus, critical_stretch, load_forces,
+                    energy_density, sums)
+
+
 def entries_kernel(particle, component, row, column, rate, volume, density, force, displacement,
                    velocity, terms):
     m = cuda.grid(1)
@@ -247,7 +260,7 @@ def reduce_rows_kernel(values, partial):
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
 _FORCE_KERNELS = (forces_kernel, forces_kick_kernel)
-_KERNELS = (damage_kernel, energy_kernel, entries_kernel, kick_drift_kernel, kick_kernel,
+_KERNELS = (damage_kernel, energy_kernel, energy_sums_kernel, entries_kernel, kick_drift_kernel, kick_kernel,
             kick_kick_drift_kernel, unphysical_kernel, constrain_kernel, body_force_kernel,
             residual_kernel,
             relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
@@ -295,15 +308,17 @@ FORCE_KERNEL_OPTIONS: dict = {"max_registers": 64}
 UNROLLED_KERNEL_OPTIONS: dict = {}
 
 
-def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype) -> dict:
+def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype,
+                      record_energy: bool = False) -> dict:
     """name -> device function of the shared bodies (kernels.pmb.BODIES) for one dimension,
     bond-force evaluation and precision (they see SPECIALIZED_DIMENSION, SPECIALIZED_FORM and REAL
     as compile-time constants: the 3D force loop with both evaluations compiled in took 8.14 ms at
     8M particles, with one 6.53; REAL makes a float32 build compute in float32)."""
     dtype = np.dtype(dtype)
-    key = ("device", dimension, reciprocal_form, dtype.str, FAST_FLOAT32_MATH)
+    key = ("device", dimension, reciprocal_form, dtype.str, FAST_FLOAT32_MATH, record_energy)
     if key not in _COMPILED:
         constants = {"SPECIALIZED_DIMENSION": dimension, "SPECIALIZED_FORM": 1 if reciprocal_form else 2,
+                     "RECORD_ENERGY": record_energy,
                      "SELECT_FACTOR": True, "REAL": dtype.type}
         # the GPU's own versions of a few bodies (the simulator has no libdevice)
         replace = {}
@@ -324,14 +339,15 @@ def _force_options(unrolled: bool = False) -> dict:
     return UNROLLED_KERNEL_OPTIONS if unrolled else FORCE_KERNEL_OPTIONS
 
 
-def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.float64) -> dict:
+def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.float64,
+             record_energy: bool = False) -> dict:
     """name -> CUDA kernel for one dimension, bond-force evaluation (kernels.pmb.bond_force) and
     precision, built on first use (compilation itself happens at the first launch). The force
     kernels here run the general loop (see _force_kernels)."""
-    key = (dimension, reciprocal_form, np.dtype(dtype).str, FAST_FLOAT32_MATH,
+    key = (dimension, reciprocal_form, np.dtype(dtype).str, FAST_FLOAT32_MATH, record_energy,
            tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
     if key not in _COMPILED:
-        table = _device_functions(dimension, reciprocal_form, dtype)
+        table = _device_functions(dimension, reciprocal_form, dtype, record_energy)
         kernels_ = {kernel.__name__: kernel_cache.attach(cuda.jit(retarget(kernel, table)), key)
                     for kernel in _KERNELS}
         general = dict(table)
@@ -375,7 +391,8 @@ def stencil_table_of(model, rows, reciprocal_form: bool) -> tuple:
                                   unsigned=not _SIMULATOR)
 
 
-def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: bool = False) -> dict:
+def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: bool = False,
+                   record_energy: bool = False) -> dict:
     """forces_kernel and forces_kick_kernel for ``model``: with its stencil particles' loop
     unrolled, or the general ones of ``compiled``. The unrolled loop comes in two builds
     (kernels/unrolled.py): *shared* (``constants`` False), reading the stencil's numbers and the
@@ -383,14 +400,16 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
     (the horizon factor), the precision and the form only and every such model shares them (a sweep
     over the material, the spacing, the loads or the body's size compiles them once); and
     *specialized*, with the model's numbers as compile-time constants, which the compiler folds
-    into the instructions: faster, compiled for each model (docs/performance.md)."""
+    into the instructions: faster, compiled for each model (docs/performance.md).
+    ``record_energy``: the kernels that also leave a history row's bond sums below the force
+    (kernels.pmb.RECORD_ENERGY), launched on the steps that end with a history row."""
     dimension = model.dimension
     if not unroll:
-        general = compiled(dimension, reciprocal_form, model.dtype)
+        general = compiled(dimension, reciprocal_form, model.dtype, record_energy)
         return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
     vectors = model.stencil.vectors   # the stencil's shape: set by the horizon factor alone
     key = ("unrolled", dimension, vectors.tobytes(), model.dtype.str, reciprocal_form,
-           FAST_FLOAT32_MATH, tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())))
+           FAST_FLOAT32_MATH, tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())), record_energy)
     numbers = argument_table
     if constants:
         model_table = stencil_table_of(model, rows, reciprocal_form)
@@ -401,10 +420,11 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
 
         numbers = retarget(numbers, {"MODEL_TABLE": model_table})
     if key not in _COMPILED:
-        table = _device_functions(dimension, reciprocal_form, model.dtype)
+        table = _device_functions(dimension, reciprocal_form, model.dtype, record_energy)
         loop = unrolled.stencil_particle_force(
             vectors, reciprocal_form, table["bond_force"],
-            unrolled.same_index if _SIMULATOR else numba.uint64, model.dtype.type)
+            unrolled.same_index if _SIMULATOR else numba.uint64, model.dtype.type,
+            table["bond_energy"] if record_energy else None)
         with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop),
                          stencil_numbers=cuda.jit(device=True)(numbers))
         with_loop["any_particle_force"] = cuda.jit(device=True)(
@@ -531,6 +551,13 @@ class CudaBackend(Backend):
         super().__init__(model, bonds)
         del bonds
         n = model.particle_count
+        dim = model.dimension
+        # The force array with three more rows: what a history step's force kernel sums of each
+        # particle's intact bonds (kernels.pmb.RECORD_ENERGY). The other kernels see its first
+        # dim rows (a contiguous view).
+        self._force_rows = self._zeros((dim + 3, n), model.dtype)
+        self.arrays.force = self._force_rows[:dim]
+        self._energy_fresh = False   # whether the rows hold the current state's sums
         self.k = SimpleNamespace(**compiled(model.dimension, self.reciprocal_form, model.dtype))
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
@@ -546,6 +573,9 @@ class CudaBackend(Backend):
             else steps is not None and steps * n >= SPECIALIZE_PARTICLE_STEPS)
         self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, self.reciprocal_form,
                                                               self.unrolled, self.specialized))
+        self._energy_force_kernel = _force_kernels(model, rows, self.reciprocal_form, self.unrolled,
+                                                   self.specialized,
+                                                   record_energy=True)["forces_kernel"]
         self._stencil_table = _NO_TABLE
         if self.unrolled and not self.specialized:
             self._stencil_table = stencil_table_of(model, rows, self.reciprocal_form)
@@ -582,6 +612,8 @@ class CudaBackend(Backend):
         launches = SimpleNamespace(
             forces=PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
                                   force_args),
+            forces_energy=PreparedLaunch(self._energy_force_kernel, blocks, THREADS_PER_BLOCK,
+                                         (*force_args[:-1], self._force_rows)),
             forces_kick=PreparedLaunch(self._force_kernel.forces_kick_kernel, blocks,
                                        THREADS_PER_BLOCK,
                                        (*force_args, self.real(0.0), self.density, a.constrained,
@@ -603,6 +635,7 @@ class CudaBackend(Backend):
         launches = self._launches[parity]
         self.arrays.displacement = self._displacements[parity]
         self.forces_launch = launches.forces
+        self.forces_energy_launch = launches.forces_energy
         self.forces_kick_launch = launches.forces_kick
         self.kick_drift_launch = launches.kick_drift
         self.kick_kick_drift_launch = launches.kick_kick_drift
@@ -681,10 +714,12 @@ class CudaBackend(Backend):
         return fields, buffers["bond_state"]
 
     def _assign(self, target, host) -> None:
+        self._energy_fresh = False
         target.copy_to_device(host)
 
     # Operations -------------------------------------------------------------------------------
     def compute_forces(self) -> None:
+        self._energy_fresh = False
         self.forces_launch()
 
     def first_unphysical_particle(self, speed_limit: float) -> int:
@@ -701,6 +736,7 @@ class CudaBackend(Backend):
         self.k.damage_kernel[self._blocks, THREADS_PER_BLOCK](*self._damage_args())
 
     def apply_constraints(self, time: float, dt: float, phase: int) -> None:
+        self._energy_fresh = False
         launch = self.constrain_launch
         if launch is not None:
             launch.set(0, time)
@@ -731,8 +767,16 @@ class CudaBackend(Backend):
         return np.array([math.fsum(row) for row in host])
 
     def energy_totals(self) -> np.ndarray:
-        self.compute_energy()
-        return self._row_sums(self.arrays.history_sums, "energy")
+        a = self.arrays
+        if self._energy_fresh:   # the last step's force kernel summed the bonds (advance)
+            self._allocate_energy()
+            self.k.energy_sums_kernel[self._blocks, THREADS_PER_BLOCK](
+                self._force_rows, a.displacement, a.velocity, a.volume, self.density,
+                a.constrained, self.micromodulus, self.critical_stretch, a.load_forces,
+                a.energy_density, a.history_sums)
+        else:
+            self.compute_energy()
+        return self._row_sums(a.history_sums, "energy")
 
     def history_terms(self) -> np.ndarray:
         if self.entry_count == 0:    # the arrays hold one placeholder entry
@@ -746,7 +790,7 @@ class CudaBackend(Backend):
         self.body_force_launch.set(0, time)
         self.body_force_launch()
 
-    def advance(self, first_step: int, n_steps: int, dt: float) -> None:
+    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False) -> None:
         step = self.real(dt)   # the kicks' dt; time and the constraints keep float64 (kernels.pmb)
         for launches in self._launches:
             launches.kick_drift.set(0, step)
@@ -765,7 +809,8 @@ class CudaBackend(Backend):
             if time - dt < self._last_ramp:
                 self.set_body_force(time)
             if s == n_steps - 1:
-                self.forces_launch()
+                # a history row follows: the force kernel also sums its bonds' energy terms
+                (self.forces_energy_launch if energy else self.forces_launch)()
                 self.kick_launch()
                 if constrained:
                     self.apply_constraints(time, dt, AFTER_KICK)
@@ -775,6 +820,7 @@ class CudaBackend(Backend):
             else:
                 self.forces_launch()
                 self.kick_kick_drift_launch()
+        self._energy_fresh = energy and n_steps > 0   # (after the constraints, which clear it)
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays
@@ -783,6 +829,7 @@ class CudaBackend(Backend):
         return np.array([math.fsum(row) for row in partial])  # exact, order-independent
 
     def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
+        self._energy_fresh = False
         a = self.arrays
         blocks = self._blocks
         self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)

@@ -48,6 +48,10 @@ REAL = np.float64
 #: GPU build sets it, measured with it) or computes it for intact bonds only (a branch: the CPU's
 #: serial force loop took 47 ms on a 250k plate, against 90 ms with the select).
 SELECT_FACTOR = False
+#: Whether the force loop also sums, per particle, what a history row needs of its intact bonds
+#: (``bond_energy``): the GPU compiles a second force kernel with it set, launched on the steps that
+#: end with a history row (backends/cuda.py); every other build leaves it False and the loop as is.
+RECORD_ENERGY = False
 
 # Constraint kinds (the ``kind`` column of the constraint table).
 PRESCRIBED_VELOCITY = 0
@@ -139,6 +143,25 @@ def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_s
 
 
 @register_jitable(inline="always")
+def bond_energy(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, inverse_length,
+                reciprocal_form, dimension):
+    """(s^2 |xi|, |xi|) of an intact bond, its share of the strain energy density up to the factor
+    c w / 4 (``particle_energy``). ``reciprocal_form``: s = |xi + eta| / |xi| - 1 from 1/|xi| (the
+    unrolled loop's reciprocal table has no |xi|; in float64 the cancellation costs about 1e-12 of
+    s at the strains of fracture), otherwise the stretch form's quotient."""
+    if reciprocal_form:
+        squared = deformed_length_squared(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, dimension)
+        stretch = squared * reciprocal_sqrt(squared) * inverse_length - REAL(1.0)
+        length = reciprocal(inverse_length)
+    else:
+        numerator, denominator, _ = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
+                                                 reference_length, dimension)
+        stretch = numerator * reciprocal(denominator)
+        length = reference_length
+    return stretch * stretch * length, length
+
+
+@register_jitable(inline="always")
 def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
                    bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
                    stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
@@ -167,6 +190,9 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
     first = 0 if row < 0 else row_first[row]
     word = 0
     changed = False
+    stretched = REAL(0.0)   # RECORD_ENERGY only: sum s^2 |xi| w, sum |xi| w, intact bonds
+    held = REAL(0.0)
+    intact_bonds = 0
     for n in range(count):
         bit = n & 31
         if bit == 0:
@@ -195,6 +221,13 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
         if still_intact != bond_intact:
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
+        if RECORD_ENERGY and still_intact:
+            squared_length, length = bond_energy(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
+                                                 stencil_length[slot], stencil_inverse_length[slot],
+                                                 form, dim)
+            stretched += squared_length * weight
+            held += length * weight
+            intact_bonds += 1
         fx += scale * (xi_x + eta_x)
         fy += scale * (xi_y + eta_y)
         fz += scale * (xi_z + eta_z)
@@ -204,6 +237,10 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
     force[1, i] = fy
     if dim == 3:
         force[2, i] = fz
+    if RECORD_ENERGY:   # the rows below the force (CudaBackend: its force array has dim + 3)
+        force[dim, i] = stretched
+        force[dim + 1, i] = held
+        force[dim + 2, i] = REAL(intact_bonds)
 
 
 @register_jitable(inline="always")
@@ -233,17 +270,10 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
                     row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
                     stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
                     critical_stretch, load_forces, energy_density, sums):
-    """Particle i's share of a history row (io/history.py; docs/theory.md, "Histories").
-
-    energy_density[i] = W_i = 1/4 sum_j c s_ij^2 |xi_ij| w_ij over intact bonds (J/m^3): half of
-    each bond's micropotential c s^2 |xi| / 2 (Silling and Askari 2005, eq. 13), the other half
-    belonging to j, so that sum_i V_i W_i is the strain energy whose gradient is the force of
-    ``particle_force``. Per particle, in float64 (sums over millions of particles):
-    sums[0, i] = 1/2 rho V_i |v_i|^2, sums[1, i] = V_i W_i, sums[2, i] = the energy the intact
-    bonds would hold at the critical stretch, V_i 1/4 sum_j c s0^2 |xi| w_ij, sums[3, i] = the
-    number of intact bonds, sums[4 + g, i] = V_i sum_d B_gd u_d over the free components, with
-    B_g load group g's body-force density (the work of a load is the integral of its ramp over
-    this sum). The bond loop runs in the run's type; this pass is not part of a step."""
+    """Particle i's share of a history row (io/history.py; docs/theory.md, "Histories"): the sums
+    of its intact bonds (``bond_energy``, the stretch form), then ``energy_sums``. The GPU gets the
+    same sums from its force loop instead, on the steps that end with a history row
+    (RECORD_ENERGY)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
@@ -262,7 +292,6 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
         if (word >> bit) & 1:
             j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
                                       bond_weights, stencil_offset, stencil_weight)
-            length = stencil_length[slot]
             eta_x = displacement[0, j] - ux_i
             eta_y = displacement[1, j] - uy_i
             if dim == 3:
@@ -271,12 +300,30 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
             else:
                 xi_z = REAL(0.0)
                 eta_z = REAL(0.0)
-            numerator, denominator, _ = bond_stretch(stencil_xi[0, slot], stencil_xi[1, slot],
-                                                     xi_z, eta_x, eta_y, eta_z, length, dim)
-            stretch = numerator / denominator
-            stretched += stretch * stretch * length * weight
+            squared_length, length = bond_energy(stencil_xi[0, slot], stencil_xi[1, slot], xi_z,
+                                                 eta_x, eta_y, eta_z, stencil_length[slot],
+                                                 REAL(0.0), False, dim)
+            stretched += squared_length * weight
             held += length * weight
             intact_bonds += 1
+    energy_sums(i, stretched, held, REAL(intact_bonds), displacement, velocity, volume, density,
+                constrained, micromodulus, critical_stretch, load_forces, energy_density, sums)
+
+
+@register_jitable(inline="always")
+def energy_sums(i, stretched, held, intact_bonds, displacement, velocity, volume, density,
+                constrained, micromodulus, critical_stretch, load_forces, energy_density, sums):
+    """From particle i's bond sums (``stretched`` = sum s^2 |xi| w, ``held`` = sum |xi| w and the
+    number of intact bonds): energy_density[i] = W_i = 1/4 c sum_j s_ij^2 |xi_ij| w_ij (J/m^3), half
+    of each bond's micropotential c s^2 |xi| / 2 (Silling and Askari 2005, eq. 13; the other half
+    belongs to j), so that sum_i V_i W_i is the strain energy whose gradient is the force of
+    ``particle_force``; and per particle, in float64 (sums over millions of particles):
+    sums[0, i] = 1/2 rho V_i |v_i|^2, sums[1, i] = V_i W_i, sums[2, i] = the energy the intact
+    bonds would hold at the critical stretch, V_i 1/4 c s0^2 sum_j |xi| w_ij, sums[3, i] = the
+    number of intact bonds, sums[4 + g, i] = V_i sum_d B_gd u_d over the free components, with
+    B_g load group g's body-force density (the work of a load is the integral of its ramp over
+    this sum)."""
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     density_of_energy = REAL(0.25) * micromodulus * stretched
     energy_density[i] = density_of_energy
     vol = np.float64(volume[i])
@@ -288,7 +335,7 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
     sums[1, i] = vol * np.float64(density_of_energy)
     critical = np.float64(critical_stretch)
     sums[2, i] = 0.25 * np.float64(micromodulus) * critical * critical * np.float64(held) * vol
-    sums[3, i] = intact_bonds
+    sums[3, i] = np.float64(intact_bonds)
     for g in range(load_forces.shape[0]):
         work = 0.0
         for d in range(dim):
@@ -541,6 +588,7 @@ def relaxation_update(i, first, damping, dt, constrained, fictitious_density, re
 BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           physics.deformed_length_squared, physics.reciprocal_sqrt,
           physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_at, bond_force,
-          particle_force, particle_damage, particle_energy, entry_terms, external_force, kick_drift,
+          bond_energy, particle_force, particle_damage, energy_sums, particle_energy, entry_terms,
+          external_force, kick_drift,
           kick, kick_kick_drift_to, kick_kick_drift, constrain, unphysical, relaxation_residual,
           relaxation_update)

@@ -45,12 +45,14 @@ def table_bytes(size: int, dimension: int, reciprocal_form: bool, real_bytes: in
     return 8 * (dimension - 1) + size * real_bytes * (len(table_columns(dimension, reciprocal_form)) - 1)
 
 
-def stencil_force_source(size: int, dimension: int, reciprocal_form: bool) -> str:
+def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
+                         energy: bool = False) -> str:
     """Python source of ``stencil_particle_force(i, displacement, no_fail, intact, micromodulus,
     critical_stretch, table, force)``: the force on stencil particle i and the breaking of its
     bonds, the loop of kernels.pmb.particle_force written out for ``size`` slots: slot n's
     neighbour is i + K_X_n + K_Y_n n_x (+ K_Z_n n_x n_y), its numbers ``table``'s n-th entries
-    (``stencil_table``)."""
+    (``stencil_table``). ``energy``: also the sums of kernels.pmb.RECORD_ENERGY, into the rows
+    of ``force`` below the force (kernels.pmb.bond_energy per intact bond)."""
     if size < 1 or dimension not in (2, 3):
         raise ValueError(f"no unrolled loop for {size} slots in {dimension}D")
     axes = "xyz"[:dimension]
@@ -63,6 +65,8 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool) -> st
              "    " + ", ".join(table_columns(dimension, reciprocal_form)) + " = table"]
     lines += [f"    u{a}_i = displacement[{d}, i]" for d, a in enumerate(axes)]
     lines += [f"    f{a} = REAL(0.0)" for a in axes]
+    if energy:
+        lines += ["    stretched = REAL(0.0)", "    held = REAL(0.0)", "    intact_bonds = 0"]
     words = (size + 31) // 32
     for w in range(words):
         lines += [f"    word_{w} = intact[{w}, i]", f"    new_{w} = word_{w}"]
@@ -81,10 +85,22 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool) -> st
             f"                                     RECIPROCAL_FORM, {dimension})",
             "    if still_intact != bond_intact:",
             f"        new_{w} ^= MASK_{n}"]
+        if energy:
+            lines += [
+                "    if still_intact:",
+                (f"        squared_length, bond_length = bond_energy(xi_x[{n}], xi_y[{n}], {xi_z}, "
+                 f"eta_x, eta_y, {eta_z}, {length}[{n}], {inverse}[{n}], RECIPROCAL_FORM, "
+                 f"{dimension})"),
+                f"        stretched += squared_length * weight[{n}]",
+                f"        held += bond_length * weight[{n}]",
+                "        intact_bonds += 1"]
         lines += [f"    f{a} += scale * (xi_{a}[{n}] + eta_{a})" for a in axes]
     for w in range(words):
         lines += [f"    if new_{w} != word_{w}:", f"        intact[{w}, i] = new_{w}"]
     lines += [f"    force[{d}, i] = f{a}" for d, a in enumerate(axes)]
+    if energy:
+        lines += [f"    force[{dimension}, i] = stretched", f"    force[{dimension + 1}, i] = held",
+                  f"    force[{dimension + 2}, i] = REAL(intact_bonds)"]
     return "\n".join(lines) + "\n"
 
 
@@ -129,14 +145,16 @@ def same_index(i):
 
 
 def stencil_particle_force(vectors: np.ndarray, reciprocal_form: bool, bond_force: Callable,
-                           as_index: Callable = same_index, real: type = np.float64) -> Callable:
+                           as_index: Callable = same_index, real: type = np.float64,
+                           bond_energy: Callable | None = None) -> Callable:
     """The unrolled loop for a stencil of lattice vectors ``vectors`` ((S, dim) integers, in slot
     order), as a plain Python function to compile (njit, cuda.jit(device=True)) or run (the CUDA
     simulator); it takes the stencil's numbers as its ``table`` argument (``stencil_table``).
     ``bond_force`` is the per-bond law in the form the caller compiles (kernels.pmb.bond_force or
     its device version); ``as_index`` converts the particle index: numba.uint64 (then give
     ``stencil_table`` ``unsigned=True``) or ``same_index``; ``real`` is the type of the arithmetic
-    (kernels.pmb.REAL), the same as ``bond_force``'s."""
+    (kernels.pmb.REAL), the same as ``bond_force``'s. With ``bond_energy`` (kernels.pmb's, in the
+    caller's form) the loop also records the history's bond sums (``stencil_force_source``)."""
     size, dimension = vectors.shape
     unsigned = as_index is not same_index
     namespace = {f"MASK_{n}": np.uint32(1 << (n % 32)) for n in range(size)}
@@ -144,8 +162,8 @@ def stencil_particle_force(vectors: np.ndarray, reciprocal_form: bool, bond_forc
         for axis, name in enumerate("XYZ"[:dimension]):
             namespace[f"K_{name}_{n}"] = _integer(vectors[n, axis], unsigned)
     namespace.update(bond_force=bond_force, as_index=as_index, REAL=real,
-                     RECIPROCAL_FORM=bool(reciprocal_form))
-    source = stencil_force_source(size, dimension, reciprocal_form)
+                     RECIPROCAL_FORM=bool(reciprocal_form), bond_energy=bond_energy)
+    source = stencil_force_source(size, dimension, reciprocal_form, energy=bond_energy is not None)
     # Generated from two integers only (see the module docstring): no case text reaches exec.
     exec(compile(source, f"<unrolled stencil loop, {size} slots>", "exec"), namespace)  # noqa: S102
     return namespace["stencil_particle_force"]

@@ -86,9 +86,10 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
             while step < chunk_end:   # pausing at the history rows, which check nothing else
                 stop = chunk_end if history is None else min(
                     chunk_end, (step // history.every + 1) * history.every)
-                backend.advance(step, stop - step, dt)
+                row = history is not None and (history.regular(stop) or stop == steps)
+                backend.advance(step, stop - step, dt, energy=row)
                 step = stop
-                if history is not None and (history.regular(step) or step == steps):
+                if row:
                     history.record(step, step * dt)
             backend.synchronize()
             elapsed = clock.perf_counter() - started
