@@ -563,6 +563,7 @@ class CudaBackend(Backend):
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
         self._reductions: dict[str, list] = {}   # _row_sums' partial-sum arrays, by table
+        self._history_launches: dict = {}
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
         self.unrolled = self.unroll_stencil and rows.stencil_particles > 0 and unrolls(model)
@@ -746,34 +747,50 @@ class CudaBackend(Backend):
 
     def compute_energy(self) -> None:
         self._allocate_energy()
-        self.k.energy_kernel[self._blocks, THREADS_PER_BLOCK](*self._energy_args())
+        self._history_launch("energy", self.k.energy_kernel, self.model.particle_count,
+                             self._energy_args)()
 
     def _row_sums(self, values, name: str) -> np.ndarray:
         """Each row of a (rows, width) float64 device array summed: block sums of block sums on
         the device down to a few hundred numbers a row, which the host adds exactly (math.fsum):
         fixed trees, so the same bits on every run."""
         levels = self._reductions.get(name)
-        if levels is None:
+        if levels is None:   # launches prepared once (PreparedLaunch: a history row is ~10 launches)
             levels = []
             width = values.shape[1]
+            source = values
             while width > REDUCE_THREADS:
                 width = _blocks(width, REDUCE_THREADS)
-                levels.append(cuda.device_array((values.shape[0], width), dtype=np.float64))
+                partial = cuda.device_array((values.shape[0], width), dtype=np.float64)
+                levels.append((PreparedLaunch(self.k.reduce_rows_kernel, width, REDUCE_THREADS,
+                                              (source, partial)), partial))
+                source = partial
             self._reductions[name] = levels
-        for partial in levels:
-            self.k.reduce_rows_kernel[partial.shape[1], REDUCE_THREADS](values, partial)
+        for launch, partial in levels:
+            launch()
             values = partial
         host = values.copy_to_host()
         return np.array([math.fsum(row) for row in host])
+
+    def _history_launch(self, name: str, kernel, count: int, args) -> PreparedLaunch:
+        """A history kernel's launch with its arguments converted once, for the current
+        displacement array (``_use``'s parity)."""
+        key = (name, self._parity)
+        launch = self._history_launches.get(key)
+        if launch is None:
+            launch = PreparedLaunch(kernel, _blocks(count), THREADS_PER_BLOCK, args())
+            self._history_launches[key] = launch
+        return launch
 
     def energy_totals(self) -> np.ndarray:
         a = self.arrays
         if self._energy_fresh:   # the last step's force kernel summed the bonds (advance)
             self._allocate_energy()
-            self.k.energy_sums_kernel[self._blocks, THREADS_PER_BLOCK](
-                self._force_rows, a.displacement, a.velocity, a.volume, self.density,
-                a.constrained, self.micromodulus, self.critical_stretch, a.load_forces,
-                a.energy_density, a.history_sums)
+            self._history_launch("energy_sums", self.k.energy_sums_kernel, self.model.particle_count,
+                                 lambda: (self._force_rows, a.displacement, a.velocity, a.volume,
+                                          self.density, a.constrained, self.micromodulus,
+                                          self.critical_stretch, a.load_forces, a.energy_density,
+                                          a.history_sums))()
         else:
             self.compute_energy()
         return self._row_sums(a.history_sums, "energy")
@@ -782,8 +799,8 @@ class CudaBackend(Backend):
         if self.entry_count == 0:    # the arrays hold one placeholder entry
             return np.zeros(self.history_rows)
         a = self.arrays
-        self.k.entries_kernel[_blocks(a.entry_particle.shape[0]), THREADS_PER_BLOCK](
-            *self._entry_args())
+        self._history_launch("entries", self.k.entries_kernel, a.entry_particle.shape[0],
+                             self._entry_args)()
         return self._row_sums(a.history_terms, "terms")
 
     def set_body_force(self, time: float) -> None:
