@@ -33,7 +33,7 @@ from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
     constrain,
-    energy_sums,
+    energy_term,
     entry_terms,
     external_force,
     kick,
@@ -154,15 +154,34 @@ def energy_kernel(displacement, velocity, volume, density, constrained, bond_row
 
 
 def energy_sums_kernel(force, displacement, velocity, volume, density, constrained, micromodulus,
-                       critical_stretch, load_forces, energy_density, sums):
-    """kernels.pmb.energy_sums from the bond sums a RECORD_ENERGY force kernel left in the rows of
-    ``force`` below the force (the force array's dim + 3 rows)."""
-    i = cuda.grid(1)
-    if i < displacement.shape[1]:
-        dim = displacement.shape[0]
-        energy_sums(i, force[dim, i], force[dim + 1, i], force[dim + 2, i], displacement, velocity,
-                    volume, density, constrained, micromodulus, critical_stretch, load_forces,
-                    energy_density, sums)
+                       critical_stretch, load_forces, energy_density, partial):
+    """kernels.pmb.energy_term of every particle from the bond sums a RECORD_ENERGY force kernel
+    left in the rows of ``force`` below the force, each summed over the block at once: partial[k,
+    b] as reduce_rows_kernel would give it from the per-particle sums (the same tree), without
+    writing them. Also the strain energy density. Launched with REDUCE_THREADS threads a block."""
+    cache = cuda.shared.array(REDUCE_THREADS, dtype=np.float64)
+    t = cuda.threadIdx.x
+    b = cuda.blockIdx.x
+    i = b * REDUCE_THREADS + t
+    dim = displacement.shape[0]
+    inside = i < displacement.shape[1]
+    if inside:
+        # c s/4: the product of two reals is exact in float64, so float32 gets energy_sums' bits
+        energy_density[i] = 0.25 * (np.float64(micromodulus) * np.float64(force[dim, i]))
+    for k in range(partial.shape[0]):
+        cache[t] = energy_term(k, i, force[dim, i], force[dim + 1, i], force[dim + 2, i],
+                               displacement, velocity, volume, density, constrained, micromodulus,
+                               critical_stretch, load_forces) if inside else 0.0
+        cuda.syncthreads()
+        stride = REDUCE_THREADS // 2
+        while stride > 0:
+            if t < stride:
+                cache[t] += cache[t + stride]
+            cuda.syncthreads()
+            stride //= 2
+        if t == 0:
+            partial[k, b] = cache[0]
+        cuda.syncthreads()
 
 
 def entries_kernel(particle, component, row, column, rate, volume, density, force, displacement,
@@ -786,13 +805,23 @@ class CudaBackend(Backend):
         a = self.arrays
         if self._energy_fresh:   # the last step's force kernel summed the bonds (advance)
             self._allocate_energy()
-            self._history_launch("energy_sums", self.k.energy_sums_kernel, self.model.particle_count,
-                                 lambda: (self._force_rows, a.displacement, a.velocity, a.volume,
-                                          self.density, a.constrained, self.micromodulus,
-                                          self.critical_stretch, a.load_forces, a.energy_density,
-                                          a.history_sums))()
-        else:
-            self.compute_energy()
+            n = self.model.particle_count
+            if getattr(self, "_energy_partial", None) is None:
+                self._energy_partial = cuda.device_array(
+                    (a.history_sums.shape[0], _blocks(n, REDUCE_THREADS)), dtype=np.float64)
+            key = ("energy_sums", self._parity)
+            launch = self._history_launches.get(key)
+            if launch is None:
+                launch = PreparedLaunch(self.k.energy_sums_kernel, _blocks(n, REDUCE_THREADS),
+                                        REDUCE_THREADS,
+                                        (self._force_rows, a.displacement, a.velocity, a.volume,
+                                         self.density, a.constrained, self.micromodulus,
+                                         self.critical_stretch, a.load_forces, a.energy_density,
+                                         self._energy_partial))
+                self._history_launches[key] = launch
+            launch()
+            return self._row_sums(self._energy_partial, "energy_partial")
+        self.compute_energy()
         return self._row_sums(a.history_sums, "energy")
 
     def history_terms(self) -> np.ndarray:

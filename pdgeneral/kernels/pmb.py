@@ -152,7 +152,9 @@ def bond_energy(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, inverse
     if reciprocal_form:
         squared = deformed_length_squared(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, dimension)
         stretch = squared * reciprocal_sqrt(squared) * inverse_length - REAL(1.0)
-        length = reciprocal(inverse_length)
+        # |xi| = |xi|^2 / |xi| without a division (a slow sequence in float64 on a GPU)
+        length = deformed_length_squared(xi_x, xi_y, xi_z, REAL(0.0), REAL(0.0), REAL(0.0),
+                                         dimension) * inverse_length
     else:
         numerator, denominator, _ = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
                                                  reference_length, dimension)
@@ -317,31 +319,42 @@ def energy_sums(i, stretched, held, intact_bonds, displacement, velocity, volume
     number of intact bonds): energy_density[i] = W_i = 1/4 c sum_j s_ij^2 |xi_ij| w_ij (J/m^3), half
     of each bond's micropotential c s^2 |xi| / 2 (Silling and Askari 2005, eq. 13; the other half
     belongs to j), so that sum_i V_i W_i is the strain energy whose gradient is the force of
-    ``particle_force``; and per particle, in float64 (sums over millions of particles):
-    sums[0, i] = 1/2 rho V_i |v_i|^2, sums[1, i] = V_i W_i, sums[2, i] = the energy the intact
-    bonds would hold at the critical stretch, V_i 1/4 c s0^2 sum_j |xi| w_ij, sums[3, i] = the
-    number of intact bonds, sums[4 + g, i] = V_i sum_d B_gd u_d over the free components, with
-    B_g load group g's body-force density (the work of a load is the integral of its ramp over
-    this sum)."""
+    ``particle_force``; and sums[k, i] = ``energy_term`` k."""
+    energy_density[i] = REAL(0.25) * micromodulus * stretched
+    for k in range(sums.shape[0]):
+        sums[k, i] = energy_term(k, i, stretched, held, intact_bonds, displacement, velocity,
+                                 volume, density, constrained, micromodulus, critical_stretch,
+                                 load_forces)
+
+
+@register_jitable(inline="always")
+def energy_term(k, i, stretched, held, intact_bonds, displacement, velocity, volume, density,
+                constrained, micromodulus, critical_stretch, load_forces):
+    """Particle i's share of a history row's sum k, in float64 (sums over millions of particles):
+    0: 1/2 rho V_i |v_i|^2; 1: V_i W_i (``energy_sums``); 2: the energy the intact bonds would hold
+    at the critical stretch, V_i 1/4 c s0^2 sum_j |xi| w_ij; 3: the number of intact bonds;
+    4 + g: V_i sum_d B_gd u_d over the free components, with B_g load group g's body-force density
+    (the work of a load is the integral of its ramp over this sum)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
-    density_of_energy = REAL(0.25) * micromodulus * stretched
-    energy_density[i] = density_of_energy
     vol = np.float64(volume[i])
-    speed_squared = 0.0
-    for d in range(dim):
-        v = np.float64(velocity[d, i])
-        speed_squared += v * v
-    sums[0, i] = 0.5 * np.float64(density) * vol * speed_squared
-    sums[1, i] = vol * np.float64(density_of_energy)
-    critical = np.float64(critical_stretch)
-    sums[2, i] = 0.25 * np.float64(micromodulus) * critical * critical * np.float64(held) * vol
-    sums[3, i] = np.float64(intact_bonds)
-    for g in range(load_forces.shape[0]):
-        work = 0.0
+    if k == 0:
+        speed_squared = 0.0
         for d in range(dim):
-            if not (constrained[i] >> d) & 1:
-                work += np.float64(load_forces[g, d, i]) * np.float64(displacement[d, i])
-        sums[4 + g, i] = vol * work
+            v = np.float64(velocity[d, i])
+            speed_squared += v * v
+        return 0.5 * np.float64(density) * vol * speed_squared
+    if k == 1:
+        return vol * np.float64(REAL(0.25) * micromodulus * stretched)
+    if k == 2:
+        critical = np.float64(critical_stretch)
+        return 0.25 * np.float64(micromodulus) * critical * critical * np.float64(held) * vol
+    if k == 3:
+        return np.float64(intact_bonds)
+    work = 0.0
+    for d in range(dim):
+        if not (constrained[i] >> d) & 1:
+            work += np.float64(load_forces[k - 4, d, i]) * np.float64(displacement[d, i])
+    return vol * work
 
 
 @register_jitable(inline="always")
@@ -588,7 +601,6 @@ def relaxation_update(i, first, damping, dt, constrained, fictitious_density, re
 BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           physics.deformed_length_squared, physics.reciprocal_sqrt,
           physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_at, bond_force,
-          bond_energy, particle_force, particle_damage, energy_sums, particle_energy, entry_terms,
-          external_force, kick_drift,
-          kick, kick_kick_drift_to, kick_kick_drift, constrain, unphysical, relaxation_residual,
-          relaxation_update)
+          bond_energy, particle_force, particle_damage, energy_term, energy_sums, particle_energy,
+          entry_terms, external_force, kick_drift, kick, kick_kick_drift_to, kick_kick_drift,
+          constrain, unphysical, relaxation_residual, relaxation_update)
