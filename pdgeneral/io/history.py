@@ -307,10 +307,10 @@ def history_table(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     columns = {"step": history["step"], "time": history["time"]}
     for key in (*SCALARS, "broken_bonds"):
         columns[key] = history[key]
-    for key in sorted(history):
-        if key.startswith("regions/"):
-            _, name, quantity = key.split("/")
-            values = history[key]
+    regions = [key.split("/")[1] for key in history if key.startswith("regions/")]
+    for name in dict.fromkeys(regions):      # in the file's order, each region once
+        for quantity in ("reaction_force", "displacement"):
+            values = history[f"regions/{name}/{quantity}"]
             for d in range(values.shape[1]):
                 columns[f"{name}.{quantity}_{'xyz'[d]}"] = values[:, d]
     return columns
