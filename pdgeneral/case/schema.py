@@ -15,8 +15,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -154,6 +156,18 @@ class Shape(Closed):
     def spec(self) -> BaseModel:
         return getattr(self, self.kind)
 
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
+        return _without_unused(handler(self), ("polygon", "stl"))
+
+
+def _without_unused(dumped: dict, keys: tuple[str, ...]) -> dict:
+    """A dump without the shape keys that came later (polygon, stl, a body other than a box),
+    where they are unused: --resume compares the case it is given with the one an output
+    recorded key by key (io/hdf5.case_differences), and an output written before these keys
+    existed must still match."""
+    return {key: value for key, value in dumped.items() if not (key in keys and value is None)}
+
 
 class Geometry(Closed):
     """The body: one shape (any of Shape's keys, side by side with ``holes``) or ``union``, a list
@@ -171,6 +185,10 @@ class Geometry(Closed):
     def _one_body(self):
         _exactly_one(self, (*SHAPE_KINDS, "union"), "geometry")
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
+        return _without_unused(handler(self), (*SHAPE_KINDS, "union"))
 
     @property
     def parts(self) -> list[tuple[str, Shape]]:
