@@ -187,7 +187,8 @@ class Backend:
     def _entry_args(self) -> tuple:
         a = self.arrays
         return (a.entry_particle, a.entry_component, a.entry_row, a.entry_column, a.entry_rate,
-                a.volume, self.density, a.force, a.displacement, a.velocity, a.history_terms)
+                a.volume, self.density, a.force, a.displacement, a.velocity, a.constraint_work,
+                a.history_terms)
 
     # Histories (io/history.py) -------------------------------------------------------------------
     def prepare_history(self, entries: dict[str, np.ndarray], rows: int, width: int) -> None:
@@ -224,6 +225,17 @@ class Backend:
         """(rows,) float64: the history entries' terms (prepare_history) at the current state,
         each row summed over its columns."""
         raise NotImplementedError
+
+    def history_sample(self):
+        """What a history row needs of the current state (energy_totals, history_terms), as a
+        handle for ``history_values``. Here computed at once; the GPU queues it and copies the
+        sums back asynchronously, so that the steps go on while the host waits for nothing."""
+        return self.energy_totals(), self.history_terms()
+
+    def history_values(self, handle) -> tuple[np.ndarray, np.ndarray]:
+        """(energy totals, history terms) of a ``history_sample``; on the GPU after a
+        synchronize (io/history.py calls it for its pending rows at the solver's sync points)."""
+        return handle
 
     # Operations (solvers call these) ------------------------------------------------------------
     def compute_forces(self) -> None:

@@ -75,10 +75,10 @@ def _energy_source(displacement, velocity, volume, density, constrained, bond_ro
 
 
 def _entries_source(particle, component, row, column, rate, volume, density, force, displacement,
-                    velocity, terms):
+                    velocity, work, terms):
     for m in prange(particle.shape[0]):
         entry_terms(m, particle, component, row, column, rate, volume, density, force,
-                    displacement, velocity, terms)
+                    displacement, velocity, work, terms)
 
 
 def _constrain_source(time, dt, phase, particle, component, kind, value, ramp_time, displacement,

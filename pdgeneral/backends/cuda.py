@@ -185,11 +185,11 @@ def energy_sums_kernel(force, displacement, velocity, volume, density, constrain
 
 
 def entries_kernel(particle, component, row, column, rate, volume, density, force, displacement,
-                   velocity, terms):
+                   velocity, work, terms):
     m = cuda.grid(1)
     if m < particle.shape[0]:
         entry_terms(m, particle, component, row, column, rate, volume, density, force,
-                    displacement, velocity, terms)
+                    displacement, velocity, work, terms)
 
 
 def kick_drift_kernel(dt, density, constrained, displacement, velocity, force, body_force):
@@ -769,12 +769,12 @@ class CudaBackend(Backend):
         self._history_launch("energy", self.k.energy_kernel, self.model.particle_count,
                              self._energy_args)()
 
-    def _row_sums(self, values, name: str) -> np.ndarray:
-        """Each row of a (rows, width) float64 device array summed: block sums of block sums on
-        the device down to a few hundred numbers a row, which the host adds exactly (math.fsum):
-        fixed trees, so the same bits on every run."""
+    def _reduced(self, values, name: str):
+        """Each row of a (rows, width) float64 device array summed down to a few hundred numbers a
+        row: block sums of block sums on the device (launches prepared once), which the host then
+        adds exactly (``_exact``): fixed trees, so the same bits on every run."""
         levels = self._reductions.get(name)
-        if levels is None:   # launches prepared once (PreparedLaunch: a history row is ~10 launches)
+        if levels is None:
             levels = []
             width = values.shape[1]
             source = values
@@ -788,8 +788,14 @@ class CudaBackend(Backend):
         for launch, partial in levels:
             launch()
             values = partial
-        host = values.copy_to_host()
+        return values
+
+    @staticmethod
+    def _exact(host: np.ndarray) -> np.ndarray:
         return np.array([math.fsum(row) for row in host])
+
+    def _row_sums(self, values, name: str) -> np.ndarray:
+        return self._exact(self._reduced(values, name).copy_to_host())
 
     def _history_launch(self, name: str, kernel, count: int, args) -> PreparedLaunch:
         """A history kernel's launch with its arguments converted once, for the current
@@ -801,7 +807,8 @@ class CudaBackend(Backend):
             self._history_launches[key] = launch
         return launch
 
-    def energy_totals(self) -> np.ndarray:
+    def _energy_sums(self):
+        """The energy sums of the current state, reduced on the device (``_reduced``)."""
         a = self.arrays
         if self._energy_fresh:   # the last step's force kernel summed the bonds (advance)
             self._allocate_energy()
@@ -820,17 +827,50 @@ class CudaBackend(Backend):
                                          self._energy_partial))
                 self._history_launches[key] = launch
             launch()
-            return self._row_sums(self._energy_partial, "energy_partial")
+            return self._reduced(self._energy_partial, "energy_partial")
         self.compute_energy()
-        return self._row_sums(a.history_sums, "energy")
+        return self._reduced(a.history_sums, "energy")
+
+    def energy_totals(self) -> np.ndarray:
+        return self._exact(self._energy_sums().copy_to_host())
+
+    def _term_sums(self):
+        a = self.arrays
+        self._history_launch("entries", self.k.entries_kernel, a.entry_particle.shape[0],
+                             self._entry_args)()
+        return self._reduced(a.history_terms, "terms")
+
+    #: History samples in flight at most (io/history.py resolves them before more are queued).
+    SAMPLE_SLOTS = 64
+
+    def history_sample(self):
+        """Backend.history_sample, queued: the sums are reduced on the device and copied into
+        page-locked buffers behind the step's kernels, without waiting for them."""
+        energy = self._energy_sums()
+        terms = self._term_sums() if self.entry_count else None
+        if not hasattr(self, "_sample_buffers"):
+            self._sample_buffers = [
+                (cuda.pinned_array(energy.shape, dtype=np.float64),
+                 cuda.pinned_array(terms.shape, dtype=np.float64) if terms is not None else None)
+                for _ in range(self.SAMPLE_SLOTS)]
+            self._sample_next = 0
+        host_energy, host_terms = self._sample_buffers[self._sample_next]
+        self._sample_next = (self._sample_next + 1) % self.SAMPLE_SLOTS
+        stream = cuda.default_stream()
+        energy.copy_to_host(host_energy, stream=stream)
+        if terms is not None:
+            terms.copy_to_host(host_terms, stream=stream)
+        return host_energy, host_terms
+
+    def history_values(self, handle) -> tuple[np.ndarray, np.ndarray]:
+        host_energy, host_terms = handle
+        terms = self._exact(host_terms) if host_terms is not None else np.zeros(self.history_rows)
+        return self._exact(host_energy), terms
 
     def history_terms(self) -> np.ndarray:
         if self.entry_count == 0:    # the arrays hold one placeholder entry
             return np.zeros(self.history_rows)
-        a = self.arrays
-        self._history_launch("entries", self.k.entries_kernel, a.entry_particle.shape[0],
-                             self._entry_args)()
-        return self._row_sums(a.history_terms, "terms")
+        return self._exact(self._term_sums().copy_to_host())
 
     def set_body_force(self, time: float) -> None:
         self.body_force_launch.set(0, time)

@@ -75,7 +75,8 @@ class History:
         dim = model.dimension
         # One entry per (region particle, component) and per constraint entry; each writes two
         # rows of a table that the device sums (kernels.pmb.entry_terms): per region and
-        # component its reaction and displacement, then the constraints' power and kinetic energy.
+        # component its reaction and displacement, then the constraints' power, kinetic energy
+        # and work sums.
         particles, components, rows, columns = [], [], [], []
         #: name -> (first row, particles of the region)
         self._regions: dict[str, tuple[int, int]] = {}
@@ -101,7 +102,7 @@ class History:
                    "rate": np.concatenate([np.full(sum(c.size for c in columns[:-1]), np.nan),
                                            rate])}
         width = max([count, *(members.size for members in model.regions.values())], default=1)
-        backend.prepare_history(entries, row + 2, width)
+        backend.prepare_history(entries, row + 3, width)   # + the constraints' work sums
         initial = backend.energy_totals()
         self._critical_energy = float(initial[2])   # of the bonds intact at the start
         self._intact = round(float(initial[3]))
@@ -110,6 +111,8 @@ class History:
         self.time_step = 0.0
         #: (step, constraint work sums) of the last two restart points (``freeze``).
         self._restart: list[tuple[int, np.ndarray]] = []
+        #: Samples not yet rows: (step, time, load factor, Backend.history_sample handle).
+        self._pending: list = []
 
     # Rows -----------------------------------------------------------------------------------------
     def regular(self, step: int) -> bool:
@@ -117,13 +120,31 @@ class History:
         return step % self.every == 0
 
     def record(self, step: int, time: float, load_factor: float | None = None) -> None:
-        """Append the row of the backend's current state: explicit runs after a whole step (the
-        velocities at full steps), quasi-static ones after a load step's relaxation."""
-        model = self.model
+        """Take the row of the backend's current state: explicit runs after a whole step (the
+        velocities at full steps), quasi-static ones after a load step's relaxation. The GPU
+        queues it (Backend.history_sample); it becomes a row at the next ``resolve``, which the
+        solver calls where it synchronizes anyway, and every reader of the rows calls first."""
+        if self._pending and self._pending[-1][0] >= step:
+            self.resolve()
         if self.rows and self.rows["step"][-1] >= step:
             self.truncate(step - 1)    # the step again (a resume that rewinds): replace its row
-        totals = self.backend.energy_totals()
-        terms = self.backend.history_terms()
+        self._pending.append((step, time, load_factor, self.backend.history_sample()))
+        if len(self._pending) >= getattr(self.backend, "SAMPLE_SLOTS", 1):
+            self.resolve()
+
+    def resolve(self) -> None:
+        """Turn the samples taken so far into rows, in order (waits for the device)."""
+        if not self._pending:
+            return
+        self.backend.synchronize()
+        pending, self._pending = self._pending, []
+        for step, time, load_factor, handle in pending:
+            totals, terms = self.backend.history_values(handle)
+            self._append(step, time, load_factor, totals, terms)
+
+    def _append(self, step: int, time: float, load_factor: float | None, totals: np.ndarray,
+                terms: np.ndarray) -> None:
+        model = self.model
         groups = len(model.load_groups)
         power = float(terms[self._constraints])
         if self.quasi_static:
@@ -153,7 +174,7 @@ class History:
         else:
             # every step's dt R_n v_n, summed on the device (kernels.pmb.constrain), and the ends'
             # halves: the trapezoid rule over every step
-            constraint_work = (float(np.sum(self.backend.constraint_work()))
+            constraint_work = (float(terms[self._constraints + 2])
                                + 0.5 * self.time_step * (power - first_power))
         row = {
             "step": int(step), "time": float(time),
@@ -208,6 +229,7 @@ class History:
         restart point of ``step`` is written, with the backend's state at that step. With them,
         what a resume from this restart point (or the one before: a crash between the two files)
         needs to continue the external work bit for bit: the constraint entries' work sums."""
+        self.resolve()
         steps = self.rows.get("step", [])
         count = sum(1 for s in steps if s <= step)
         frozen = self.arrays(count)
@@ -220,6 +242,8 @@ class History:
         return frozen
 
     def arrays(self, count: int | None = None) -> dict[str, np.ndarray]:
+        """The rows (the first ``count``) as arrays, pending samples resolved first."""
+        self.resolve()
         dim = self.model.dimension
         groups = len(self.model.load_groups)
         out = {}

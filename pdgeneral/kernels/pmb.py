@@ -359,7 +359,7 @@ def energy_term(k, i, stretched, held, intact_bonds, displacement, velocity, vol
 
 @register_jitable(inline="always")
 def entry_terms(m, particle, component, row, column, rate, volume, density, force, displacement,
-                velocity, terms):
+                velocity, work, terms):
     """History entry m (a particle and a component) writes its terms into column ``column[m]`` of
     two rows of ``terms`` (float64), which are then summed on the device (io/history.py):
 
@@ -367,7 +367,8 @@ def entry_terms(m, particle, component, row, column, rate, volume, density, forc
       sum over the grip) into row ``row[m]``, the displacement u_d,i into the next row;
     - a constraint entry: the power of the prescribed motion, -V_i f_d,i times ``rate[m]`` (its
       prescribed displacement per unit load factor) or, where ``rate[m]`` is infinite (explicit
-      runs), times v_d,i, into row ``row[m]``; its kinetic energy 1/2 rho V_i v_d,i^2 into the next.
+      runs), times v_d,i, into row ``row[m]``; its kinetic energy 1/2 rho V_i v_d,i^2 into the next;
+      its work sum ``work[column[m]]`` (``constrain``) into the one after.
     """
     i = particle[m]
     d = component[m]
@@ -382,6 +383,7 @@ def entry_terms(m, particle, component, row, column, rate, volume, density, forc
         v = np.float64(velocity[d, i])
         terms[r, c] = reaction * (v if math.isinf(rate[m]) else rate[m])
         terms[r + 1, c] = 0.5 * np.float64(density) * vol * v * v
+        terms[r + 2, c] = work[c]
 
 
 @register_jitable(inline="always")

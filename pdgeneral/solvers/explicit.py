@@ -92,6 +92,8 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
                 if row:
                     history.record(step, step * dt)
             backend.synchronize()
+            if history is not None:
+                history.resolve()   # the rows of the chunk (the GPU queued their sums)
             elapsed = clock.perf_counter() - started
             if elapsed < PROGRESS_INTERVAL / 2:
                 chunk = min(chunk * 2, MAX_CHUNK)
