@@ -848,19 +848,27 @@ class CudaBackend(Backend):
         page-locked buffers behind the step's kernels, without waiting for them."""
         energy = self._energy_sums()
         terms = self._term_sums() if self.entry_count else None
-        if not hasattr(self, "_sample_buffers"):
-            self._sample_buffers = [
-                (cuda.pinned_array(energy.shape, dtype=np.float64),
-                 cuda.pinned_array(terms.shape, dtype=np.float64) if terms is not None else None)
-                for _ in range(self.SAMPLE_SLOTS)]
-            self._sample_next = 0
-        host_energy, host_terms = self._sample_buffers[self._sample_next]
-        self._sample_next = (self._sample_next + 1) % self.SAMPLE_SLOTS
         stream = cuda.default_stream()
+        host_energy = self._pinned(energy.shape)
         energy.copy_to_host(host_energy, stream=stream)
+        host_terms = None
         if terms is not None:
+            host_terms = self._pinned(terms.shape)
             terms.copy_to_host(host_terms, stream=stream)
         return host_energy, host_terms
+
+    def _pinned(self, shape: tuple):
+        """The next of SAMPLE_SLOTS page-locked buffers of ``shape`` (the energy sums come in two
+        shapes: from the separate pass, and from a history step's force kernel)."""
+        if not hasattr(self, "_sample_buffers"):
+            self._sample_buffers: dict = {}
+        ring = self._sample_buffers.setdefault(shape, [[], 0])
+        buffers, next_index = ring
+        if len(buffers) < self.SAMPLE_SLOTS:
+            buffers.append(cuda.pinned_array(shape, dtype=np.float64))
+            return buffers[-1]
+        ring[1] = (next_index + 1) % self.SAMPLE_SLOTS
+        return buffers[next_index]
 
     def history_values(self, handle) -> tuple[np.ndarray, np.ndarray]:
         host_energy, host_terms = handle
