@@ -675,7 +675,8 @@ class SnapshotWriter:
         damage, strain_energy_density (N,) in the run's precision) those output.fields names,
         in the snapshot precision. The writer may keep the arrays until the write is done (a
         background write reads them later). With ``bond_state`` it is a restart point: the file
-        itself when its precision is the run's, else checkpoint.h5 written in the same job."""
+        itself when its precision is the run's (or when it is the output's first snapshot), else
+        checkpoint.h5, written in the same job after it."""
         history = self._frozen_history(step)
         self._submit(lambda: self._write_now(step, time, fields, bond_state, attrs, history))
 
