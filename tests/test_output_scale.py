@@ -61,6 +61,9 @@ def test_every_array_is_written_as_numpy_converts_it(layout, compression, tmp_pa
 
 def test_a_snapshot_converts_block_by_block_without_a_copy_of_a_whole_array(tmp_path, monkeypatch):
     monkeypatch.setattr(hdf5, "BLOCK_BYTES", 1 << 20)
+    # two writer threads, as on a 2-core machine: with 8 (a 16-core one) their eight 1 MiB block
+    # buffers alone make the bound below of a whole float32 array
+    monkeypatch.setattr(hdf5, "WRITE_THREADS", 2)
     n = 1_000_000          # float64 displacement and velocity: 16 MB each, 8 MB as float32
     model = synthetic_model({"precision": "float32"}, n)
     fields, bits = synthetic_state(0, n)

@@ -148,9 +148,12 @@ def _read_solid(path: str, mtime_ns: int, size: int) -> trimesh.Trimesh:
     except Exception:  # noqa: BLE001 - trimesh's parsers raise many kinds on bad bytes
         # (a truncated binary file falls through to the ASCII parser, whose decoding error names
         # a missing text-encoding module: no help to the user, so not repeated)
-        raise ShapeError(f"cannot read {path} as STL: it is neither an ASCII STL nor a binary one "
-                         "whose size matches its triangle count (truncated?)") from None
+        raise ShapeError(_not_stl(path)) from None
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+        # A truncated binary file parses as an empty ASCII one where the text codecs are all
+        # there (the GPU machine's Python), and fails above where they are not: the same message.
+        if _binary(path):
+            raise ShapeError(_not_stl(path))
         raise ShapeError(f"{path} holds no triangle (is it an STL file?)")
     if not mesh.is_watertight:
         open_edges = _open_edge_count(mesh)
@@ -158,6 +161,17 @@ def _read_solid(path: str, mtime_ns: int, size: int) -> trimesh.Trimesh:
                          "belong to one triangle only), so it has no inside; close it in the CAD "
                          "or mesh tool")
     return mesh
+
+
+def _not_stl(path: str) -> str:
+    return (f"cannot read {path} as STL: it is neither an ASCII STL nor a binary one whose size "
+            "matches its triangle count (truncated?)")
+
+
+def _binary(path: str) -> bool:
+    """Whether a file holds bytes that no text STL has (a NUL in its first kilobyte)."""
+    with open(path, "rb") as handle:
+        return b"\0" in handle.read(1024)
 
 
 def _open_edge_count(mesh: trimesh.Trimesh) -> int:
