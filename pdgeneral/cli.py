@@ -345,7 +345,7 @@ def validate(resolution, only, backend, directory, document, precision) -> None:
 @click.argument("output", type=click.Path(dir_okay=False), required=False)
 @click.option("--field", default="damage", show_default=True, metavar="FIELD[:x|y|z]",
               help="damage, displacement or velocity (a vector's magnitude), or one component, "
-                   "e.g. displacement:y.")
+                   "e.g. displacement:y; strain_energy_density where the snapshots hold it.")
 @click.option("--step", type=int, default=None, help="Snapshot step (default: the last).")
 @click.option("--deform", type=float, default=0.0, show_default=True, metavar="FACTOR",
               help="Draw the particles at x + FACTOR * u (the deformed shape, magnified).")
