@@ -21,10 +21,14 @@ def main():
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--spacing", type=float, default=3.1623e-5)
     parser.add_argument("--directory", default=None, help="where the outputs go (default: a temporary one)")
+    parser.add_argument("--background-only", action="store_true",
+                        help="leave out the run that writes in the stepping thread")
+    parser.add_argument("--set", dest="extra", action="append", default=[],
+                        help="more case overrides, KEY=VALUE (e.g. precision=float32)")
     args = parser.parse_args()
     overrides = [f"discretization.spacing={args.spacing}", f"discretization.horizon={3.015 * args.spacing}",
                  "solver.end_time=null", "solver.time_step=null", f"solver.steps={args.steps}",
-                 f"output.every={args.steps // 4}"]
+                 f"output.every={args.steps // 4}", *args.extra]
     started = time.perf_counter()
     prepared = api.prepare("cases/crack_branching_glass_2d.yaml", overrides, args.backend)
     print(f"{prepared.model.particle_count:,} particles, model built in {time.perf_counter() - started:.1f} s",
@@ -32,6 +36,8 @@ def main():
     directory = Path(args.directory or tempfile.mkdtemp())
     runs = (("no output", False, True), ("5 snapshots, background", True, True),
             ("5 snapshots, in the stepping thread", True, False))
+    if args.background_only:
+        runs = runs[:2]
     for label, write, background in runs:
         api.BACKGROUND_WRITES = background
         last_step = []
