@@ -122,15 +122,18 @@ def test_grip_pull_balances_energy_with_breaking():
     assert np.abs(balance - h["external_work"]).max() < 0.02 * h["external_work"][-1]
 
 
+#: A small plate torn apart by its grips within a few dozen steps: every history term is non-zero.
+SMALL_PULL = merge(BASE_2D, {
+    "geometry": {"box": {"min": [0.0, 0.0], "max": [0.016, 0.006]}},
+    "regions": {"left": {"box": {"min": [0.0, 0.0], "max": [0.0015, 0.006]}},
+                "right": {"box": {"min": [0.0145, 0.0], "max": [0.016, 0.006]}}},
+    "boundary_conditions": [{"region": "left", "type": "velocity", "value": [-2.0, None]},
+                            {"region": "right", "type": "velocity", "value": [2.0, None]}]})
+
+
 def test_backends_record_the_same_history():
     """serial == parallel bit for bit; the GPU (here its simulator) within rounding."""
-    raw = merge(BASE_2D, {
-        "geometry": {"box": {"min": [0.0, 0.0], "max": [0.016, 0.006]}},
-        "regions": {"left": {"box": {"min": [0.0, 0.0], "max": [0.0015, 0.006]}},
-                    "right": {"box": {"min": [0.0145, 0.0], "max": [0.016, 0.006]}}},
-        "boundary_conditions": [{"region": "left", "type": "velocity", "value": [-2.0, None]},
-                                {"region": "right", "type": "velocity", "value": [2.0, None]}],
-        "solver": {"steps": 30}})
+    raw = merge(SMALL_PULL, {"solver": {"steps": 30}})
     serial = recorded(raw, "serial", every=5)
     parallel = recorded(raw, "parallel", every=5)
     assert serial["broken_bonds"][-1] > 0       # through breaking
@@ -283,13 +286,7 @@ def test_gpu_history_steps_change_no_bit_and_match_the_energy_pass():
     """On the GPU the steps that end with a history row take a force kernel that also sums the
     bonds' energy terms (kernels.pmb.RECORD_ENERGY): the run's fields are the same bits as without
     a history, and its energies those of the separate energy pass within rounding."""
-    raw = merge(BASE_2D, {
-        "geometry": {"box": {"min": [0.0, 0.0], "max": [0.016, 0.006]}},
-        "regions": {"left": {"box": {"min": [0.0, 0.0], "max": [0.0015, 0.006]}},
-                    "right": {"box": {"min": [0.0145, 0.0], "max": [0.016, 0.006]}}},
-        "boundary_conditions": [{"region": "left", "type": "velocity", "value": [-2.0, None]},
-                                {"region": "right", "type": "velocity", "value": [2.0, None]}],
-        "solver": {"steps": 20}})
+    raw = merge(SMALL_PULL, {"solver": {"steps": 20}})
     model = build_model(case_from(raw))
     dt, steps = time_stepping(model)
     states = []
