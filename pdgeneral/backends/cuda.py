@@ -581,7 +581,7 @@ class CudaBackend(Backend):
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
-        self._reductions: dict[str, list] = {}   # _row_sums' partial-sum arrays, by table
+        self._reductions: dict[str, list] = {}   # _reduced's partial-sum arrays, by table
         self._history_launches: dict = {}
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
@@ -794,16 +794,15 @@ class CudaBackend(Backend):
     def _exact(host: np.ndarray) -> np.ndarray:
         return np.array([math.fsum(row) for row in host])
 
-    def _row_sums(self, values, name: str) -> np.ndarray:
-        return self._exact(self._reduced(values, name).copy_to_host())
-
-    def _history_launch(self, name: str, kernel, count: int, args) -> PreparedLaunch:
-        """A history kernel's launch with its arguments converted once, for the current
-        displacement array (``_use``'s parity)."""
+    def _history_launch(self, name: str, kernel, count: int, args,
+                        threads: int = THREADS_PER_BLOCK) -> PreparedLaunch:
+        """A history kernel's launch over ``count`` threads, ``threads`` a block, with its
+        arguments (``args()``) converted once, for the current displacement array (``_use``'s
+        parity)."""
         key = (name, self._parity)
         launch = self._history_launches.get(key)
         if launch is None:
-            launch = PreparedLaunch(kernel, _blocks(count), THREADS_PER_BLOCK, args())
+            launch = PreparedLaunch(kernel, _blocks(count, threads), threads, args())
             self._history_launches[key] = launch
         return launch
 
@@ -816,17 +815,12 @@ class CudaBackend(Backend):
             if getattr(self, "_energy_partial", None) is None:
                 self._energy_partial = cuda.device_array(
                     (a.history_sums.shape[0], _blocks(n, REDUCE_THREADS)), dtype=np.float64)
-            key = ("energy_sums", self._parity)
-            launch = self._history_launches.get(key)
-            if launch is None:
-                launch = PreparedLaunch(self.k.energy_sums_kernel, _blocks(n, REDUCE_THREADS),
-                                        REDUCE_THREADS,
-                                        (self._force_rows, a.displacement, a.velocity, a.volume,
-                                         self.density, a.constrained, self.micromodulus,
-                                         self.critical_stretch, a.load_forces, a.energy_density,
-                                         self._energy_partial))
-                self._history_launches[key] = launch
-            launch()
+            self._history_launch("energy_sums", self.k.energy_sums_kernel, n,
+                                 lambda: (self._force_rows, a.displacement, a.velocity, a.volume,
+                                          self.density, a.constrained, self.micromodulus,
+                                          self.critical_stretch, a.load_forces,
+                                          a.energy_density, self._energy_partial),
+                                 threads=REDUCE_THREADS)()
             return self._reduced(self._energy_partial, "energy_partial")
         self.compute_energy()
         return self._reduced(a.history_sums, "energy")
