@@ -306,3 +306,28 @@ def test_gpu_history_steps_change_no_bit_and_match_the_energy_pass():
     assert fused["strain_energy"][-1] == pytest.approx(separate[1], rel=1e-10)
     assert fused["kinetic_energy"][-1] == pytest.approx(separate[0], rel=1e-12)
     assert fused["broken_bonds"][-1] > 0
+
+
+def test_gpu_energy_sums_over_several_reduction_levels_equal_the_cpu_ones(monkeypatch):
+    """Sums over several levels of reduce_rows_kernel (prepared launches of one kernel with
+    different grids) equal the CPU's. The simulator's ``kernel[grid, block]`` returns the kernel
+    itself, so a launch that kept its configuration ran every level with the last level's grid
+    (garbage totals, NaN at times). Blocks of 8 threads here (the simulator reads the module's
+    constant at run time) give three levels on a small plate."""
+    from pdgeneral.backends import cuda as cuda_backend
+    monkeypatch.setattr(cuda_backend, "REDUCE_THREADS", 8)
+    raw = merge(BASE_2D, {"regions": {"right": {"box": {"min": [0.0375, 0.0], "max": [0.04, 0.02]}}},
+                          "boundary_conditions": [
+                              {"region": "right", "type": "body_force", "value": [1.0e9, 0.0]}]})
+    model = build_model(case_from(raw))
+    assert model.particle_count > 8 ** 3
+    velocity = np.sin(model.positions[:, :1] * 100.0) * np.array([1.0, -0.5])
+    totals = []
+    for backend in ("serial", "cuda"):
+        engine = backends.create(backend, model)
+        engine.load_state(np.zeros((model.particle_count, 2)), velocity, engine.bond_bits())
+        totals.append(engine.energy_totals())
+    serial, gpu = totals
+    assert len(engine._reductions["energy"]) == 3
+    assert gpu[3] == serial[3] > 0                                # intact bonds, exactly
+    assert np.allclose(gpu, serial, rtol=1e-12, atol=0.0)

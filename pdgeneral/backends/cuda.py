@@ -479,7 +479,11 @@ class PreparedLaunch:
     """
 
     def __init__(self, dispatcher, griddim: int, blockdim: int, args: tuple):
-        self._configured = dispatcher[griddim, blockdim]
+        # Configured at each ordinary launch: the simulator's ``kernel[grid, block]`` configures
+        # and returns the kernel itself, so a configuration kept here would be overwritten by the
+        # next PreparedLaunch of the same kernel (the reduction levels launch one kernel twice).
+        self._dispatcher = dispatcher
+        self._config = (griddim, blockdim)
         self._args = list(args)
         self._scalars: dict[int, object] = {}   # argument position -> its ctypes value
         self._launch = None
@@ -518,7 +522,7 @@ class PreparedLaunch:
             except TypeError:   # the internals' calling convention changed: launch as usual
                 self._launch = None
                 self._scalars = {}
-        self._configured(*self._args)
+        self._dispatcher[self._config](*self._args)
 
 
 def _blocks(n: int, threads: int | None = None) -> int:
