@@ -45,6 +45,11 @@ def test_the_deformed_shape_moves_each_particle_by_the_factor_times_its_displace
     assert np.allclose(data["xy"], snap["position"] + 100.0 * snap["displacement"])
     assert not np.allclose(data["xy"], snap["position"])
     assert "displacements x 100" in data["title"]
+    # Markers one lattice spacing wide, as undeformed (the deformed gaps drew dots too small to see)
+    spacing = BASE_2D["discretization"]["spacing"]
+    assert data["spacing"] == pytest.approx(spacing, rel=1e-9)
+    assert plot_data(outputs["3d"], "damage", deform=50.0)["spacing"] == pytest.approx(
+        THREE_D["discretization"]["spacing"], rel=1e-9)
 
 
 def test_a_3d_slice_is_the_plane_of_particles_nearest_the_value(outputs):

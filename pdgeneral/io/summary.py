@@ -155,7 +155,8 @@ def plot_data(path: str | Path, field: str = "damage", step: int | None = None,
               deform: float = 0.0, slice_at: str | None = None) -> dict:
     """What ``plot`` draws: ``xy`` (P, 2) particle positions in the plane drawn (deformed by
     ``deform`` times the displacement), ``values`` (P,), ``label`` (the colour bar's, with unit),
-    ``title``, ``axes`` (the names of the drawn axes), ``step``. ``field`` is damage, displacement
+    ``title``, ``axes`` (the names of the drawn axes), ``step``, ``spacing`` (the smallest gap
+    between reference columns: the size of a marker). ``field`` is damage, displacement
     or velocity (a vector's magnitude), a component such as displacement:y, or
     strain_energy_density (when the snapshot holds it: output.fields); 3D outputs are
     drawn as the particles nearest a plane (``slice_at``, e.g. 'z=0.0045'; default the mid-plane in
@@ -196,7 +197,12 @@ def plot_data(path: str | Path, field: str = "damage", step: int | None = None,
     title = f"{Path(path).name}: step {snap['step']}, {when}"
     if deform:
         title += f", displacements x {deform:g}"
-    return {"xy": position[:, drawn], "values": values,
+    # The marker size comes from the reference positions: deformed ones are all distinct, so
+    # their smallest gap says nothing about the lattice.
+    reference = x[keep][:, drawn] if dimension == 3 else x
+    columns = np.unique(np.round(reference[:, 0], 12))
+    spacing = float(np.diff(columns).min()) if len(columns) > 1 else float(np.ptp(reference[:, 1]))
+    return {"xy": position[:, drawn], "values": values, "spacing": spacing,
             "label": f"{label} ({unit})" if unit else label, "title": title,
             "axes": [AXES[a] for a in drawn], "step": snap["step"], "field": name}
 
@@ -215,8 +221,7 @@ def plot(path: str | Path, field: str = "damage", step: int | None = None,
     figure, axes = plt.subplots(figsize=(8, max(2.0, 8 * height / max(width, 1e-300)) + 1))
     is_damage = data["field"] == "damage"
     # Square markers one lattice spacing wide: about 80 % of the 8-inch (576 pt) figure is the axes.
-    columns = np.unique(xy[:, 0]) if not deform else np.unique(np.round(xy[:, 0], 12))
-    spacing = np.diff(columns).min() if len(columns) > 1 else width
+    spacing = data["spacing"] if data["spacing"] > 0 else width
     points_per_metre = 0.8 * 576 / max(width, height * 0.8)
     scatter = axes.scatter(xy[:, 0], xy[:, 1], c=values, s=(spacing * points_per_metre) ** 2, marker="s",
                            linewidths=0, cmap="inferno" if is_damage else "viridis",
