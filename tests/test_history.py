@@ -313,7 +313,8 @@ def test_gpu_energy_sums_over_several_reduction_levels_equal_the_cpu_ones(monkey
     different grids) equal the CPU's. The simulator's ``kernel[grid, block]`` returns the kernel
     itself, so a launch that kept its configuration ran every level with the last level's grid
     (garbage totals, NaN at times). Blocks of 8 threads here (the simulator reads the module's
-    constant at run time) give three levels on a small plate."""
+    constant when the kernels are built, and it is part of their key) give three levels on a
+    small plate."""
     from pdgeneral.backends import cuda as cuda_backend
     monkeypatch.setattr(cuda_backend, "REDUCE_THREADS", 8)
     raw = merge(BASE_2D, {"regions": {"right": {"box": {"min": [0.0375, 0.0], "max": [0.04, 0.02]}}},

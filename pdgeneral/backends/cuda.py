@@ -363,8 +363,9 @@ def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.
     """name -> CUDA kernel for one dimension, bond-force evaluation (kernels.pmb.bond_force) and
     precision, built on first use (compilation itself happens at the first launch). The force
     kernels here run the general loop (see _force_kernels)."""
+    # REDUCE_THREADS sizes the reduction kernels' shared arrays when they are built
     key = (dimension, reciprocal_form, np.dtype(dtype).str, FAST_FLOAT32_MATH, record_energy,
-           tuple(sorted(FORCE_KERNEL_OPTIONS.items())))
+           tuple(sorted(FORCE_KERNEL_OPTIONS.items())), REDUCE_THREADS)
     if key not in _COMPILED:
         table = _device_functions(dimension, reciprocal_form, dtype, record_energy)
         kernels_ = {kernel.__name__: kernel_cache.attach(cuda.jit(retarget(kernel, table)), key)
