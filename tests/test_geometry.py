@@ -244,7 +244,7 @@ BAD = [
      {"regions": {"notch": polygon([[0.025, 0.012], [0.035, 0.012], [0.03, 0.018]])}},
      "regions.notch", "selects no particle"),
     ("two-bodies", "2d", {"box": {"min": [0, 0], "max": [0.04, 0.02]}, **polygon(L_POINTS)}, {},
-     "geometry", "exactly one of box, circle, sphere, cylinder, polygon, stl, union (found: box, polygon)"),
+     "geometry", "exactly one of box, circle, sphere, cylinder, polygon, stl, ring, union (found: box, polygon)"),
 ]
 
 

@@ -242,16 +242,20 @@ def check_consistency(case: Case) -> None:
 
     def shape(key: str, s: Shape) -> None:
         kind = s.kind
-        if kind in ("circle", "polygon") and dim != 2:
-            other = "sphere or cylinder" if kind == "circle" else "stl"
+        if kind in ("circle", "polygon", "ring") and dim != 2:
+            other = {"circle": "sphere or cylinder", "polygon": "stl", "ring": "cylinder"}[kind]
             raise CaseError(f"{key}.{kind}", f"{kind} is a 2D shape; use {other} in 3D")
         if kind in ("sphere", "cylinder", "stl") and dim != 3:
             other = "circle" if kind != "stl" else "polygon"
             raise CaseError(f"{key}.{kind}", f"{kind} is a 3D shape; use {other} in 2D")
         spec = s.spec
-        for name in ("min", "max", "center", "start", "end"):
-            if hasattr(spec, name):
+        for name in ("min", "max", "center", "start", "end", "facing"):
+            if getattr(spec, name, None) is not None:
                 vector(f"{key}.{kind}.{name}", getattr(spec, name))
+        if kind == "ring" and spec.facing is not None and not any(spec.facing):
+            raise CaseError(f"{key}.ring.facing", "facing must be a direction, not the zero vector")
+        if kind == "ring" and spec.facing is None and spec.arc != 180.0:
+            raise CaseError(f"{key}.ring.arc", "arc needs facing, the direction it is centred on")
         if kind == "box" and any(hi <= lo for lo, hi in zip(spec.min, spec.max)):
             raise CaseError(f"{key}.box", "every component of max must exceed min")
         if kind == "cylinder" and all(a == b for a, b in zip(spec.start, spec.end)):

@@ -81,6 +81,26 @@ class Circle(Closed):
     radius: float = Field(gt=0, allow_inf_nan=False)
 
 
+class Ring(Closed):
+    """An annulus (2D) about ``center``; with ``facing``, only its half on that side (or the
+    ``arc`` centred on ``facing``): the bearing side of a pin hole, the part of the hole's rim that
+    a pin pulling along ``facing`` presses on."""
+    center: Vector
+    inner_radius: float = Field(ge=0, allow_inf_nan=False, description="m; 0 for a disc.")
+    outer_radius: float = Field(gt=0, allow_inf_nan=False, description="m; > inner_radius.")
+    facing: Vector | None = Field(None, description="Keep the half on this side of the centre "
+                                                    "(a direction, any length); default: the whole ring.")
+    arc: float = Field(180.0, gt=0, le=360, allow_inf_nan=False,
+                       description="With facing: the arc kept, degrees, centred on facing.")
+
+    @model_validator(mode="after")
+    def _radii(self):
+        if self.outer_radius <= self.inner_radius:
+            raise ValueError(f"outer_radius ({self.outer_radius:g}) must exceed inner_radius "
+                             f"({self.inner_radius:g})")
+        return self
+
+
 class Sphere(Closed):
     center: Vector
     radius: float = Field(gt=0, allow_inf_nan=False)
@@ -130,11 +150,11 @@ class Stl(Closed):
         return self._path if self._path is not None else Path(self.file)
 
 
-SHAPE_KINDS = ("box", "circle", "sphere", "cylinder", "polygon", "stl")
+SHAPE_KINDS = ("box", "circle", "sphere", "cylinder", "polygon", "stl", "ring")
 
 
 class Shape(Closed):
-    """Exactly one of the keys: ``box`` (2D/3D), ``circle`` and ``polygon`` (2D), ``sphere``,
+    """Exactly one of the keys: ``box`` (2D/3D), ``circle``, ``polygon`` and ``ring`` (2D), ``sphere``,
     ``cylinder`` and ``stl`` (3D)."""
     box: Box | None = None
     circle: Circle | None = None
@@ -142,6 +162,7 @@ class Shape(Closed):
     cylinder: Cylinder | None = None
     polygon: Polygon | None = None
     stl: Stl | None = None
+    ring: Ring | None = None
 
     @model_validator(mode="after")
     def _one_shape(self):
@@ -158,11 +179,11 @@ class Shape(Closed):
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
-        return _without_unused(handler(self), ("polygon", "stl"))
+        return _without_unused(handler(self), ("polygon", "stl", "ring"))
 
 
 def _without_unused(dumped: dict, keys: tuple[str, ...]) -> dict:
-    """A dump without the shape keys that came later (polygon, stl, a body other than a box),
+    """A dump without the shape keys that came later (polygon, stl, ring, a body other than a box),
     where they are unused: --resume compares the case it is given with the one an output
     recorded key by key (io/hdf5.case_differences), and an output written before these keys
     existed must still match."""
@@ -178,6 +199,7 @@ class Geometry(Closed):
     cylinder: Cylinder | None = None
     polygon: Polygon | None = None
     stl: Stl | None = None
+    ring: Ring | None = None
     union: list[Shape] | None = Field(None, min_length=1, description="Shapes whose union is the body.")
     holes: list[Shape] = Field(default_factory=list, description="Shapes cut out of the body.")
 

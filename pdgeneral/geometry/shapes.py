@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..case.schema import Box, Geometry, Polygon, Shape, Stl
+from ..case.schema import Box, Geometry, Polygon, Ring, Shape, Stl
 from ..errors import CaseError
 from .lattice import lattice, lattice_counts
 
@@ -62,6 +62,16 @@ def inside(shape: Shape, points: np.ndarray, spacing: float) -> np.ndarray:
         return _inside_polygon(spec, points, tol)
     if kind == "stl":
         return _inside_solid(spec, points)
+    if kind == "ring":
+        rel = points - np.asarray(spec.center)
+        distance = np.linalg.norm(rel, axis=1)
+        mask = (distance >= spec.inner_radius - tol) & (distance <= spec.outer_radius + tol)
+        if spec.facing is not None:
+            facing = np.asarray(spec.facing, dtype=np.float64)
+            # within arc/2 of facing, the arc's end radii included
+            cosine = np.cos(np.radians(spec.arc / 2.0))
+            mask &= rel @ (facing / np.linalg.norm(facing)) >= distance * cosine - tol
+        return mask
     raise ValueError(kind)
 
 
@@ -86,7 +96,29 @@ def bounds(shape: Shape) -> tuple[np.ndarray, np.ndarray]:
     if kind == "stl":
         lo, hi = solid(spec).bounds
         return lo * spec.scale, hi * spec.scale
+    if kind == "ring":
+        return _ring_bounds(spec)
     raise ValueError(kind)
+
+
+def _ring_bounds(spec: Ring) -> tuple[np.ndarray, np.ndarray]:
+    """The box of a ring, or of its arc: the ends of the arc on both circles and the points of the
+    outer circle that face along an axis within the arc."""
+    center = np.asarray(spec.center, dtype=np.float64)
+    r = spec.outer_radius
+    if spec.facing is None or spec.arc >= 360.0:
+        return center - r, center + r
+    facing = np.asarray(spec.facing, dtype=np.float64)
+    facing = facing / np.linalg.norm(facing)
+    half = np.radians(spec.arc / 2.0)
+    points = []
+    for angle in (-half, half):
+        end = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) @ facing
+        points += [center + end * radius for radius in (spec.inner_radius, r)]
+    points += [center + r * axis for axis in np.vstack([np.eye(2), -np.eye(2)])
+               if axis @ facing >= np.cos(half)]
+    points = np.array(points)
+    return points.min(axis=0), points.max(axis=0)
 
 
 # --- polygons (shapely) -------------------------------------------------------------------------
