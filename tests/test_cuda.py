@@ -105,6 +105,34 @@ def test_cuda_quasi_static_matches_serial():
 
 
 @needs_cuda
+def test_cuda_relaxation_holds_every_bond_and_breaks_the_serial_ones_between():
+    """Backend.relax breaks no bond (its force launch holds them all, whatever the stretch);
+    break_bonds then breaks those past s0, the same ones as the serial backend's."""
+    raw = merge(SMALL, {"boundary_conditions": [
+        {"region": "left", "type": "displacement", "value": [0.0, None]},
+        {"region": "right", "type": "displacement", "value": [5.0e-5, None]}]})
+    raw["solver"] = {"type": "quasi_static", "load_steps": 1}
+    prepared = prepare(case_from(raw))
+    from pdgeneral.kernels.pmb import QUASI_STATIC
+    results = {}
+    for name in ("serial", "cuda"):
+        engine = backends.create(name, prepared.model)
+        engine.set_body_force(0.0)
+        engine.apply_constraints(1.0, 1.0, QUASI_STATIC)
+        before = engine.bond_bits()
+        engine.relax(1.0, 1e-12, 1)   # the grips' jump: bonds far past s0 at once
+        held = engine.bond_bits()
+        broken = engine.break_bonds()
+        results[name] = (before, held, broken, engine.bond_bits(), engine.fields()["displacement"])
+    for before, held, broken, after, _ in results.values():
+        assert np.array_equal(before, held) and broken > 0
+        assert (np.bitwise_count(before).sum() - np.bitwise_count(after).sum()) == 2 * broken
+    serial, gpu = results["serial"], results["cuda"]
+    assert np.abs(serial[4] - gpu[4]).max() <= 1e-9 * np.abs(serial[4]).max()
+    assert serial[2] == gpu[2] and np.array_equal(serial[3], gpu[3])
+
+
+@needs_cuda
 def test_cuda_runs_are_deterministic():
     _, first = run(SMALL, "cuda", 12)
     _, second = run(SMALL, "cuda", 12)

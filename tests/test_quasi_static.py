@@ -6,6 +6,8 @@ from conftest import case_from, merge
 from pdgeneral import backends
 from pdgeneral.api import prepare, run_case
 from pdgeneral.io import read_snapshot
+from pdgeneral.kernels.pmb import QUASI_STATIC
+from pdgeneral.solvers.relaxation import relax_load_step
 
 SIGMA = 200.0e6
 E = 200.0e9
@@ -89,3 +91,73 @@ def test_relaxation_reaches_a_tight_tolerance_at_a_small_load():
     assert ratio <= 1e-11, (iterations, ratio)
     u = engine.fields()["displacement"][:, 0]
     assert 0 < u.max() < 1e-8   # the small load did move the strip
+
+
+CRITICAL_STRETCH = 1.0e-3
+GRIPS = 0.2975 - 0.0025   # between the centres of the two gripped columns
+
+
+def pulled_strip(stretch: float, load_steps: int = 1) -> dict:
+    """STRIP with breakable bonds, its grips pulled apart by ``stretch`` times GRIPS."""
+    return merge(STRIP, {
+        "material": {"model": "pmb", "youngs_modulus": E, "density": 7850.0,
+                     "critical_stretch": CRITICAL_STRETCH},
+        "boundary_conditions": [
+            {"region": "held", "type": "displacement", "value": [0.0, None]},
+            {"region": "loaded", "type": "displacement", "value": [stretch * GRIPS, None]}],
+        "solver": {"type": "quasi_static", "load_steps": load_steps, "tolerance": 1e-6}})
+
+
+def bond_stretches(engine) -> np.ndarray:
+    """The stretch of every intact bond (both ends) in the backend's current state."""
+    model = engine.model
+    u = engine.fields()["displacement"]
+    x = model.positions
+    bits = engine.bond_bits()
+    stretches = []
+    for i, (start, stop) in enumerate(zip(model.offsets[:-1], model.offsets[1:], strict=True)):
+        for n, j in enumerate(model.neighbors[start:stop]):
+            if (bits[n >> 5, i] >> (n & 31)) & 1:
+                xi = x[j] - x[i]
+                stretches.append(np.linalg.norm(xi + u[j] - u[i]) / np.linalg.norm(xi) - 1.0)
+    return np.array(stretches)
+
+
+def test_a_load_step_below_the_critical_stretch_breaks_no_bond():
+    """Pulled at once to 0.6 s0, the strip's equilibrium stretches every bond by less than s0
+    (the most, 1.38 times the strain, beside the grips, where bonds are missing within a horizon):
+    nothing breaks. The grips' jump to the full displacement stretches the bonds beside them
+    35 times past s0 in the first iterations, so a relaxation that broke bonds as it iterated
+    cut the strip at its grips."""
+    prepared = prepare(case_from(pulled_strip(0.6 * CRITICAL_STRETCH)))
+    engine = backends.create("serial", prepared.model)
+    engine.set_body_force(0.0)
+    engine.apply_constraints(1.0, 1.0, QUASI_STATIC)
+    relaxed = relax_load_step(engine, 1.0, 1e-6, 20_000)
+    assert relaxed.residual <= 1e-6 and relaxed.broken == 0
+    assert 0.7 * CRITICAL_STRETCH < bond_stretches(engine).max() < CRITICAL_STRETCH
+    x, u = prepared.model.positions, engine.fields()["displacement"]
+    interior = (x[:, 0] > 0.05) & (x[:, 0] < 0.25)
+    strain = np.polyfit(x[interior, 0], u[interior, 0], 1)[0]
+    assert strain == pytest.approx(0.6 * CRITICAL_STRETCH, rel=0.02)
+
+
+def test_a_load_step_past_the_critical_stretch_ends_in_a_state_that_breaks_no_more_bonds():
+    """Pulled to 1.2 s0 the strip breaks; the load step ends relaxed (residual below the
+    tolerance) with every intact bond at most at s0, the same on serial and parallel, bit for
+    bit."""
+    prepared = prepare(case_from(pulled_strip(1.2 * CRITICAL_STRETCH)))
+    states = []
+    for name in ("serial", "parallel"):
+        engine = backends.create(name, prepared.model)
+        engine.set_body_force(0.0)
+        engine.apply_constraints(1.0, 1.0, QUASI_STATIC)
+        relaxed = relax_load_step(engine, 1.0, 1e-6, 50_000)
+        assert relaxed.broken > 0 and relaxed.relaxations > 2
+        assert relaxed.residual <= 1e-6
+        assert engine.break_bonds() == 0
+        assert bond_stretches(engine).max() <= CRITICAL_STRETCH
+        states.append((relaxed, engine.fields()["displacement"], engine.bond_bits()))
+    (first, u_first, bits_first), (second, u_second, bits_second) = states
+    assert first == second
+    assert np.array_equal(u_first, u_second) and np.array_equal(bits_first, bits_second)

@@ -2,6 +2,7 @@
 the solvers call. Solvers never branch on the backend; backends never know the case file."""
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -46,10 +47,11 @@ class Backend:
         self.load_ramps = [g.ramp_time for g in model.load_groups]
         load_forces = (np.stack([g.body_force for g in model.load_groups]) if model.load_groups
                        else np.zeros((0, dim, n)))
-        # ADR fictitious density, lambda_i = 1/4 dt^2 * 4 sum_j c w_ij / |xi_ij| with dt = 1: at least
-        # the Gershgorin bound of the stiffness row (<= 2 * 1.37 * sum_j c w_ij / |xi_ij|), as the
-        # stability of the relaxation requires (Underwood 1983; Kilic and Madenci 2010, eq. 12).
-        fictitious_density = model.particle_stiffness
+        # ADR fictitious density with dt = 1: lambda_i = 1/4 dt^2 times the Gershgorin bound of
+        # particle i's rows of the linearised stiffness, 2 (1 + sqrt(dim)) / 2 sum_j c w_ij / |xi_ij|,
+        # as the stability of the relaxation requires (Underwood 1983; Kilic and Madenci 2010,
+        # eq. 12; docs/theory.md, section 7). A larger lambda is as stable and converges slower.
+        fictitious_density = model.particle_stiffness * (0.25 * (1.0 + math.sqrt(dim)))
         self.rows = rows
         row_first, row_count, self.bond_stride, per_bond = self._bond_layout(row_offsets,
                                                                              tuple(per_bond))
@@ -165,6 +167,15 @@ class Backend:
                 a.stencil_weight, a.intact, self.micromodulus, self.critical_stretch,
                 self.reciprocal_form, a.force)
 
+    def _held_force_args(self) -> tuple:
+        """``_force_args`` with every particle marked no_fail: the force loop then breaks no
+        bond (the relaxation's, which breaks bonds only between relaxations)."""
+        args = list(self._force_args())
+        if getattr(self, "_all_held", None) is None:
+            self._all_held = self._upload(np.ones(self.model.particle_count, dtype=self.model.no_fail.dtype))
+        args[1] = self._all_held
+        return tuple(args)
+
     def _damage_args(self) -> tuple:
         a = self.arrays
         return (a.volume, self.horizon, self.spacing, a.bond_row, a.row_first, a.row_count,
@@ -259,9 +270,23 @@ class Backend:
         the results are the same)."""
         raise NotImplementedError
 
-    def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
-        """Adaptive dynamic relaxation at a load factor; returns (iterations, relative residual)."""
+    def relax(self, load_factor: float, tolerance: float, max_iterations: int,
+              resume: bool = False) -> tuple[int, float]:
+        """Adaptive dynamic relaxation at a load factor with every bond held (none breaks: see
+        ``break_bonds``); returns (iterations, relative residual). ``resume`` continues the last
+        relaxation (its velocities and last residual) instead of starting from rest."""
         raise NotImplementedError
+
+    def intact_bond_ends(self) -> int:
+        """Set bits of the bond state: each intact bond counts at both of its particles."""
+        return int(np.bitwise_count(self.bond_bits()).sum())
+
+    def break_bonds(self) -> int:
+        """One force evaluation that breaks every bond stretched past its critical stretch in the
+        current state (the explicit solver's test); returns the number of bonds it broke."""
+        before = self.intact_bond_ends()
+        self.compute_forces()
+        return (before - self.intact_bond_ends()) // 2
 
     def device(self) -> str:
         """The hardware this backend runs on, for output files and reports."""

@@ -190,10 +190,11 @@ def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespac
                 kick_kick_drift_all(step, density, constrained, displacement, velocity, force,
                                     body_force)
 
-    def relax(max_iterations, tolerance, load_factor, dt, force_args, constrained, volume,
+    def relax(max_iterations, tolerance, load_factor, dt, resume, force_args, constrained, volume,
               fictitious_density, displacement, velocity, force, body_force, old_residual, residual,
               sums):
-        """Adaptive dynamic relaxation at one load factor until |r| <= tolerance * scale.
+        """Adaptive dynamic relaxation at one load factor until |r| <= tolerance * scale, from
+        rest or (``resume``) continuing from the velocities and last residual it left.
         Returns (iterations, relative residual)."""
         n = displacement.shape[1]
         ratio = math.inf
@@ -204,19 +205,20 @@ def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespac
             residual_all(factor, step, constrained, volume, force, body_force, fictitious_density,
                          velocity, displacement, old_residual, residual, sums)
             stiffness = 0.0
-            norm_u = 0.0
+            mass = 0.0
             residual_sq = 0.0
             reference_sq = 0.0
             for i in range(n):  # sequential: same order, same bits, on every backend
                 stiffness += sums[0, i]
-                norm_u += sums[1, i]
+                mass += sums[1, i]
                 residual_sq += sums[2, i]
                 reference_sq += sums[3, i]
-            ratio, damping = relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt)
+            ratio, damping = relaxation_control(stiffness, mass, residual_sq, reference_sq, dt)
             if ratio <= tolerance or iteration == max_iterations:
                 return iteration, ratio
-            update_all(iteration == 0, REAL(damping), step, constrained,  # noqa: F821
-                       fictitious_density, residual, velocity, displacement, old_residual)
+            update_all(iteration == 0 and not resume, REAL(damping), step,  # noqa: F821
+                       constrained, fictitious_density, residual, velocity, displacement,
+                       old_residual)
         return max_iterations, ratio
 
     typed = {"REAL": real}
@@ -330,13 +332,16 @@ class CpuBackend(Backend):
         else:
             self.relax(0.0, 1.0, 0)   # one force evaluation at zero load, before any load step
 
-    def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
+    def relax(self, load_factor: float, tolerance: float, max_iterations: int,
+              resume: bool = False) -> tuple[int, float]:
         follow_cpu_share()
         a = self.arrays
-        a.velocity[...] = 0.0
-        a.old_residual[...] = 0.0
+        if not resume:
+            a.velocity[...] = 0.0
+            a.old_residual[...] = 0.0
         iterations, ratio = self.kernels.relax(
-            max_iterations, tolerance, load_factor, 1.0, self._force_args(), a.constrained, a.volume,
+            max_iterations, tolerance, load_factor, 1.0, resume, self._held_force_args(),
+            a.constrained, a.volume,
             a.fictitious_density, a.displacement, a.velocity, a.force, a.body_force, a.old_residual,
             a.residual, a.sums)
         return int(iterations), float(ratio)

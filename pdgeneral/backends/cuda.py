@@ -587,6 +587,7 @@ class CudaBackend(Backend):
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
         self._reductions: dict[str, list] = {}   # _reduced's partial-sum arrays, by table
+        self._held_launches: dict[int, PreparedLaunch] = {}   # relax's force launch, by parity
         self._history_launches: dict = {}
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
@@ -921,28 +922,35 @@ class CudaBackend(Backend):
         partial = self._partial.copy_to_host()
         return np.array([math.fsum(row) for row in partial])  # exact, order-independent
 
-    def relax(self, load_factor: float, tolerance: float, max_iterations: int) -> tuple[int, float]:
+    def relax(self, load_factor: float, tolerance: float, max_iterations: int,
+              resume: bool = False) -> tuple[int, float]:
         self._energy_fresh = False
         a = self.arrays
         blocks = self._blocks
-        self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)
-        self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
+        if not resume:
+            self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)
+            self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
+        held = self._held_launches.get(self._parity)
+        if held is None:   # the force kernel with every bond held (Backend._held_force_args)
+            held = PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
+                                  self._held_force_args())
+            self._held_launches[self._parity] = held
         ratio = math.inf
         dt = 1.0
         step, factor = self.real(dt), self.real(load_factor)   # in the run's type (kernels.pmb)
         for iteration in range(max_iterations + 1):
-            self.forces_launch()
+            held()
             self.k.residual_kernel[blocks, THREADS_PER_BLOCK](factor, step, a.constrained, a.volume,
                                                               a.force, a.body_force,
                                                               a.fictitious_density, a.velocity,
                                                               a.displacement, a.old_residual,
                                                               a.residual, a.sums)
-            stiffness, norm_u, residual_sq, reference_sq = self._reduced_sums()
-            ratio, damping = relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt)
+            stiffness, mass, residual_sq, reference_sq = self._reduced_sums()
+            ratio, damping = relaxation_control(stiffness, mass, residual_sq, reference_sq, dt)
             if ratio <= tolerance or iteration == max_iterations:
                 return iteration, ratio
             self.k.relaxation_update_kernel[blocks, THREADS_PER_BLOCK](
-                iteration == 0, self.real(damping), step, a.constrained, a.fictitious_density,
+                iteration == 0 and not resume, self.real(damping), step, a.constrained, a.fictitious_density,
                 a.residual, a.velocity, a.displacement, a.old_residual)
         return max_iterations, ratio
 

@@ -524,14 +524,15 @@ def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_for
     """Adaptive dynamic relaxation (Kilic and Madenci 2010): residual force density of particle i and
     its share of the damping estimate.
 
-    r = f_int + load_factor * b on free components. sums[0, i] = u^T K_local u with the diagonal
-    local stiffness K_dd = -(r_n - r_{n-1}) / (lambda dt v_{n-1/2}); sums[1, i] = u^T u;
-    sums[2, i] = |r V_i|^2 (free); sums[3, i] = |load_factor b V_i|^2 (free) + |f_int V_i|^2
-    (constrained: the reactions), the scale of the residual.
+    r = f_int + load_factor * b on free components. The damping comes from the Rayleigh quotient
+    of the last increment dt v_{n-1/2} (docs/theory.md, section 7): K dt v = -(r_n - r_{n-1}), so
+    sums[0, i] = -v . (r_n - r_{n-1}) = dt v^T K v and sums[1, i] = dt v^T Lambda v, both over
+    the free components; sums[2, i] = |r V_i|^2 (free); sums[3, i] = |load_factor b V_i|^2 (free)
+    + |f_int V_i|^2 (constrained: the reactions), the scale of the residual.
     """
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     stiffness = REAL(0.0)
-    norm_u = REAL(0.0)
+    mass = REAL(0.0)
     residual_sq = REAL(0.0)
     reference_sq = REAL(0.0)
     vol = volume[i]
@@ -544,27 +545,25 @@ def relaxation_residual(i, load_factor, dt, constrained, volume, force, body_for
         external = load_factor * body_force[d, i]
         r = force[d, i] + external
         residual[d, i] = r
-        u = displacement[d, i]
         v = velocity[d, i]
-        if v != REAL(0.0):
-            k_local = -(r - old_residual[d, i]) / (fictitious_density[i] * dt * v)
-            stiffness += u * k_local * u
-        norm_u += u * u
+        stiffness -= v * (r - old_residual[d, i])
+        mass += v * v
         residual_sq += (r * vol) * (r * vol)
         reference_sq += (external * vol) * (external * vol)
     sums[0, i] = stiffness
-    sums[1, i] = norm_u
+    sums[1, i] = dt * fictitious_density[i] * mass
     sums[2, i] = residual_sq
     sums[3, i] = reference_sq
 
 
 @register_jitable(inline="always")
-def relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt):
+def relaxation_control(stiffness, mass, residual_sq, reference_sq, dt):
     """From the reduced sums of ``relaxation_residual``: (relative residual, damping coefficient).
 
     Relative residual |r V| / (load scale), 0 when both vanish, inf for a residual without load.
-    Damping c = 2 sqrt(u^T K u / u^T u) (Kilic and Madenci 2010, eq. 13), 0 unless both sums are
-    positive, capped at 1.9 / dt so that the update's (2 - c dt) stays positive.
+    Damping c = 2 omega with omega^2 = dt v^T K v / (dt v^T Lambda v), the Rayleigh quotient of
+    the last increment (docs/theory.md, section 7), 0 unless both sums are positive, capped at
+    1.9 / dt so that the update's (2 - c dt) stays positive.
     """
     if reference_sq > 0.0:
         ratio = math.sqrt(residual_sq / reference_sq)
@@ -573,8 +572,8 @@ def relaxation_control(stiffness, norm_u, residual_sq, reference_sq, dt):
     else:
         ratio = math.inf
     damping = 0.0
-    if norm_u > 0.0 and stiffness > 0.0:
-        damping = 2.0 * math.sqrt(stiffness / norm_u)
+    if mass > 0.0 and stiffness > 0.0:
+        damping = 2.0 * math.sqrt(stiffness / mass)
     return ratio, min(damping, 1.9 / dt)
 
 
