@@ -160,7 +160,8 @@ def check(case, overrides, schema) -> None:
     click.echo(f"particles   {model.particle_count:,}")
     per = model.bond_count / model.particle_count
     click.echo(f"bonds       {model.bond_count:,} stored (both ends; {per:.1f} per particle), "
-               f"{model.precracked_bond_count:,} cut by pre-cracks")
+               f"{model.precracked_bond_count:,} cut by pre-cracks, "
+               f"{model.void_bond_count:,} not made through voids")
     click.echo(f"horizon     {model.horizon:g} m ({model.horizon / model.spacing:g} spacings)")
     click.echo(f"micromodulus {model.micromodulus:.6g}, critical stretch {model.critical_stretch:.6g}")
     click.echo(f"stable dt   {model.stable_time_step:.6g} s")

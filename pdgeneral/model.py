@@ -73,6 +73,8 @@ class Model:
     initial_velocity: np.ndarray     # (dim, N) m/s
     #: Particle indices (ascending, int64) of every named region: histories sum over them.
     regions: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Bonds not made because they pass through a void (both ends; bonds_through_voids: cut).
+    void_bond_count: int = 0
 
     @property
     def region_counts(self) -> dict[str, int]:
@@ -411,11 +413,23 @@ def build_model(case: Case) -> Model:
                              axis=1).astype(np.int64)
     bond_stencil, offsets, neighbors, bond_slot = stencil.lattice_bonds(lattice_index, kept, counts,
                                                                          horizon, spacing)
+    full = stencil.full_rows(offsets, neighbors, bond_slot, bond_stencil)
+    void_bonds = 0
+    if case.discretization.bonds_through_voids == "cut":
+        # No material between the ends of a bond across a notch narrower than the horizon (or a
+        # hole, or the outside of a re-entrant corner): no bond (docs/theory.md, section 9).
+        through = stencil.bonds_through_voids(bond_stencil, lattice_index, kept, counts, offsets,
+                                              neighbors, bond_slot, full, horizon, spacing)
+        void_bonds = int(np.count_nonzero(through))
+        if void_bonds:
+            keep = ~through
+            offsets = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))[offsets]
+            neighbors = np.ascontiguousarray(neighbors[keep])
+            bond_slot = np.ascontiguousarray(bond_slot[keep])
     empty_rows = offsets[1:] == offsets[:-1]
     if np.any(empty_rows):
         raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
                                           "the horizon (isolated by holes?)")
-    full = stencil.full_rows(offsets, neighbors, bond_slot, bond_stencil)
     shared = full & bool(np.all(volume == volume[0]))
     initial_bond_volume, moments = _family_moments(bond_stencil.xi, bond_stencil.length, offsets,
                                                    neighbors, bond_slot, horizon, spacing, volume,
@@ -464,7 +478,8 @@ def build_model(case: Case) -> Model:
         micromodulus=c, critical_stretch=s0, horizon=horizon, spacing=spacing,
         density=material.density, stable_time_step=stable, **constraints, load_groups=groups,
         initial_velocity=initial_velocity,
-        regions={name: np.flatnonzero(mask) for name, mask in masks.items()})
+        regions={name: np.flatnonzero(mask) for name, mask in masks.items()},
+        void_bond_count=void_bonds)
 
 
 def _apply_precracks(case, points, offsets, neighbors, horizon, intact) -> None:

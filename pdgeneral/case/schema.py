@@ -64,6 +64,10 @@ class Discretization(Closed):
     horizon: float | None = Field(None, gt=0, allow_inf_nan=False, description="Horizon delta, m.")
     surface_correction: Literal["none", "energy"] = Field(
         "energy", description="Surface correction of bond stiffness near free surfaces.")
+    bonds_through_voids: Literal["cut", "keep"] = Field(
+        "cut", description="Bonds whose segment passes through a lattice cell outside the body (a "
+                           "hole, a notch, the outside of a concave outline): cut (no such bond is "
+                           "made) or keep them.")
 
     @model_validator(mode="after")
     def _one_horizon(self):
