@@ -112,3 +112,20 @@ def test_a_3d_slot_separates_its_faces():
     assert not np.any(across & (np.maximum(xi[:, 1], xj[:, 1]) < 0.004))
     assert np.any(across)
     assert bond_set(model) == {(j, i) for i, j in bond_set(model)}   # both ends of every bond
+
+
+def test_an_output_written_before_the_key_resumes_only_with_the_bonds_it_had():
+    """--resume compares the case with the one the output recorded: a file written before
+    bonds_through_voids existed made every bond (keep). It resumes with keep; with cut, the
+    message names the key and why."""
+    from pdgeneral.io.hdf5 import case_differences
+    raw = merge(BASE_2D, {"geometry": {"holes": [SLOT]}})
+    cut = case_from(raw).model_dump(mode="json")
+    keep = case_from(merge(raw, {"discretization": {"bonds_through_voids": "keep"}})).model_dump(
+        mode="json")
+    old = {**cut, "discretization": {k: v for k, v in cut["discretization"].items()
+                                     if k != "bonds_through_voids"}}
+    assert case_differences(old, keep) == []
+    assert case_differences(old, cut) == [("discretization.bonds_through_voids",
+                                           "keep (the file predates the key)", "cut")]
+    assert case_differences(cut, cut) == [] and case_differences(keep, cut) != []

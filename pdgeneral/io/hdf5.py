@@ -739,6 +739,11 @@ class SnapshotWriter:
 #: run without changing any step already computed (the time step is kept from the file).
 RESUMABLE_KEYS = ("solver.end_time", "solver.steps")
 
+#: Case keys added after outputs were written without them: the value that reproduces what the
+#: version that wrote such a file did. Resume compares an absent key as this value, so a run
+#: written before the key existed resumes when the case sets it so (and only then).
+KEYS_ADDED_LATER = {"discretization.bonds_through_voids": "keep"}
+
 
 def _flatten(value, prefix: str = "") -> dict:
     """A normalised case as {dotted key: value} (lists indexed as key[i])."""
@@ -759,6 +764,11 @@ def case_differences(stored: dict, current: dict) -> list[tuple[str, object, obj
     """(key, value in the file, value now) of every case key that decides the physics and differs:
     all but output, backend and RESUMABLE_KEYS (of an explicit run on both sides)."""
     old, new = _flatten(stored), _flatten(current)
+    for key, value in KEYS_ADDED_LATER.items():
+        if key in new and key not in old:
+            old[key] = f"{value} (the file predates the key)"
+            if new[key] == value:
+                old[key] = value
     explicit = old.get("solver.type") == new.get("solver.type") == "explicit"
 
     def free(key: str) -> bool:
