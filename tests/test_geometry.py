@@ -16,6 +16,7 @@ from pdgeneral import geometry
 from pdgeneral.case import load_case
 from pdgeneral.case.schema import Shape
 from pdgeneral.cli import main
+from pdgeneral.errors import CaseError
 from pdgeneral.geometry import body_particles
 
 DX = 1.0e-3
@@ -279,3 +280,19 @@ def test_the_normalised_case_of_a_box_body_is_what_outputs_recorded_before_polyg
     assert case_differences(dumped, dumped) == []
     polygon_body = case_from(with_geometry(polygon(L_POINTS))).model_dump(mode="json")["geometry"]
     assert polygon_body == {"polygon": {"points": L_POINTS}, "holes": []}
+
+
+def test_resume_refuses_particles_that_an_edited_stl_changed(tmp_path):
+    """The case text is the same, the STL it reads is not: the file's particles are not the
+    case's, and resume says so (naming the STL) instead of continuing a state on other ones."""
+    from pdgeneral.api import run_case
+    write_stl(tmp_path / "block.stl", trimesh.creation.box(bounds=[[0, 0, 0], [8, 6, 5]]))
+    path = write_case(tmp_path, case_3d({"stl": {"file": "block.stl", "scale": 1e-3}},
+                                        solver={"type": "explicit", "steps": 6},
+                                        output={"every": 2, "path": str(tmp_path / "out.h5")}))
+    run_case(path, backend="serial", steps=2)
+    write_stl(tmp_path / "block.stl", trimesh.creation.box(bounds=[[0, 0, 0], [8, 6, 6]]))
+    with pytest.raises(CaseError, match=r"other particles \(240 in the file, 288 now.*block.stl"):
+        run_case(path, backend="serial", resume=True)
+    write_stl(tmp_path / "block.stl", trimesh.creation.box(bounds=[[0, 0, 0], [8, 6, 5]]))
+    assert run_case(path, backend="serial", resume=True).steps == 4   # the same solid: it resumes
