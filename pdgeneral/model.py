@@ -413,23 +413,24 @@ def build_model(case: Case) -> Model:
                              axis=1).astype(np.int64)
     bond_stencil, offsets, neighbors, bond_slot = stencil.lattice_bonds(lattice_index, kept, counts,
                                                                          horizon, spacing)
-    full = stencil.full_rows(offsets, neighbors, bond_slot, bond_stencil)
     void_bonds = 0
     if case.discretization.bonds_through_voids == "cut":
         # No material between the ends of a bond across a notch narrower than the horizon (or a
         # hole, or the outside of a re-entrant corner): no bond (docs/theory.md, section 9).
         through = stencil.bonds_through_voids(bond_stencil, lattice_index, kept, counts, offsets,
-                                              neighbors, bond_slot, full, horizon, spacing)
+                                              neighbors, bond_slot, horizon, spacing)
         void_bonds = int(np.count_nonzero(through))
         if void_bonds:
-            keep = ~through
-            offsets = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))[offsets]
-            neighbors = np.ascontiguousarray(neighbors[keep])
-            bond_slot = np.ascontiguousarray(bond_slot[keep])
+            cut = np.flatnonzero(through)   # few: count them per row (a cumsum over every bond
+            per_row = np.bincount(np.searchsorted(offsets, cut, side="right") - 1, minlength=n)
+            offsets = offsets - np.concatenate(([0], np.cumsum(per_row)))   # took seconds at 1M 3D)
+            neighbors = stencil.without(neighbors, through)
+            bond_slot = stencil.without(bond_slot, through)
     empty_rows = offsets[1:] == offsets[:-1]
     if np.any(empty_rows):
         raise CaseError("discretization", f"{int(empty_rows.sum())} particles have no neighbour within "
                                           "the horizon (isolated by holes?)")
+    full = stencil.full_rows(offsets, neighbors, bond_slot, bond_stencil)
     shared = full & bool(np.all(volume == volume[0]))
     initial_bond_volume, moments = _family_moments(bond_stencil.xi, bond_stencil.length, offsets,
                                                    neighbors, bond_slot, horizon, spacing, volume,
