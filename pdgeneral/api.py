@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import backends
 from .case import Case, load_case
-from .case.plausibility import unit_warnings
+from .case.plausibility import solver_warnings, unit_warnings
 from .errors import CaseError
 from .io.history import History, HistoryWarning
 from .model import (
@@ -138,7 +138,8 @@ def prepare(case: str | Path | Case, overrides: Iterable[str] = (), backend: str
     except CaseError as err:
         err.file = err.file or source
         raise
-    return Prepared(loaded, text, model, name, source, tuple(overrides), unit_warnings(loaded))
+    return Prepared(loaded, text, model, name, source, tuple(overrides),
+                    (*unit_warnings(loaded), *solver_warnings(loaded)))
 
 
 def run_case(case: str | Path | Case | Prepared, *, overrides: Iterable[str] = (),

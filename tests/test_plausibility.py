@@ -11,7 +11,7 @@ import yaml
 from conftest import BASE_2D, case_from, merge
 from test_dynamics import FRACTURE_2D
 
-from pdgeneral.case.plausibility import unit_warnings
+from pdgeneral.case.plausibility import solver_warnings, unit_warnings
 from pdgeneral.solvers.interrupt import RunUnstable
 
 LEFT = {"left": {"box": {"min": [0.0, 0.0], "max": [0.003, 0.02]}}}
@@ -57,7 +57,30 @@ def test_plausible_values_and_every_shipped_case_give_no_warning():
     cases = sorted(Path("cases").rglob("*.yaml")) + sorted(Path("benchmarks").glob("*.yaml"))
     assert len(cases) >= 10
     for path in cases:
-        assert unit_warnings(load_case(path)[0]) == [], path
+        case = load_case(path)[0]
+        assert unit_warnings(case) == [] and solver_warnings(case) == [], path
+
+
+def test_a_loose_quasi_static_tolerance_with_breakable_bonds_is_named(tmp_path):
+    """Above 1e-3 the bonds are tested for breaking far from equilibrium: one warning line, in
+    check; none where no bond can break or for the explicit solver."""
+    from click.testing import CliRunner
+
+    from pdgeneral.cli import main
+    loose = merge(BASE_2D, {"solver": {"type": "quasi_static", "steps": None, "load_steps": 2,
+                                       "tolerance": 1e-2}})
+    assert solver_warnings(case_from(loose)) == [
+        ("solver.tolerance: 0.01 is above 0.001: bonds are tested for breaking in states relaxed only "
+        "that far, which can break bonds the equilibrium keeps (docs/theory.md, section 7); use "
+        "1e-3 or less")]
+    unbreakable = merge(loose, {"material": {"fracture_energy": None, "critical_stretch": math.inf}})
+    assert solver_warnings(case_from(unbreakable)) == []
+    assert solver_warnings(case_from(merge(loose, {"solver": {"tolerance": 1e-3}}))) == []
+    assert solver_warnings(case_from(BASE_2D)) == []
+    path = tmp_path / "loose.yaml"
+    path.write_text(yaml.safe_dump(loose))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0 and "solver.tolerance: 0.01 is above 0.001" in result.output
 
 
 def test_the_range_limits_themselves_pass():

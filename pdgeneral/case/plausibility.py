@@ -80,3 +80,23 @@ def unit_warnings(case: Case) -> list[str]:
                          f"{wave_speed:.4g} m/s of the material: the run would stop at its first "
                          "step; check the units of the velocity, youngs_modulus and density")
     return [line for line in found if line]
+
+
+def solver_warnings(case: Case) -> list[str]:
+    """One line per solver setting that makes the answer depend on the solver: a quasi-static
+    tolerance above BREAK_TEST_TOLERANCE where bonds can break (bonds are then tested for
+    breaking in states that far from equilibrium; on the notched beam of docs/theory.md section
+    7, 1e-2 ran the crack through the beam where the equilibrium arrests it)."""
+    from ..model import DEFAULT_TOLERANCE
+    from ..solvers.relaxation import BREAK_TEST_TOLERANCE
+    solver = case.solver
+    if solver.type != "quasi_static":
+        return []
+    tolerance = solver.tolerance or DEFAULT_TOLERANCE
+    stretch = case.material.critical_stretch
+    breakable = stretch is None or math.isfinite(stretch)
+    if breakable and tolerance > BREAK_TEST_TOLERANCE:
+        return [(f"solver.tolerance: {tolerance:g} is above {BREAK_TEST_TOLERANCE:g}: bonds are tested "
+                "for breaking in states relaxed only that far, which can break bonds the "
+                "equilibrium keeps (docs/theory.md, section 7); use 1e-3 or less")]
+    return []
