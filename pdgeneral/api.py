@@ -41,31 +41,12 @@ def _check_resumable(prepared: Prepared, model: Model, start: int, steps: int | 
         total = solver.load_steps or DEFAULT_LOAD_STEPS
         unit = "load step"
         further = "load_steps cannot change on a resume, so a longer run needs a new output"
-    _check_same_particles(prepared, model, path)
     if steps is not None and steps <= start:
         raise CaseError("--steps", f"{path} already reached {unit} {start}, at or past --steps {steps}: "
                                    "nothing to resume", file=prepared.source)
     if steps is None and start >= total:
         raise CaseError("output.path", f"{path} is complete: it reached {unit} {start} of {total}, "
                                        f"so there is nothing to resume; {further}", file=prepared.source)
-
-
-def _check_same_particles(prepared: Prepared, model: Model, path: Path) -> None:
-    """The case's particles are those of the file: the case text can be the same while a file it
-    reads (an STL) changed, and a state continued on other particles would be garbage."""
-    import h5py
-    import numpy as np
-    with h5py.File(path, "r") as f:
-        stored = f["particles/position"]
-        same = stored.shape == model.positions.shape and np.array_equal(stored[...], model.positions)
-        count = stored.shape[0]
-    if not same:
-        files = [p.spec.file for _, p in prepared.case.geometry.parts if p.kind == "stl"]
-        files += [h.spec.file for h in prepared.case.geometry.holes if h.kind == "stl"]
-        hint = f" (did {', '.join(map(str, files))} change?)" if files else ""
-        raise CaseError("output.path", f"{path} was written with other particles ({count:,} in the "
-                                       f"file, {model.particle_count:,} now, or moved){hint}: it "
-                                       "cannot be resumed; run anew", file=prepared.source)
 
 
 #: Whether snapshots are written in a background thread while the run steps on (io/hdf5.py);

@@ -61,26 +61,32 @@ def vectors_within(horizon: float, spacing: float, counts: np.ndarray,
     return np.array(vectors, dtype=np.int32).reshape(-1, dim)
 
 
+@njit(inline="always")
+def _cell_of(index, i, offsets, s, counts):
+    """The x-fastest number of the lattice cell at particle i's cell plus offsets[s], -1 outside
+    the lattice."""
+    cell = 0
+    stride = 1
+    for d in range(index.shape[1]):
+        c = index[i, d] + offsets[s, d]
+        if c < 0 or c >= counts[d]:
+            return -1
+        cell += c * stride
+        stride *= counts[d]
+    return cell
+
+
 @njit(parallel=True, cache=True)
 def _lattice_rows(index, grid_to_particle, counts, vectors, offsets, neighbors, bond_slot, fill):
     """Count (fill=False) or write (fill=True) each particle's bonds: the stencil vectors whose end
     is a lattice cell inside the box that holds a particle (holes remove some)."""
-    n, dim = index.shape
+    n = index.shape[0]
     for i in prange(n):
         count = 0
         write = offsets[i] if fill else 0
         for s in range(vectors.shape[0]):
-            cell = 0
-            stride = 1
-            inside = True
-            for d in range(dim):
-                c = index[i, d] + vectors[s, d]
-                if c < 0 or c >= counts[d]:
-                    inside = False
-                    break
-                cell += c * stride
-                stride *= counts[d]
-            if not inside:
+            cell = _cell_of(index, i, vectors, s, counts)
+            if cell < 0:
                 continue
             j = grid_to_particle[cell]
             if j < 0:
@@ -285,22 +291,12 @@ def _bonds_through_voids(rows, index, offsets, neighbors, bond_slot, counts, sol
                          cells, through):
     """through[k] = True for the bonds k of ``rows`` that pass through a cell outside the body
     (not ``solid``, or outside the lattice), and for their twins in the neighbours' rows."""
-    dim = index.shape[1]
     for i in rows:
         for k in range(offsets[i], offsets[i + 1]):
             s = bond_slot[k]
             for m in range(cell_first[s], cell_first[s + 1]):
-                flat = 0
-                stride = 1
-                outside = False
-                for d in range(dim):
-                    v = index[i, d] + cells[m, d]
-                    if v < 0 or v >= counts[d]:
-                        outside = True
-                        break
-                    flat += v * stride
-                    stride *= counts[d]
-                if outside or not solid[flat]:
+                cell = _cell_of(index, i, cells, m, counts)
+                if cell < 0 or not solid[cell]:
                     through[k] = True
                     j = neighbors[k]
                     for q in range(offsets[j], offsets[j + 1]):   # the twin, j's bond to i

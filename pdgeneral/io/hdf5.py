@@ -524,6 +524,10 @@ class SnapshotWriter:
         try:
             with h5py.File(self.path, "r") as f:
                 self.attrs = dict(f.attrs)
+                stored = f["particles/position"]
+                same_particles = (stored.shape == self.model.positions.shape
+                                  and np.array_equal(stored[...], self.model.positions))
+                stored_count = stored.shape[0]
         except OSError as err:
             raise CaseError("output.path", f"cannot reopen {self.path} to resume it "
                                            f"({err.strerror or err})") from None
@@ -538,6 +542,16 @@ class SnapshotWriter:
             raise CaseError("output.path", f"{self.path} was written by a different case: {shown}. "
                                            "Resume may change only the keys that lengthen a run "
                                            f"({', '.join(RESUMABLE_KEYS)}), output and backend")
+        if not same_particles:
+            # the same case text, another solid: a file it reads (an STL) changed
+            geometry = self.model.case.geometry
+            files = [shape.spec.file for _, shape in [*geometry.parts, *(("", h) for h in geometry.holes)]
+                     if shape.kind == "stl"]
+            hint = f" (did {', '.join(map(str, files))} change?)" if files else ""
+            raise CaseError("output.path", f"{self.path} was written with other particles "
+                                           f"({stored_count:,} in the file, "
+                                           f"{self.model.particle_count:,} now, or moved){hint}: it "
+                                           "cannot be resumed; run anew")
         # The file now continues as the current case says (a longer end_time, another output.every,
         # another output.precision): it records that case, which reproduces every step already
         # written. Each file keeps its own precision and restart attributes.
