@@ -18,7 +18,10 @@ from numba.extending import register_jitable
 from . import geometry, kernel_cache, stencil
 from .case.schema import Case
 from .errors import CaseError
-from .kernels.pmb import PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY, bond_correction, bond_weight
+from .kernels.pmb import PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY, weight_of_bond
+from .materials import MaterialConstants
+from .materials import lps as lps_material
+from .materials import pmb as pmb_material
 from .physics import pmb
 from .stencil import Stencil
 
@@ -53,7 +56,7 @@ class Model:
     initial_intact: np.ndarray       # (M,) bool, False for bonds cut by pre-cracks
     no_fail: np.ndarray              # (N,) uint8, 1 where bonds never break (either end suffices)
     initial_bond_volume: np.ndarray  # (N,) sum_j beta_ij V_j over all bonds, m^3
-    particle_stiffness: np.ndarray   # (N,) sum_j c w_ij / |xi_ij|, N/m^4: time step and ADR mass
+    particle_stiffness: np.ndarray   # (N,) N/m^4: time step and ADR mass (PMB: sum_j c w_ij / |xi_ij|)
     rows: stencil.Rows               # stencil particles and explicit rows (stencil.classify's)
     explicit_weights: np.ndarray     # bond weights w_ij of the explicit rows, CSR over rows.explicit
     micromodulus: float
@@ -75,6 +78,12 @@ class Model:
     regions: dict[str, np.ndarray] = field(default_factory=dict)
     #: Bonds not made because they pass through a void (both ends; bonds_through_voids: cut).
     void_bond_count: int = 0
+    #: The material's constants (materials/): the model, its moduli, what outputs record.
+    material: MaterialConstants | None = None
+    #: LPS only (None for PMB): the part of particle_stiffness that couples a particle to its
+    #: neighbours' neighbours (the dilatation), and 1 / m_i, the weighted volume's reciprocal.
+    coupling_stiffness: np.ndarray | None = None
+    inverse_weighted_volume: np.ndarray | None = None
 
     @property
     def region_counts(self) -> dict[str, int]:
@@ -208,20 +217,6 @@ def _family_moments(stencil_xi, stencil_length, offsets, neighbors, bond_slot, h
     return bond_volume, moments
 
 
-@register_jitable
-def _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction, corrected, neighbors,
-                    bond_slot, horizon, spacing):
-    """(w_ij, |xi_ij|) of bond k of particle i: the one evaluation of a weight in the build."""
-    j = neighbors[k]
-    slot = bond_slot[k]
-    xi_z = stencil_xi[2, slot] if stencil_xi.shape[0] == 3 else 0.0
-    length = stencil_length[slot]
-    factor = bond_correction(i, j, length, stencil_xi[0, slot], stencil_xi[1, slot], xi_z,
-                             correction, corrected)
-    weight, _ = bond_weight(j, length, volume, factor, horizon, spacing)
-    return weight, length
-
-
 # Not numba's cache=True: it would not notice an edit of bond_weight or bond_correction, which it
 # compiles in; the kernel cache hashes the whole package (pdgeneral/kernel_cache.py).
 @partial(kernel_cache.attach, key=("model",))
@@ -236,7 +231,7 @@ def _weights_and_stiffness(stencil_xi, stencil_length, volume, correction, corre
     for i in prange(n):
         total = 0.0
         for k in range(offsets[i], offsets[i + 1]):
-            weight, length = _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
+            weight, length = weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
                                              corrected, neighbors, bond_slot, horizon, spacing)
             if store:
                 weights[k] = weight
@@ -285,7 +280,7 @@ def _stencil_rows_and_stiffness(stencil_xi, stencil_length, volume, correction, 
     row_key = 0.0
     start = offsets[typical]
     for k in range(start, start + size):
-        weight, length = _weight_of_bond(typical, k, stencil_xi, stencil_length, volume,
+        weight, length = weight_of_bond(typical, k, stencil_xi, stencil_length, volume,
                                          correction, corrected, neighbors, bond_slot, horizon,
                                          spacing)
         row_weights[k - start] = weight
@@ -302,7 +297,7 @@ def _stencil_rows_and_stiffness(stencil_xi, stencil_length, volume, correction, 
         total = 0.0
         key = 0.0 if full[i] else np.nan
         for k in range(first, offsets[i + 1]):
-            weight, length = _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
+            weight, length = weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
                                              corrected, neighbors, bond_slot, horizon, spacing)
             same = same and weight == row_weights[k - first]
             total += micromodulus * weight / length
@@ -323,7 +318,7 @@ def _explicit_weights(stencil_xi, stencil_length, volume, correction, corrected,
         i = explicit[r]
         first = offsets[i]
         for k in range(first, offsets[i + 1]):
-            weight, _ = _weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
+            weight, _ = weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
                                         corrected, neighbors, bond_slot, horizon, spacing)
             weights[row_offsets[r] + k - first] = weight
 
@@ -437,12 +432,8 @@ def build_model(case: Case) -> Model:
                                                    neighbors, bond_slot, horizon, spacing, volume,
                                                    shared)
 
-    material = case.material
-    c = pmb.micromodulus(material.youngs_modulus, horizon, dim, plane, thickness)
-    if material.critical_stretch is not None:
-        s0 = material.critical_stretch
-    else:
-        s0 = pmb.critical_stretch(material.youngs_modulus, material.fracture_energy, horizon, dim, plane)
+    material_module = materials_of(case.material.model)
+    constants = material_module.constants(case.material, horizon, dim, plane, thickness)
 
     corrected = case.discretization.surface_correction == "energy"
     if corrected:
@@ -456,8 +447,14 @@ def build_model(case: Case) -> Model:
     correction = np.ascontiguousarray(correction)
     particle_stiffness, rows, explicit_weights = _classify_rows(
         bond_stencil, volume, correction, corrected, offsets, neighbors, bond_slot, horizon,
-        spacing, c, full)
-    stable = pmb.stable_time_step_of(material.density, float(particle_stiffness.max()))
+        spacing, constants.micromodulus if constants.model == "pmb" else 1.0, full)
+    terms = None
+    if constants.model == "lps":
+        terms = material_module.particle_terms(constants, bond_stencil, volume, correction,
+                                               corrected, offsets, neighbors, bond_slot, horizon,
+                                               spacing)
+        particle_stiffness = terms.stiffness
+    stable = pmb.stable_time_step_of(case.material.density, float(particle_stiffness.max()))
 
     masks = _region_masks(case, points)
     no_fail = np.zeros(n, dtype=np.uint8)
@@ -477,11 +474,18 @@ def build_model(case: Case) -> Model:
         initial_intact=intact, no_fail=no_fail,
         initial_bond_volume=initial_bond_volume, particle_stiffness=particle_stiffness,
         rows=rows, explicit_weights=explicit_weights,
-        micromodulus=c, critical_stretch=s0, horizon=horizon, spacing=spacing,
-        density=material.density, stable_time_step=stable, **constraints, load_groups=groups,
+        micromodulus=constants.micromodulus, critical_stretch=constants.critical_stretch,
+        horizon=horizon, spacing=spacing, density=case.material.density, stable_time_step=stable, **constraints, load_groups=groups,
         initial_velocity=initial_velocity,
         regions={name: np.flatnonzero(mask) for name, mask in masks.items()},
-        void_bond_count=void_bonds)
+        void_bond_count=void_bonds, material=constants,
+        coupling_stiffness=None if terms is None else terms.coupling_stiffness,
+        inverse_weighted_volume=None if terms is None else terms.inverse_weighted_volume)
+
+
+def materials_of(name: str):
+    """The material module (materials/) of a case's ``material.model``."""
+    return {"pmb": pmb_material, "lps": lps_material}[name]
 
 
 def _apply_precracks(case, points, offsets, neighbors, horizon, intact) -> None:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import bondstate, stencil
+from ..materials import lps as lps_material
 from ..model import Model
 from ..physics.pmb import break_length_squared
 
@@ -52,6 +53,12 @@ class Backend:
         # as the stability of the relaxation requires (Underwood 1983; Kilic and Madenci 2010,
         # eq. 12; docs/theory.md, section 7). A larger lambda is as stable and converges slower.
         fictitious_density = model.particle_stiffness * (0.25 * (1.0 + math.sqrt(dim)))
+        if model.coupling_stiffness is not None:
+            # The LPS dilatation couples a particle to its neighbours' neighbours: those rows'
+            # Gershgorin sums are bounded by 2 sqrt(dim) times their coupling stiffness, not
+            # (1 + sqrt(dim)) (docs/theory.md, section 10).
+            fictitious_density = fictitious_density + model.coupling_stiffness * (
+                0.25 * (2.0 * math.sqrt(dim) - 1.0 - math.sqrt(dim)))
         self.rows = rows
         row_first, row_count, self.bond_stride, per_bond = self._bond_layout(row_offsets,
                                                                              tuple(per_bond))
@@ -80,6 +87,17 @@ class Backend:
             # per constraint entry, the work of the prescribed motion so far (kernels.pmb.constrain)
             constraint_work=self._zeros((max(1, model.constraint_particle.shape[0]),), np.float64),
         )
+        #: The material's model (materials/): which bodies the passes run.
+        self.material = model.material.model
+        if self.material == "lps":
+            constants = model.material
+            self.dilatation_coefficient = dtype.type(constants.dilatation_coefficient)
+            self.deviatoric_coefficient = dtype.type(constants.deviatoric_coefficient)
+            self.bulk_modulus = dtype.type(constants.bulk_modulus)
+            self.arrays.stencil_influence = real(lps_material.influence_table(
+                constants.influence, model.stencil.length, model.horizon))
+            self.arrays.inverse_weighted_volume = real(model.inverse_weighted_volume)
+            self.arrays.dilatation = self._zeros((n,), dtype)
 
     # Layout and transfers -----------------------------------------------------------------------
     def _bond_layout(self, row_offsets: np.ndarray, per_bond: tuple):
@@ -161,6 +179,12 @@ class Backend:
     # Argument tuples of the force and constraint loops (the same on every backend) -------------
     def _force_args(self) -> tuple:
         a = self.arrays
+        if self.material == "lps":   # both LPS passes' (kernels/lps.py), no_fail second as here
+            return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count,
+                    self.bond_stride, a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset,
+                    a.stencil_xi, a.stencil_length, a.stencil_weight, a.stencil_influence,
+                    a.intact, self.critical_stretch, a.inverse_weighted_volume, a.dilatation,
+                    self.dilatation_coefficient, self.deviatoric_coefficient, a.force)
         return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count, self.bond_stride,
                 a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset, a.stencil_xi,
                 a.stencil_length, a.stencil_inverse_length, a.stencil_break_squared,
@@ -189,6 +213,13 @@ class Backend:
 
     def _energy_args(self) -> tuple:
         a = self.arrays
+        if self.material == "lps":
+            return (a.displacement, a.velocity, a.volume, self.density, a.constrained, a.bond_row,
+                    a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,
+                    a.bond_weights, a.stencil_offset, a.stencil_xi, a.stencil_length,
+                    a.stencil_weight, a.stencil_influence, a.intact, a.inverse_weighted_volume,
+                    self.bulk_modulus, self.deviatoric_coefficient, self.critical_stretch,
+                    a.load_forces, a.energy_density, a.history_sums)
         return (a.displacement, a.velocity, a.volume, self.density, a.constrained, a.bond_row,
                 a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,
                 a.bond_weights, a.stencil_offset, a.stencil_xi, a.stencil_length, a.stencil_weight,
@@ -309,7 +340,8 @@ def uses_reciprocal_form(model: Model) -> bool:
     relaxation drives the residual towards zero, and the reciprocal form's difference
     1/|xi| - 1/|xi + eta| leaves about 1e-16 / strain of each bond's force as noise (a residual
     floor of 8e-8 of the load at a strain of 1e-8), where the stretch form's floor is about 1e-15."""
-    return model.dtype == np.float64 and model.case.solver.type == "explicit"
+    return (model.dtype == np.float64 and model.case.solver.type == "explicit"
+            and model.material.model == "pmb")
 
 
 def slot_tables(model: Model, rows: stencil.Rows) -> dict[str, np.ndarray]:

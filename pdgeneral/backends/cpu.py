@@ -19,6 +19,8 @@ from numba.extending import register_jitable
 
 from .. import kernel_cache
 from ..kernels import retarget, specialize
+from ..kernels.lps import BODIES as LPS_BODIES
+from ..kernels.lps import lps_dilatation, lps_energy, lps_force
 from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
@@ -52,6 +54,38 @@ def _forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_s
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
                        stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
                        micromodulus, critical_stretch, reciprocal_form, force)
+
+
+def _lps_forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                       stencil_length, stencil_weight, stencil_influence, intact, critical_stretch,
+                       inverse_weighted_volume, dilatation, dilatation_coefficient,
+                       deviatoric_coefficient, force):
+    """The LPS force: the dilatation pass over every particle, then the force pass (numba
+    finishes one parallel loop before it starts the next)."""
+    for i in prange(displacement.shape[1]):
+        lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                       stencil_length, stencil_weight, stencil_influence, intact, critical_stretch,
+                       inverse_weighted_volume, dilatation)
+    for i in prange(displacement.shape[1]):
+        lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
+                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                  stencil_weight, stencil_influence, intact, inverse_weighted_volume, dilatation,
+                  dilatation_coefficient, deviatoric_coefficient, force)
+
+
+def _lps_energy_source(displacement, velocity, volume, density, constrained, bond_row, row_first,
+                       row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                       stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
+                       inverse_weighted_volume, bulk_modulus, deviatoric_coefficient,
+                       critical_stretch, load_forces, energy_density, sums):
+    for i in prange(displacement.shape[1]):
+        lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
+                   row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                   stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
+                   inverse_weighted_volume, bulk_modulus, deviatoric_coefficient,
+                   critical_stretch, load_forces, energy_density, sums)
 
 
 def _damage_source(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,
@@ -134,6 +168,10 @@ _LOOP_SOURCES = {"forces": _forces_source, "damage": _damage_source, "constrain"
                  "energy": _energy_source, "entries": _entries_source}
 
 
+#: The loops a material replaces (the others are every material's).
+_MATERIAL_SOURCES = {"pmb": {}, "lps": {"forces": _lps_forces_source, "energy": _lps_energy_source}}
+
+
 def _bodies(reciprocal_form: bool, real) -> dict:
     """The shared bodies (kernels.pmb.BODIES) for one CPU build: the bond force's evaluation fixed
     at compilation (kernels.pmb.SPECIALIZED_FORM), as in the CUDA build, and the arithmetic in
@@ -141,16 +179,20 @@ def _bodies(reciprocal_form: bool, real) -> dict:
     reciprocal form first brought, 90 against 55 ms per force pass on a 250k plate, came from
     computing the factor for every bond, kernels.pmb.SELECT_FACTOR, not from compiling both forms
     in.)"""
-    return specialize(BODIES, {"SPECIALIZED_FORM": 1 if reciprocal_form else 2, "REAL": real},
+    return specialize(BODIES + LPS_BODIES,
+                      {"SPECIALIZED_FORM": 1 if reciprocal_form else 2, "REAL": real},
                       register_jitable(inline="always"))
 
 
-def _compile_loops(parallel: bool, reciprocal_form: bool, real, key: tuple) -> SimpleNamespace:
-    """The per-particle loops; ``key`` names this build in the kernel cache (kernel_cache.py)."""
+def _compile_loops(parallel: bool, reciprocal_form: bool, real, material: str,
+                   key: tuple) -> SimpleNamespace:
+    """The per-particle loops of one material; ``key`` names this build in the kernel cache
+    (kernel_cache.py)."""
     jit = njit(parallel=True, **_OPTIONS) if parallel else njit(**_OPTIONS)
     table = _bodies(reciprocal_form, real)
+    sources = {**_LOOP_SOURCES, **_MATERIAL_SOURCES[material]}
     return SimpleNamespace(**{name: kernel_cache.attach(jit(retarget(source, table)), key)
-                              for name, source in _LOOP_SOURCES.items()})
+                              for name, source in sources.items()})
 
 
 def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespace:
@@ -255,12 +297,13 @@ def follow_cpu_share() -> None:
         numba.set_num_threads(threads)
 
 
-def _kernels(parallel: bool, reciprocal_form: bool, dtype: np.dtype) -> SimpleNamespace:
+def _kernels(parallel: bool, reciprocal_form: bool, dtype: np.dtype,
+             material: str = "pmb") -> SimpleNamespace:
     """Compiled loops and drivers for one CPU backend (built once per process)."""
-    key = (parallel, reciprocal_form, np.dtype(dtype).str)
+    key = (parallel, reciprocal_form, np.dtype(dtype).str, material)
     if key not in _LOOPS:
         real = np.dtype(dtype).type
-        loops = _compile_loops(parallel, reciprocal_form, real, key)   # (the options join the
+        loops = _compile_loops(parallel, reciprocal_form, real, material, key)   # (the options join the
         drivers = _compile_drivers(loops, real, key)                    # key in kernel_cache.attach)
         _LOOPS[key] = SimpleNamespace(**vars(loops), **vars(drivers))
     return _LOOPS[key]
@@ -272,7 +315,8 @@ class CpuBackend(Backend):
     def __init__(self, model, parallel: bool):
         self.parallel = parallel
         self.name = "parallel" if parallel else "serial"
-        self.kernels = _kernels(parallel, uses_reciprocal_form(model), model.dtype)
+        self.kernels = _kernels(parallel, uses_reciprocal_form(model), model.dtype,
+                                model.material.model)
         super().__init__(model)
 
     # Backend API --------------------------------------------------------------------------------

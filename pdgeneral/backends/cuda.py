@@ -33,6 +33,7 @@ from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
     constrain,
+    critical_energy_density,
     energy_term,
     entry_terms,
     external_force,
@@ -169,9 +170,11 @@ def energy_sums_kernel(force, displacement, velocity, volume, density, constrain
         # c s/4: the product of two reals is exact in float64, so float32 gets energy_sums' bits
         energy_density[i] = 0.25 * (np.float64(micromodulus) * np.float64(force[dim, i]))
     for k in range(partial.shape[0]):
-        cache[t] = energy_term(k, i, force[dim, i], force[dim + 1, i], force[dim + 2, i],
-                               displacement, velocity, volume, density, constrained, micromodulus,
-                               critical_stretch, load_forces) if inside else 0.0
+        cache[t] = energy_term(k, i, REAL(0.25) * micromodulus * force[dim, i],  # noqa: F821
+                               critical_energy_density(micromodulus, critical_stretch,
+                                                       force[dim + 1, i]),
+                               force[dim + 2, i], displacement, velocity, volume, density,
+                               constrained, load_forces) if inside else 0.0
         cuda.syncthreads()
         stride = REDUCE_THREADS // 2
         while stride > 0:

@@ -43,8 +43,17 @@ def _finite(value: float) -> bool:
 
 
 class Material(Closed):
-    model: Literal["pmb"] = Field(description="Material model: the prototype microelastic brittle bond.")
+    model: Literal["pmb", "lps"] = Field(
+        description="Material model: pmb, the prototype microelastic brittle bond (bond-based; "
+                    "Poisson's ratio fixed at 1/4, 1/3 in plane stress), or lps, the linear "
+                    "peridynamic solid (state-based; any Poisson's ratio).")
     youngs_modulus: float = Field(gt=0, allow_inf_nan=False, description="Young's modulus E, Pa.")
+    poissons_ratio: float | None = Field(
+        None, gt=-1.0, lt=0.5, allow_inf_nan=False,
+        description="Poisson's ratio nu, in (-1, 0.5): model lps only (PMB fixes it).")
+    influence: Literal["constant", "inverse_length", "gaussian"] | None = Field(
+        None, description="Influence function omega(|xi|) of model lps: constant (1, the default), "
+                          "inverse_length (delta / |xi|) or gaussian (exp(-|xi|^2 / delta^2)).")
     density: float = Field(gt=0, allow_inf_nan=False, description="Mass density rho, kg/m^3.")
     fracture_energy: float | None = Field(None, gt=0, allow_inf_nan=False,
                                              description="Critical energy release rate G0, J/m^2.")
@@ -54,7 +63,18 @@ class Material(Closed):
     @model_validator(mode="after")
     def _one_failure_law(self):
         _exactly_one(self, ("fracture_energy", "critical_stretch"), "material")
+        if self.model == "pmb":
+            for key in ("poissons_ratio", "influence"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"material.{key} applies to model lps only (PMB fixes Poisson's "
+                                     "ratio at 1/4 in 3D and plane strain, 1/3 in plane stress)")
+        elif self.poissons_ratio is None:
+            raise ValueError("material model lps needs poissons_ratio")
         return self
+
+    @property
+    def influence_function(self) -> str:
+        return self.influence or "constant"
 
 
 class Discretization(Closed):

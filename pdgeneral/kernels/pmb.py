@@ -308,33 +308,43 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
             stretched += squared_length * weight
             held += length * weight
             intact_bonds += 1
-    energy_sums(i, stretched, held, REAL(intact_bonds), displacement, velocity, volume, density,
-                constrained, micromodulus, critical_stretch, load_forces, energy_density, sums)
+    energy_sums(i, REAL(0.25) * micromodulus * stretched,
+                critical_energy_density(micromodulus, critical_stretch, held), REAL(intact_bonds),
+                displacement, velocity, volume, density, constrained, load_forces, energy_density,
+                sums)
 
 
 @register_jitable(inline="always")
-def energy_sums(i, stretched, held, intact_bonds, displacement, velocity, volume, density,
-                constrained, micromodulus, critical_stretch, load_forces, energy_density, sums):
-    """From particle i's bond sums (``stretched`` = sum s^2 |xi| w, ``held`` = sum |xi| w and the
-    number of intact bonds): energy_density[i] = W_i = 1/4 c sum_j s_ij^2 |xi_ij| w_ij (J/m^3), half
-    of each bond's micropotential c s^2 |xi| / 2 (Silling and Askari 2005, eq. 13; the other half
-    belongs to j), so that sum_i V_i W_i is the strain energy whose gradient is the force of
-    ``particle_force``; and sums[k, i] = ``energy_term`` k."""
-    energy_density[i] = REAL(0.25) * micromodulus * stretched
+def critical_energy_density(micromodulus, critical_stretch, held):
+    """The energy (J/m^3, float64) particle i's intact bonds would hold at the critical stretch,
+    1/4 c s0^2 sum_j |xi| w_ij from ``held`` = sum_j |xi| w_ij (``energy_term`` 2)."""
+    critical = np.float64(critical_stretch)
+    return 0.25 * np.float64(micromodulus) * critical * critical * np.float64(held)
+
+
+@register_jitable(inline="always")
+def energy_sums(i, strain_energy_density, critical_energy_density, intact_bonds, displacement,
+                velocity, volume, density, constrained, load_forces, energy_density, sums):
+    """From particle i's strain energy density W_i (J/m^3, the material's: PMB's is 1/4 c sum_j
+    s_ij^2 |xi_ij| w_ij, half of each bond's micropotential c s^2 |xi| / 2, Silling and Askari 2005,
+    eq. 13, the other half belonging to j; so that sum_i V_i W_i is the strain energy whose gradient
+    is the force), the energy its intact bonds would hold at the critical stretch and its number of
+    intact bonds: energy_density[i] = W_i and sums[k, i] = ``energy_term`` k."""
+    energy_density[i] = strain_energy_density
     for k in range(sums.shape[0]):
-        sums[k, i] = energy_term(k, i, stretched, held, intact_bonds, displacement, velocity,
-                                 volume, density, constrained, micromodulus, critical_stretch,
-                                 load_forces)
+        sums[k, i] = energy_term(k, i, strain_energy_density, critical_energy_density,
+                                 intact_bonds, displacement, velocity, volume, density,
+                                 constrained, load_forces)
 
 
 @register_jitable(inline="always")
-def energy_term(k, i, stretched, held, intact_bonds, displacement, velocity, volume, density,
-                constrained, micromodulus, critical_stretch, load_forces):
+def energy_term(k, i, strain_energy_density, critical_energy_density, intact_bonds, displacement,
+                velocity, volume, density, constrained, load_forces):
     """Particle i's share of a history row's sum k, in float64 (sums over millions of particles):
-    0: 1/2 rho V_i |v_i|^2; 1: V_i W_i (``energy_sums``); 2: the energy the intact bonds would hold
-    at the critical stretch, V_i 1/4 c s0^2 sum_j |xi| w_ij; 3: the number of intact bonds;
-    4 + g: V_i sum_d B_gd u_d over the free components, with B_g load group g's body-force density
-    (the work of a load is the integral of its ramp over this sum)."""
+    0: 1/2 rho V_i |v_i|^2; 1: V_i W_i (``energy_sums``); 2: V_i times the energy the intact bonds
+    would hold at the critical stretch (``critical_energy_density``; the material's); 3: the number
+    of intact bonds; 4 + g: V_i sum_d B_gd u_d over the free components, with B_g load group g's
+    body-force density (the work of a load is the integral of its ramp over this sum)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     vol = np.float64(volume[i])
     if k == 0:
@@ -344,10 +354,9 @@ def energy_term(k, i, stretched, held, intact_bonds, displacement, velocity, vol
             speed_squared += v * v
         return 0.5 * np.float64(density) * vol * speed_squared
     if k == 1:
-        return vol * np.float64(REAL(0.25) * micromodulus * stretched)
+        return vol * np.float64(strain_energy_density)
     if k == 2:
-        critical = np.float64(critical_stretch)
-        return 0.25 * np.float64(micromodulus) * critical * critical * np.float64(held) * vol
+        return critical_energy_density * vol
     if k == 3:
         return np.float64(intact_bonds)
     work = 0.0
@@ -598,10 +607,27 @@ def relaxation_update(i, first, damping, dt, constrained, fictitious_density, re
         old_residual[d, i] = r
 
 
+@register_jitable
+def weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction, corrected, neighbors,
+                    bond_slot, horizon, spacing):
+    """(w_ij, |xi_ij|) of bond k of particle i (CSR), float64: the one evaluation of a weight
+    when a model is built (model.py, materials/)."""
+    j = neighbors[k]
+    slot = bond_slot[k]
+    xi_z = stencil_xi[2, slot] if stencil_xi.shape[0] == 3 else 0.0
+    length = stencil_length[slot]
+    factor = bond_correction(i, j, length, stencil_xi[0, slot], stencil_xi[1, slot], xi_z,
+                             correction, corrected)
+    weight, _ = bond_weight(j, length, volume, factor, horizon, spacing)
+    return weight, length
+
+
+
 #: The shared bodies a backend compiles, callees before callers (``specialize``).
 BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           physics.deformed_length_squared, physics.reciprocal_sqrt,
           physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_at, bond_force,
-          bond_energy, particle_force, particle_damage, energy_term, energy_sums, particle_energy,
+          bond_energy, particle_force, particle_damage, critical_energy_density, energy_term,
+          energy_sums, particle_energy,
           entry_terms, external_force, kick_drift, kick, kick_kick_drift_to, kick_kick_drift,
           constrain, unphysical, relaxation_residual, relaxation_update)

@@ -1,0 +1,233 @@
+"""Loop bodies of the linear peridynamic solid (LPS; materials/lps.py, docs/theory.md section 10),
+written once for every backend as kernels/pmb.py's are (same conventions: owner-writes, REAL
+literals, bond state one bit per bond, ``bond_at`` for stencil and explicit rows).
+
+A step takes two passes over the bonds instead of PMB's one:
+
+1. ``lps_dilatation``: breaks the bonds stretched past s0 (both ends compute the same
+   stretch, so both copies break in the same pass) and sums the dilatation of particle i over its
+   intact bonds, theta_i = (dim / m_i) sum_j omega_ij |xi| e_ij w_ij;
+2. ``lps_force``: f_i = sum_j (t_ij + t_ji) w_ij (xi + eta) / |xi + eta| over the intact
+   bonds, with t_ij = omega_ij (p_i |xi| + q_i e_ij), p_i = c_theta theta_i / m_i, q_i = c_e / m_i
+   (the force state with the deviatoric extension e - theta |xi| / dim written out).
+
+The second pass reads the neighbours' dilatations, so it starts when the first has finished on
+every particle (the step driver launches them in order). Bonds broken in pass 1 leave the
+dilatation of the same step. The extension e = |xi + eta| - |xi| is formed without cancellation as
+(2 xi.eta + eta.eta) / (|xi + eta| + |xi|) (physics.pmb.bond_stretch).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba.extending import register_jitable
+
+from ..physics.pmb import bond_stretch, reciprocal
+from .pmb import bond_at, energy_sums
+
+#: As in kernels/pmb.py: fixed by a backend's build (specialize).
+SPECIALIZED_DIMENSION = 0
+REAL = np.float64
+
+#: Influence functions (materials/lps.py INFLUENCE): the code of each.
+CONSTANT = 0
+INVERSE_LENGTH = 1
+GAUSSIAN = 2
+
+
+def influence(kind: int, length: float, horizon: float) -> float:
+    """omega(|xi|) of the influence function ``kind``: 1, delta / |xi| or exp(-|xi|^2 / delta^2)
+    (Silling et al. 2007; Seleson and Parks 2011 for the Gaussian). Tabulated per stencil slot by
+    the host (float64): the kernels read it from ``stencil_influence``."""
+    if kind == CONSTANT:
+        return 1.0
+    if kind == INVERSE_LENGTH:
+        return horizon / length
+    return math.exp(-(length / horizon) ** 2)
+
+
+@register_jitable(inline="always")
+def bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, dimension):
+    """(e, numerator, denominator, |xi + eta|) of one bond: its extension e = |xi + eta| - |xi| and
+    bond_stretch's stretch fraction (s = numerator / denominator)."""
+    numerator, denominator, deformed_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
+                                                           reference_length, dimension)
+    extension = numerator * reciprocal(deformed_length + reference_length)
+    return extension, numerator, denominator, deformed_length
+
+
+@register_jitable(inline="always")
+def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                        stencil_length, stencil_weight, stencil_influence, intact,
+                        critical_stretch, inverse_weighted_volume, dilatation):
+    """Pass 1 of the LPS step: break particle i's bonds past the critical stretch (never where
+    either end has no_fail), then dilatation[i] = theta_i = (dim / m_i) sum_j omega |xi| e w_ij
+    over the bonds still intact (Silling et al. 2007, eq. 89; Le et al. 2014 in 2D)."""
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    ux_i = displacement[0, i]
+    uy_i = displacement[1, i]
+    uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
+    row = bond_row[i]
+    count = stencil_offset.shape[0] if row < 0 else row_count[row]
+    first = 0 if row < 0 else row_first[row]
+    total = REAL(0.0)
+    word = 0
+    changed = False
+    for n in range(count):
+        bit = n & 31
+        if bit == 0:
+            word = intact[n >> 5, i]
+            changed = False
+        if (word >> bit) & 1:
+            j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
+                                      bond_weights, stencil_offset, stencil_weight)
+            eta_x = displacement[0, j] - ux_i
+            eta_y = displacement[1, j] - uy_i
+            if dim == 3:
+                xi_z = stencil_xi[2, slot]
+                eta_z = displacement[2, j] - uz_i
+            else:
+                xi_z = REAL(0.0)
+                eta_z = REAL(0.0)
+            length = stencil_length[slot]
+            extension, numerator, denominator, _ = bond_extension(
+                stencil_xi[0, slot], stencil_xi[1, slot], xi_z, eta_x, eta_y, eta_z, length, dim)
+            if numerator > critical_stretch * denominator and no_fail[i] == 0 and no_fail[j] == 0:
+                word = word ^ (1 << bit)   # clear the (set) bit
+                changed = True
+            else:
+                total += stencil_influence[slot] * length * extension * weight
+        if changed and (bit == 31 or n == count - 1):
+            intact[n >> 5, i] = word
+    dilatation[i] = REAL(dim) * inverse_weighted_volume[i] * total
+
+
+@register_jitable(inline="always")
+def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
+                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                   stencil_weight, stencil_influence, intact, inverse_weighted_volume, dilatation,
+                   dilatation_coefficient, deviatoric_coefficient, force):
+    """Pass 2 of the LPS step: the internal force density (N/m^3) on particle i,
+
+        f_i = sum_j (t_ij + t_ji) w_ij (xi + eta) / |xi + eta|,
+        t_ij + t_ji = omega_ij [ |xi| (p_i + p_j) + e_ij (q_i + q_j) ],
+
+    p = c_theta theta / m, q = c_e / m (materials/lps.py: c_theta = 3K - 5G, c_e = 15G in 3D;
+    2 kappa - 4G and 8G in 2D). Breaks no bond (pass 1 did)."""
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    ux_i = displacement[0, i]
+    uy_i = displacement[1, i]
+    uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
+    p_i = dilatation_coefficient * dilatation[i] * inverse_weighted_volume[i]
+    q_i = deviatoric_coefficient * inverse_weighted_volume[i]
+    fx = REAL(0.0)
+    fy = REAL(0.0)
+    fz = REAL(0.0)
+    row = bond_row[i]
+    count = stencil_offset.shape[0] if row < 0 else row_count[row]
+    first = 0 if row < 0 else row_first[row]
+    word = 0
+    for n in range(count):
+        bit = n & 31
+        if bit == 0:
+            word = intact[n >> 5, i]
+        if (word >> bit) & 1:
+            j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
+                                      bond_weights, stencil_offset, stencil_weight)
+            xi_x = stencil_xi[0, slot]
+            xi_y = stencil_xi[1, slot]
+            eta_x = displacement[0, j] - ux_i
+            eta_y = displacement[1, j] - uy_i
+            if dim == 3:
+                xi_z = stencil_xi[2, slot]
+                eta_z = displacement[2, j] - uz_i
+            else:
+                xi_z = REAL(0.0)
+                eta_z = REAL(0.0)
+            length = stencil_length[slot]
+            extension, _, _, deformed_length = bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y,
+                                                              eta_z, length, dim)
+            inverse_m_j = inverse_weighted_volume[j]
+            p = p_i + dilatation_coefficient * dilatation[j] * inverse_m_j
+            q = q_i + deviatoric_coefficient * inverse_m_j
+            scale = (stencil_influence[slot] * weight * (length * p + extension * q)
+                     * reciprocal(deformed_length))
+            fx += scale * (xi_x + eta_x)
+            fy += scale * (xi_y + eta_y)
+            fz += scale * (xi_z + eta_z)
+    force[0, i] = fx
+    force[1, i] = fy
+    if dim == 3:
+        force[2, i] = fz
+
+
+@register_jitable(inline="always")
+def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
+                    row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                    stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
+                    inverse_weighted_volume, bulk_modulus, deviatoric_coefficient,
+                    critical_stretch, load_forces, energy_density, sums):
+    """Particle i's share of a history row (kernels.pmb.energy_sums) for the LPS:
+
+        W_i = kappa / 2 theta_i^2 + c_e / (2 m_i) sum_j omega (e_ij - theta_i |xi| / dim)^2 w_ij
+
+    (Silling et al. 2007, eq. 90; kappa the bulk modulus of the dimension, K in 3D), its
+    dilatation computed here from the intact bonds (the same sum as ``lps_dilatation``), and
+    the energy the intact bonds would hold at the critical stretch, c_e / (2 m_i) s0^2 sum_j
+    omega |xi|^2 w_ij: the deviatoric (pairwise) part of W with every bond at e = s0 |xi|, which
+    is PMB's 1/4 c s0^2 sum_j |xi| w_ij where the LPS is PMB (docs/theory.md section 10)."""
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    ux_i = displacement[0, i]
+    uy_i = displacement[1, i]
+    uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
+    row = bond_row[i]
+    count = stencil_offset.shape[0] if row < 0 else row_count[row]
+    first = 0 if row < 0 else row_first[row]
+    inverse_m = inverse_weighted_volume[i]
+    # two sweeps over the bonds: the dilatation, then the deviatoric sum that needs it
+    theta = REAL(0.0)
+    deviatoric = REAL(0.0)
+    held = REAL(0.0)
+    intact_bonds = 0
+    for sweep in range(2):
+        word = 0
+        for n in range(count):
+            bit = n & 31
+            if bit == 0:
+                word = intact[n >> 5, i]
+            if (word >> bit) & 1:
+                j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
+                                          bond_weights, stencil_offset, stencil_weight)
+                eta_x = displacement[0, j] - ux_i
+                eta_y = displacement[1, j] - uy_i
+                if dim == 3:
+                    xi_z = stencil_xi[2, slot]
+                    eta_z = displacement[2, j] - uz_i
+                else:
+                    xi_z = REAL(0.0)
+                    eta_z = REAL(0.0)
+                length = stencil_length[slot]
+                extension, _, _, _ = bond_extension(stencil_xi[0, slot], stencil_xi[1, slot], xi_z,
+                                                    eta_x, eta_y, eta_z, length, dim)
+                omega_w = stencil_influence[slot] * weight
+                if sweep == 0:
+                    theta += omega_w * length * extension
+                else:
+                    deviation = extension - theta * length / REAL(dim)
+                    deviatoric += omega_w * deviation * deviation
+                    held += omega_w * length * length
+                    intact_bonds += 1
+        if sweep == 0:
+            theta = REAL(dim) * inverse_m * theta
+    half_deviatoric = REAL(0.5) * deviatoric_coefficient * inverse_m
+    energy = REAL(0.5) * bulk_modulus * theta * theta + half_deviatoric * deviatoric
+    critical = np.float64(critical_stretch)
+    critical_energy = np.float64(half_deviatoric) * critical * critical * np.float64(held)
+    energy_sums(i, energy, critical_energy, REAL(intact_bonds), displacement, velocity, volume,
+                density, constrained, load_forces, energy_density, sums)
+
+
+#: The LPS bodies a backend compiles after kernels.pmb.BODIES (which they call).
+BODIES = (bond_extension, lps_dilatation, lps_force, lps_energy)

@@ -1,0 +1,60 @@
+"""Materials: each is one module (pmb.py, lps.py) that turns a case's ``material`` section into
+the constants its kernels take, the per-particle quantities a model needs of it (its stiffness for
+the stable time step and the relaxation's mass, the LPS weighted volume) and the attributes an
+output records. A third material is a third module here and its bodies in kernels/."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MaterialConstants:
+    """What the kernels and the outputs need of a material, for one case (SI units)."""
+    model: str                     # "pmb" or "lps"
+    youngs_modulus: float
+    poissons_ratio: float          # PMB: the one it imposes (1/4, or 1/3 in plane stress)
+    critical_stretch: float
+    #: PMB: the micromodulus c (N/m^6; per unit thickness in 2D). NaN for the LPS.
+    micromodulus: float = float("nan")
+    #: LPS: the bulk modulus kappa of the dimension (K in 3D, the in-plane one in 2D), the shear
+    #: modulus G and the force state's coefficients c_theta, c_e (kernels/lps.py). NaN for PMB.
+    bulk_modulus: float = float("nan")
+    shear_modulus: float = float("nan")
+    dilatation_coefficient: float = float("nan")
+    deviatoric_coefficient: float = float("nan")
+    influence: str = ""
+    #: Derived numbers to print (pdgeneral check) and record (output attributes), by name.
+    derived: dict = field(default_factory=dict)
+
+    def attributes(self) -> dict:
+        """Output attributes (io/hdf5.py): the model and its constants."""
+        values = {"material_model": self.model, "micromodulus": self.micromodulus,
+                  "critical_stretch": self.critical_stretch,
+                  "poissons_ratio": self.poissons_ratio}
+        if self.model == "lps":
+            values.update(bulk_modulus=self.bulk_modulus, shear_modulus=self.shear_modulus,
+                          influence=self.influence)
+        return values
+
+    def summary(self) -> str:
+        """One line for ``pdgeneral check``."""
+        if self.model == "pmb":
+            return (f"model pmb (nu = {self.poissons_ratio:.4g}, fixed), micromodulus "
+                    f"{self.micromodulus:.6g}, critical stretch {self.critical_stretch:.6g}")
+        return (f"model lps (nu = {self.poissons_ratio:.4g}), bulk modulus {self.bulk_modulus:.6g} Pa, "
+                f"shear modulus {self.shear_modulus:.6g} Pa, influence {self.influence}, "
+                f"critical stretch {self.critical_stretch:.6g}")
+
+
+@dataclass(frozen=True)
+class ParticleTerms:
+    """Per-particle quantities a material adds to the model (float64, (N,))."""
+    #: Silling and Askari's pairwise stiffness sum (N/m^4): dt < sqrt(2 rho / stiffness).
+    stiffness: np.ndarray
+    #: The part of ``stiffness`` that couples a particle to its neighbours' neighbours (the LPS
+    #: dilatation; None for PMB): the relaxation's Gershgorin bound weighs it differently.
+    coupling_stiffness: np.ndarray | None = None
+    #: 1 / m_i, the LPS weighted volume's reciprocal (None for PMB).
+    inverse_weighted_volume: np.ndarray | None = None

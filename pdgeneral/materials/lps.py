@@ -1,0 +1,159 @@
+"""The linear peridynamic solid (LPS, ordinary state-based; Silling et al. 2007, sec. 15; in 2D
+Le et al. 2014): constants from the case's ``material`` section and the per-particle weighted
+volume and stiffness. docs/theory.md section 10 derives every formula; kernels/lps.py has the
+bodies.
+
+    3D            kappa = K = E / (3 (1 - 2 nu)),   G = E / (2 (1 + nu))
+                  theta = (3 / m) sum omega |xi| e V,  t = omega / m [(3K - 5G) theta |xi| + 15 G e]
+    plane stress  kappa = E / (2 (1 - nu))
+    plane strain  kappa = E / (2 (1 + nu) (1 - 2 nu))
+                  theta = (2 / m) sum omega |xi| e V,  t = omega / m [(2 kappa - 4G) theta |xi| + 8 G e]
+
+    m = sum_j omega |xi|^2 V_j (the weighted volume, from the particle's own bonds)
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+from numba import njit, prange
+
+from .. import kernel_cache
+from ..kernels.lps import CONSTANT, GAUSSIAN, INVERSE_LENGTH, influence
+from ..kernels.pmb import weight_of_bond
+from . import MaterialConstants, ParticleTerms
+
+#: Influence function names (case key material.influence) -> kernels.lps codes.
+INFLUENCE = {"constant": CONSTANT, "inverse_length": INVERSE_LENGTH, "gaussian": GAUSSIAN}
+
+
+def moduli(youngs_modulus: float, poissons_ratio: float, dimension: int, plane: str = "stress"
+           ) -> tuple[float, float]:
+    """(kappa, G): the bulk modulus of the dimension (K in 3D; E / (2 (1 - nu)) in plane stress,
+    E / (2 (1 + nu) (1 - 2 nu)) in plane strain: the in-plane bulk moduli, Le et al. 2014) and the
+    shear modulus."""
+    e, nu = youngs_modulus, poissons_ratio
+    shear = e / (2.0 * (1.0 + nu))
+    if dimension == 3:
+        return e / (3.0 * (1.0 - 2.0 * nu)), shear
+    if plane == "stress":
+        return e / (2.0 * (1.0 - nu)), shear
+    if plane == "strain":
+        return e / (2.0 * (1.0 + nu) * (1.0 - 2.0 * nu)), shear
+    raise ValueError(f"unknown plane {plane!r}")
+
+
+def force_coefficients(bulk_modulus: float, shear_modulus: float, dimension: int
+                       ) -> tuple[float, float]:
+    """(c_theta, c_e) of the force state t = omega / m (c_theta theta |xi| + c_e e): 3K - 5G and
+    15G in 3D, 2 kappa - 4G and 8G in 2D (docs/theory.md section 10). c_theta vanishes where the
+    LPS is PMB (nu = 1/4 in 3D and plane strain, 1/3 in plane stress)."""
+    if dimension == 3:
+        return 3.0 * bulk_modulus - 5.0 * shear_modulus, 15.0 * shear_modulus
+    return 2.0 * bulk_modulus - 4.0 * shear_modulus, 8.0 * shear_modulus
+
+
+def critical_stretch(fracture_energy: float, bulk_modulus: float, shear_modulus: float,
+                     horizon: float, dimension: int) -> float:
+    """s0 from the fracture energy G0 (Madenci and Oterkus 2014, sec. 6.? of "Peridynamic Theory
+    and Its Applications"; as in PeriLab):
+
+        3D  s0 = sqrt(G0 / ((3 G + (3/4)^4 (K - 5 G / 3)) delta))
+        2D  s0 = sqrt(G0 / ((6 G / pi + 16 / (9 pi^2) (kappa - 2 G)) delta))
+
+    Where the LPS is PMB these are PMB's own (tests/test_lps.py checks it): sqrt(5 G0 / (9 K
+    delta)) in 3D at nu = 1/4, and Ha and Bobaru's plane stress value at nu = 1/3."""
+    if dimension == 3:
+        scale = 3.0 * shear_modulus + 0.75**4 * (bulk_modulus - 5.0 * shear_modulus / 3.0)
+    else:
+        scale = (6.0 * shear_modulus / math.pi
+                 + 16.0 / (9.0 * math.pi**2) * (bulk_modulus - 2.0 * shear_modulus))
+    return math.sqrt(fracture_energy / (scale * horizon))
+
+
+def constants(material, horizon: float, dimension: int, plane: str, thickness: float
+              ) -> MaterialConstants:
+    kappa, shear = moduli(material.youngs_modulus, material.poissons_ratio, dimension, plane)
+    c_theta, c_e = force_coefficients(kappa, shear, dimension)
+    if material.critical_stretch is not None:
+        s0 = material.critical_stretch
+    else:
+        s0 = critical_stretch(material.fracture_energy, kappa, shear, horizon, dimension)
+    return MaterialConstants(model="lps", youngs_modulus=material.youngs_modulus,
+                             poissons_ratio=material.poissons_ratio, critical_stretch=s0,
+                             bulk_modulus=kappa, shear_modulus=shear,
+                             dilatation_coefficient=c_theta, deviatoric_coefficient=c_e,
+                             influence=material.influence_function)
+
+
+def influence_table(kind: str, lengths: np.ndarray, horizon: float) -> np.ndarray:
+    """omega(|xi|) of each stencil slot, float64 (kernels read it per slot)."""
+    code = INFLUENCE[kind]
+    return np.array([influence(code, float(r), horizon) for r in lengths])
+
+
+@partial(kernel_cache.attach, key=("model",))
+@njit(parallel=True)
+def _family_sums(stencil_xi, stencil_length, omega, volume, correction, corrected, offsets,
+                 neighbors, bond_slot, horizon, spacing):
+    """Per particle: m_i = sum_j omega |xi|^2 w_ij and S_i = sum_j omega |xi| w_ij, with the force
+    kernels' bond weights w_ij (partial volume, V_j, surface correction)."""
+    n = volume.shape[0]
+    weighted_volume = np.empty(n)
+    first_moment = np.empty(n)
+    for i in prange(n):
+        m = 0.0
+        s = 0.0
+        for k in range(offsets[i], offsets[i + 1]):
+            weight, length = weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
+                                            corrected, neighbors, bond_slot, horizon, spacing)
+            w = omega[bond_slot[k]] * weight
+            m += w * length * length
+            s += w * length
+        weighted_volume[i] = m
+        first_moment[i] = s
+    return weighted_volume, first_moment
+
+
+@partial(kernel_cache.attach, key=("model",))
+@njit(parallel=True)
+def _stiffness(stencil_xi, stencil_length, omega, volume, correction, corrected, offsets,
+               neighbors, bond_slot, horizon, spacing, inverse_m, first_moment, c_theta, c_e,
+               dimension):
+    """Per particle (N/m^4): the pairwise part sum_j omega w (q_i + q_j), q = c_e / m, and the
+    dilatation's couplings in absolute value, |c_theta| dim (S_i^2 / m_i^2 + sum_j omega |xi| w
+    S_j / m_j^2) (docs/theory.md section 10)."""
+    n = volume.shape[0]
+    pairwise = np.empty(n)
+    coupling = np.empty(n)
+    for i in prange(n):
+        pair = 0.0
+        neighbours = 0.0
+        for k in range(offsets[i], offsets[i + 1]):
+            j = neighbors[k]
+            weight, length = weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
+                                            corrected, neighbors, bond_slot, horizon, spacing)
+            w = omega[bond_slot[k]] * weight
+            pair += w * c_e * (inverse_m[i] + inverse_m[j])
+            neighbours += w * length * first_moment[j] * inverse_m[j] * inverse_m[j]
+        own = first_moment[i] * inverse_m[i]
+        pairwise[i] = pair
+        coupling[i] = abs(c_theta) * dimension * (own * own + neighbours)
+    return pairwise, coupling
+
+
+def particle_terms(constants_: MaterialConstants, bonds, volume, correction, corrected: bool,
+                   offsets, neighbors, bond_slot, horizon: float, spacing: float) -> ParticleTerms:
+    """The weighted volume and the stiffness of every particle (``bonds``: the model's Stencil)."""
+    omega = influence_table(constants_.influence, bonds.length, horizon)
+    weighted_volume, first_moment = _family_sums(bonds.xi, bonds.length, omega, volume, correction,
+                                                 corrected, offsets, neighbors, bond_slot,
+                                                 horizon, spacing)
+    inverse_m = 1.0 / weighted_volume
+    pairwise, coupling = _stiffness(bonds.xi, bonds.length, omega, volume, correction, corrected,
+                                    offsets, neighbors, bond_slot, horizon, spacing, inverse_m,
+                                    first_moment, constants_.dilatation_coefficient,
+                                    constants_.deviatoric_coefficient, bonds.xi.shape[0])
+    return ParticleTerms(stiffness=pairwise + coupling, coupling_stiffness=coupling,
+                         inverse_weighted_volume=inverse_m)
