@@ -95,7 +95,7 @@ class Backend:
             self.deviatoric_coefficient = dtype.type(constants.deviatoric_coefficient)
             self.bulk_modulus = dtype.type(constants.bulk_modulus)
             self.arrays.stencil_influence = real(lps_material.influence_table(
-                constants.influence, model.stencil.length, model.horizon))
+                constants.influence, model.stencil, model.horizon, model.spacing))
             self.arrays.inverse_weighted_volume = real(model.inverse_weighted_volume)
             self.arrays.dilatation = self._zeros((n,), dtype)
 

@@ -27,8 +27,10 @@ from numba.cuda import libdevice
 
 from .. import kernel_cache, numba_internals
 from ..errors import CaseError
+from ..kernels import lps as lps_kernels
 from ..kernels import pmb as kernels
 from ..kernels import retarget, specialize, unrolled
+from ..kernels.lps import lps_dilatation, lps_energy, lps_force
 from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
@@ -130,6 +132,65 @@ def unrolled_particle_force(i, displacement, no_fail, bond_row, row_first, row_c
                        stencil_length, stencil_inverse_length, stencil_break_squared,
                        stencil_weight, intact, micromodulus, critical_stretch, reciprocal_form,
                        force)
+
+
+def lps_dilatation_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                          neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                          stencil_length, stencil_weight, stencil_influence, intact,
+                          critical_stretch, inverse_weighted_volume, dilatation,
+                          dilatation_coefficient, deviatoric_coefficient, force):
+    """The LPS's first pass (kernels/lps.py), with the force pass's arguments."""
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                       stencil_length, stencil_weight, stencil_influence, intact, critical_stretch,
+                       inverse_weighted_volume, dilatation)
+
+
+def lps_forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                      neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                      stencil_length, stencil_weight, stencil_influence, intact, critical_stretch,
+                      inverse_weighted_volume, dilatation, dilatation_coefficient,
+                      deviatoric_coefficient, force):
+    """The LPS's second pass, after lps_dilatation_kernel has finished on every particle."""
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
+                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                  stencil_weight, stencil_influence, intact, inverse_weighted_volume, dilatation,
+                  dilatation_coefficient, deviatoric_coefficient, force)
+
+
+def lps_forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
+                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
+                           stencil_length, stencil_weight, stencil_influence, intact,
+                           critical_stretch, inverse_weighted_volume, dilatation,
+                           dilatation_coefficient, deviatoric_coefficient, force, dt, density,
+                           constrained, velocity, body_force, next_displacement):
+    """lps_forces_kernel, then kick_kick_drift_to of the same particle (as forces_kick_kernel)."""
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
+                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                  stencil_weight, stencil_influence, intact, inverse_weighted_volume, dilatation,
+                  dilatation_coefficient, deviatoric_coefficient, force)
+        kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
+                           next_displacement)
+
+
+def lps_energy_kernel(displacement, velocity, volume, density, constrained, bond_row, row_first,
+                      row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                      stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
+                      inverse_weighted_volume, bulk_modulus, deviatoric_coefficient,
+                      critical_stretch, load_forces, energy_density, sums):
+    i = cuda.grid(1)
+    if i < displacement.shape[1]:
+        lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
+                   row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+                   stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
+                   inverse_weighted_volume, bulk_modulus, deviatoric_coefficient,
+                   critical_stretch, load_forces, energy_density, sums)
 
 
 def damage_kernel(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,
@@ -285,7 +346,9 @@ _FORCE_KERNELS = (forces_kernel, forces_kick_kernel)
 _KERNELS = (damage_kernel, energy_kernel, energy_sums_kernel, entries_kernel, kick_drift_kernel, kick_kernel,
             kick_kick_drift_kernel, unphysical_kernel, constrain_kernel, body_force_kernel,
             residual_kernel,
-            relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
+            relaxation_update_kernel, zero_kernel, reduce_rows_kernel, lps_energy_kernel)
+#: The LPS's force kernels (the general loop; no unrolled build).
+_LPS_FORCE_KERNELS = (lps_dilatation_kernel, lps_forces_kernel, lps_forces_kick_kernel)
 
 
 def reciprocal_sqrt(x):
@@ -351,7 +414,8 @@ def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype,
                                 physics.reciprocal: reciprocal_float32})
         elif not _SIMULATOR:
             replace[physics.reciprocal_sqrt] = reciprocal_sqrt
-        _COMPILED[key] = specialize(kernels.BODIES, constants, cuda.jit(device=True), replace)
+        _COMPILED[key] = specialize(kernels.BODIES + lps_kernels.BODIES, constants,
+                                    cuda.jit(device=True), replace)
     return _COMPILED[key]
 
 
@@ -378,7 +442,7 @@ def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.
                                                                        general))
         kernels_.update({kernel.__name__: kernel_cache.attach(
                              cuda.jit(**_force_options())(retarget(kernel, general)), key)
-                         for kernel in _FORCE_KERNELS})
+                         for kernel in _FORCE_KERNELS + _LPS_FORCE_KERNELS})
         _COMPILED[key] = kernels_
     return _COMPILED[key]
 
@@ -529,6 +593,21 @@ class PreparedLaunch:
         self._dispatcher[self._config](*self._args)
 
 
+class LaunchSequence:
+    """Prepared launches run one after the other as one pass (the LPS's dilatation, then its
+    force); ``set`` addresses the last (the force-and-kick kernel's dt)."""
+
+    def __init__(self, *launches: PreparedLaunch):
+        self.launches = launches
+
+    def set(self, position: int, value) -> None:
+        self.launches[-1].set(position, value)
+
+    def __call__(self) -> None:
+        for launch in self.launches:
+            launch()
+
+
 def _blocks(n: int, threads: int | None = None) -> int:
     threads = threads or THREADS_PER_BLOCK
     return max(1, (n + threads - 1) // threads)
@@ -594,7 +673,8 @@ class CudaBackend(Backend):
         self._history_launches: dict = {}
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
-        self.unrolled = self.unroll_stencil and rows.stencil_particles > 0 and unrolls(model)
+        self.unrolled = (self.unroll_stencil and rows.stencil_particles > 0 and unrolls(model)
+                         and self.material == "pmb")
         #: Whether the unrolled loop is specialized for the model (its numbers compiled in) rather
         #: than shared by every model of its stencil shape (SPECIALIZE_PARTICLE_STEPS).
         self.specialized = self.unrolled and (
@@ -627,7 +707,10 @@ class CudaBackend(Backend):
         self._use(0)
 
     def _force_args(self) -> tuple:
-        """The force kernels' arguments: the CPU loops', with the stencil table before the force."""
+        """The force kernels' arguments: the CPU loops', with the stencil table before the force
+        (PMB's; the LPS's are the CPU loops' as they are)."""
+        if self.material == "lps":
+            return super()._force_args()
         *args, force = super()._force_args()
         return (*args, self._stencil_table, force)
 
@@ -638,6 +721,8 @@ class CudaBackend(Backend):
         blocks = self._blocks
         state = (self.density, a.constrained, current, a.velocity, a.force, a.body_force)
         force_args = self._force_args()
+        if self.material == "lps":
+            return self._prepare_lps_launches(current, following, force_args)
         launches = SimpleNamespace(
             forces=PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
                                   force_args),
@@ -647,6 +732,33 @@ class CudaBackend(Backend):
                                        THREADS_PER_BLOCK,
                                        (*force_args, self.real(0.0), self.density, a.constrained,
                                         a.velocity, a.body_force, following)),
+            kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
+                                      (self.real(0.0), *state)),
+            kick_kick_drift=PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
+                                           THREADS_PER_BLOCK, (self.real(0.0), *state)),
+            constrain=None)
+        if self.model.constraint_particle.shape[0]:
+            launches.constrain = PreparedLaunch(self.k.constrain_kernel, self._constraint_blocks,
+                                                THREADS_PER_BLOCK, (0.0, 0.0, 0,
+                                                                    *self._constraint_args()))
+        return launches
+
+    def _prepare_lps_launches(self, current, following, force_args) -> SimpleNamespace:
+        """_prepare_launches of the LPS: each force pass is the dilatation kernel, then the
+        force kernel (or force and kick); a history row's energy takes its own pass."""
+        a = self.arrays
+        blocks = self._blocks
+        state = (self.density, a.constrained, current, a.velocity, a.force, a.body_force)
+        dilatation = PreparedLaunch(self.k.lps_dilatation_kernel, blocks, THREADS_PER_BLOCK,
+                                    force_args)
+        forces = LaunchSequence(dilatation, PreparedLaunch(self.k.lps_forces_kernel, blocks,
+                                                           THREADS_PER_BLOCK, force_args))
+        launches = SimpleNamespace(
+            forces=forces, forces_energy=forces,
+            forces_kick=LaunchSequence(dilatation, PreparedLaunch(
+                self.k.lps_forces_kick_kernel, blocks, THREADS_PER_BLOCK,
+                (*force_args, self.real(0.0), self.density, a.constrained, a.velocity,
+                 a.body_force, following))),
             kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
                                       (self.real(0.0), *state)),
             kick_kick_drift=PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
@@ -775,8 +887,8 @@ class CudaBackend(Backend):
 
     def compute_energy(self) -> None:
         self._allocate_energy()
-        self._history_launch("energy", self.k.energy_kernel, self.model.particle_count,
-                             self._energy_args)()
+        kernel = self.k.lps_energy_kernel if self.material == "lps" else self.k.energy_kernel
+        self._history_launch("energy", kernel, self.model.particle_count, self._energy_args)()
 
     def _reduced(self, values, name: str):
         """Each row of a (rows, width) float64 device array summed down to a few hundred numbers a
@@ -917,7 +1029,8 @@ class CudaBackend(Backend):
             else:
                 self.forces_launch()
                 self.kick_kick_drift_launch()
-        self._energy_fresh = energy and n_steps > 0   # (after the constraints, which clear it)
+        # (after the constraints, which clear it; the LPS's force kernel sums no energy)
+        self._energy_fresh = energy and n_steps > 0 and self.material == "pmb"
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays
@@ -935,8 +1048,14 @@ class CudaBackend(Backend):
             self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
         held = self._held_launches.get(self._parity)
         if held is None:   # the force kernel with every bond held (Backend._held_force_args)
-            held = PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
-                                  self._held_force_args())
+            if self.material == "lps":
+                held = LaunchSequence(*(PreparedLaunch(kernel, blocks, THREADS_PER_BLOCK,
+                                                       self._held_force_args())
+                                        for kernel in (self.k.lps_dilatation_kernel,
+                                                       self.k.lps_forces_kernel)))
+            else:
+                held = PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
+                                      self._held_force_args())
             self._held_launches[self._parity] = held
         ratio = math.inf
         dt = 1.0

@@ -22,6 +22,7 @@ from numba import njit, prange
 from .. import kernel_cache
 from ..kernels.lps import CONSTANT, GAUSSIAN, INVERSE_LENGTH, influence
 from ..kernels.pmb import weight_of_bond
+from ..physics.pmb import partial_volume_factor
 from . import MaterialConstants, ParticleTerms
 
 #: Influence function names (case key material.influence) -> kernels.lps codes.
@@ -87,10 +88,37 @@ def constants(material, horizon: float, dimension: int, plane: str, thickness: f
                              influence=material.influence_function)
 
 
-def influence_table(kind: str, lengths: np.ndarray, horizon: float) -> np.ndarray:
-    """omega(|xi|) of each stencil slot, float64 (kernels read it per slot)."""
+def influence_table(kind: str, bonds, horizon: float, spacing: float) -> np.ndarray:
+    """omega of each stencil slot (``bonds``: the model's Stencil), float64: the influence
+    function of |xi| times ``lattice_isotropy``'s factor (kernels read it per slot)."""
     code = INFLUENCE[kind]
-    return np.array([influence(code, float(r), horizon) for r in lengths])
+    omega = np.array([influence(code, float(r), horizon) for r in bonds.length])
+    return omega * lattice_isotropy(bonds.xi, bonds.length, omega, horizon, spacing)
+
+
+def lattice_isotropy(xi: np.ndarray, length: np.ndarray, omega: np.ndarray, horizon: float,
+                     spacing: float) -> np.ndarray:
+    """Per slot, 1 + gamma (sum_d n_d^4 - its mean): the factor that makes a whole family's fourth
+    moments sum_j omega |xi|^2 beta n_a n_b n_c n_d isotropic, M_xxxx = 3 M_xxyy, as the
+    continuum's are (docs/theory.md section 10). A cubic lattice's are not: at a horizon of 3
+    spacings in 3D, M_xxyy is 8.5 % above the isotropic value and M_xxxx 5.6 % below it, which
+    the LPS's deviatoric energy would carry into its shear modulus and Poisson's ratio (PMB's
+    energy surface correction scales M_xxxx per axis; the LPS divides it out with m). The second
+    moments, and so the dilatation, are isotropic on the lattice already and stay so."""
+    unit = xi / length
+    beta = np.array([float(partial_volume_factor(r, horizon, spacing)) for r in length])
+    weight = omega * beta * length**2
+    quartic = np.sum(unit**4, axis=0)
+    quartic = quartic - np.sum(weight * quartic) / np.sum(weight)
+    axial = unit[0] ** 4
+    mixed = unit[0] ** 2 * unit[1] ** 2
+    # M(gamma) = sum weight (1 + gamma quartic) moment: M_xxxx(gamma) = 3 M_xxyy(gamma)
+    gamma = (np.sum(weight * (3.0 * mixed - axial))
+             / np.sum(weight * quartic * (axial - 3.0 * mixed)))
+    factor = 1.0 + gamma * quartic
+    if not np.all(factor > 0):
+        raise ValueError("no positive lattice isotropy factors for this stencil")
+    return factor
 
 
 @partial(kernel_cache.attach, key=("model",))
@@ -146,7 +174,7 @@ def _stiffness(stencil_xi, stencil_length, omega, volume, correction, corrected,
 def particle_terms(constants_: MaterialConstants, bonds, volume, correction, corrected: bool,
                    offsets, neighbors, bond_slot, horizon: float, spacing: float) -> ParticleTerms:
     """The weighted volume and the stiffness of every particle (``bonds``: the model's Stencil)."""
-    omega = influence_table(constants_.influence, bonds.length, horizon)
+    omega = influence_table(constants_.influence, bonds, horizon, spacing)
     weighted_volume, first_moment = _family_sums(bonds.xi, bonds.length, omega, volume, correction,
                                                  corrected, offsets, neighbors, bond_slot,
                                                  horizon, spacing)
