@@ -183,7 +183,7 @@ def test_bonds_broken_in_the_dilatation_pass_break_at_both_ends():
 def test_lattice_isotropy_makes_whole_families_isotropic(dimension, horizon_factor):
     """Fourth moments of a whole family with the factor: M_xxxx = 3 M_xxyy (numpy, from the
     lattice offsets, not the model's stencil)."""
-    reach = int(math.ceil(horizon_factor))
+    reach = math.ceil(horizon_factor)
     grid = np.meshgrid(*([np.arange(-reach, reach + 1.0)] * dimension), indexing="ij")
     xi = np.stack([g.ravel() for g in grid])
     length = np.linalg.norm(xi, axis=0)
