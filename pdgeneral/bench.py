@@ -32,8 +32,9 @@ CASES = {
 }
 
 
-def synthetic_case(dimension: int, particles: int, precision: str) -> str:
-    """YAML of a plate (2D, aspect 2:1) or cube (3D) of about ``particles`` particles."""
+def synthetic_case(dimension: int, particles: int, precision: str, material: str = "pmb") -> str:
+    """YAML of a plate (2D, aspect 2:1) or cube (3D) of about ``particles`` particles, of PMB
+    glass or (``material`` lps) an LPS with nu = 0.3."""
     spacing = 1.0e-4
     if dimension == 2:
         side = round(math.sqrt(particles / 2))
@@ -49,7 +50,7 @@ def synthetic_case(dimension: int, particles: int, precision: str) -> str:
     return f"""
 name: bench-{dimension}d-{particles}
 dimension: {dimension}
-{extra}material: {{model: pmb, youngs_modulus: 72.0e9, density: 2440.0, critical_stretch: .inf}}
+{extra}material: {{model: {material}, {"poissons_ratio: 0.3, " if material == "lps" else ""}youngs_modulus: 72.0e9, density: 2440.0, critical_stretch: .inf}}
 discretization: {{spacing: {spacing}, horizon_factor: 3.015, surface_correction: energy}}
 geometry: {{box: {{min: {zero}, max: {extent}}}}}
 regions: {{moving: {{box: {{min: {zero}, max: {quarter}}}}}}}
@@ -101,13 +102,15 @@ def time_backend(model, backend: str, steps: int) -> tuple[float, float, float]:
     return setup, time.perf_counter() - started, explicit
 
 
-def run_benchmarks(case_names, backend_names, precisions, steps: int, report=print) -> list[BenchResult]:
+def run_benchmarks(case_names, backend_names, precisions, steps: int, report=print,
+                   material: str = "pmb") -> list[BenchResult]:
     results = []
     for name in case_names:
         dimension, particles = CASES[name]
         for precision in precisions:
             started = time.perf_counter()
-            model = build_model(load_case_text(synthetic_case(dimension, particles, precision),
+            model = build_model(load_case_text(synthetic_case(dimension, particles, precision,
+                                                              material),
                                                source=f"bench {name}"))
             build = time.perf_counter() - started
             for backend in backend_names:

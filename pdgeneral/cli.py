@@ -249,9 +249,11 @@ def compare(case, backend_list, steps, overrides, json_path) -> None:
               help="Comma-separated backends.")
 @click.option("--precision", default="float64,float32", show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--material", type=click.Choice(["pmb", "lps"]), default="pmb", show_default=True,
+              help="The material model of the synthetic cases (lps: nu = 0.3).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
 @_reports_errors
-def bench(cases, backend_list, precision, steps, json_path) -> None:
+def bench(cases, backend_list, precision, steps, material, json_path) -> None:
     """Throughput on fixed synthetic cases: particle-steps/s, bond updates/s, bandwidth."""
     import json
 
@@ -266,7 +268,8 @@ def bench(cases, backend_list, precision, steps, json_path) -> None:
     if "cuda" in names:
         extra["copy_bandwidth_gbs"] = copy_bandwidth_gbs()
         click.echo(f"device-to-device copy: {extra['copy_bandwidth_gbs']:.0f} GB/s (read + write)")
-    results = run_benchmarks(selected, names, precision.split(","), steps, report=click.echo)
+    results = run_benchmarks(selected, names, precision.split(","), steps, report=click.echo,
+                             material=material)
     if json_path:
         with open(json_path, "w") as handle:
             json.dump(as_json(results, extra), handle, indent=2)
