@@ -163,7 +163,7 @@ def check(case, overrides, schema) -> None:
                f"{model.precracked_bond_count:,} cut by pre-cracks, "
                f"{model.void_bond_count:,} not made through voids")
     click.echo(f"horizon     {model.horizon:g} m ({model.horizon / model.spacing:g} spacings)")
-    click.echo(f"micromodulus {model.micromodulus:.6g}, critical stretch {model.critical_stretch:.6g}")
+    click.echo(f"material    {model.material.summary()}")
     click.echo(f"stable dt   {model.stable_time_step:.6g} s")
     if c.solver.type == "explicit":
         dt, steps = time_stepping(model)

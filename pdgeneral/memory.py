@@ -13,7 +13,8 @@ import numpy as np
 def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, backend: str = "cpu",
                    max_bonds: int | None = None, explicit_particles: int | None = None,
                    stencil_size: int = 0, load_groups: int = 0, histories: bool = True,
-                   constraint_entries: int = 0, history_entries: int = 0) -> int:
+                   constraint_entries: int = 0, history_entries: int = 0,
+                   material: str = "pmb") -> int:
     """Bytes of the working arrays of one backend.
 
     ``bonds`` and ``explicit_particles`` count the explicit bond rows (pdgeneral.stencil): the
@@ -38,6 +39,8 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     component, or a constraint entry) its particle, component, row, column (int32), rate and
     two float64 terms (their table is padded to the largest region: counted as twice that). Per
     constraint entry: particle, component, kind (int32), value, ramp and work (float64).
+    The LPS (``material`` lps) adds per particle its dilatation and inverse weighted volume (2
+    reals) and per stencil vector its influence (one real).
     """
     real = 8 if precision == "float64" else 4
     max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
@@ -49,8 +52,11 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
         per_particle += 3 * real   # the force array's rows of a history step's bond sums
     if histories:
         per_particle += real + (4 + load_groups) * 8
+    lps = material == "lps"
+    if lps:
+        per_particle += 2 * real
     per_bond = 4 + 2 + real
-    tables = stencil_size * (8 + (dimension + 4) * real) + 8 * load_groups   # + the ramp times
+    tables = stencil_size * (8 + (dimension + 4 + lps) * real) + 8 * load_groups   # + ramp times
     tables += 36 * max(1, constraint_entries)
     if histories:
         tables += (24 + 2 * 2 * 8) * max(1, history_entries)
@@ -75,7 +81,8 @@ def model_bytes(model, precision: str, backend: str = "cpu", rows=None,
                           load_groups=len(model.load_groups), histories=histories,
                           constraint_entries=int(model.constraint_particle.shape[0]),
                           history_entries=int(model.constraint_particle.shape[0] + model.dimension
-                                              * sum(r.size for r in model.regions.values())))
+                                              * sum(r.size for r in model.regions.values())),
+                          material=model.material.model)
 
 
 def step_traffic_bytes(dimension: int, precision: str, max_bonds: int,

@@ -56,7 +56,7 @@ class Backend:
         if model.coupling_stiffness is not None:
             # The LPS dilatation couples a particle to its neighbours' neighbours: those rows'
             # Gershgorin sums are bounded by 2 sqrt(dim) times their coupling stiffness, not
-            # (1 + sqrt(dim)) (docs/theory.md, section 10).
+            # (1 + sqrt(dim)) (docs/theory.md, section 12).
             fictitious_density = fictitious_density + model.coupling_stiffness * (
                 0.25 * (2.0 * math.sqrt(dim) - 1.0 - math.sqrt(dim)))
         self.rows = rows
@@ -182,8 +182,8 @@ class Backend:
         if self.material == "lps":   # both LPS passes' (kernels/lps.py), no_fail second as here
             return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count,
                     self.bond_stride, a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset,
-                    a.stencil_xi, a.stencil_length, a.stencil_weight, a.stencil_influence,
-                    a.intact, self.critical_stretch, a.inverse_weighted_volume, a.dilatation,
+                    a.stencil_xi, a.stencil_length, a.stencil_break_squared, a.stencil_weight,
+                    a.stencil_influence, a.intact, self.critical_stretch, a.inverse_weighted_volume, a.dilatation,
                     self.dilatation_coefficient, self.deviatoric_coefficient, a.force)
         return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count, self.bond_stride,
                 a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset, a.stencil_xi,
@@ -335,13 +335,12 @@ class Backend:
 
 
 def uses_reciprocal_form(model: Model) -> bool:
-    """Whether a run evaluates the bond force in the reciprocal form (kernels.pmb.bond_force):
-    explicit float64 runs do. float32 runs keep the stretch form, and so do quasi-static ones: the
+    """Whether a run evaluates the bond force in the reciprocal form (kernels.pmb.bond_force; the
+    LPS's extension likewise, kernels.lps.bond_extension): explicit float64 runs do. float32 runs keep the stretch form, and so do quasi-static ones: the
     relaxation drives the residual towards zero, and the reciprocal form's difference
     1/|xi| - 1/|xi + eta| leaves about 1e-16 / strain of each bond's force as noise (a residual
     floor of 8e-8 of the load at a strain of 1e-8), where the stretch form's floor is about 1e-15."""
-    return (model.dtype == np.float64 and model.case.solver.type == "explicit"
-            and model.material.model == "pmb")
+    return model.dtype == np.float64 and model.case.solver.type == "explicit"
 
 
 def slot_tables(model: Model, rows: stencil.Rows) -> dict[str, np.ndarray]:

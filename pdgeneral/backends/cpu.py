@@ -58,16 +58,16 @@ def _forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_s
 
 def _lps_forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                       stencil_length, stencil_weight, stencil_influence, intact, critical_stretch,
-                       inverse_weighted_volume, dilatation, dilatation_coefficient,
-                       deviatoric_coefficient, force):
+                       stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
+                       intact, critical_stretch, inverse_weighted_volume, dilatation,
+                       dilatation_coefficient, deviatoric_coefficient, force):
     """The LPS force: the dilatation pass over every particle, then the force pass (numba
     finishes one parallel loop before it starts the next)."""
     for i in prange(displacement.shape[1]):
         lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                       stencil_length, stencil_weight, stencil_influence, intact, critical_stretch,
-                       inverse_weighted_volume, dilatation)
+                       stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
+                       intact, critical_stretch, inverse_weighted_volume, dilatation)
     for i in prange(displacement.shape[1]):
         lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,

@@ -136,22 +136,22 @@ def unrolled_particle_force(i, displacement, no_fail, bond_row, row_first, row_c
 
 def lps_dilatation_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                          stencil_length, stencil_weight, stencil_influence, intact,
-                          critical_stretch, inverse_weighted_volume, dilatation,
+                          stencil_length, stencil_break_squared, stencil_weight,
+                          stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation,
                           dilatation_coefficient, deviatoric_coefficient, force):
     """The LPS's first pass (kernels/lps.py), with the force pass's arguments."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
         lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                       stencil_length, stencil_weight, stencil_influence, intact, critical_stretch,
-                       inverse_weighted_volume, dilatation)
+                       stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
+                       intact, critical_stretch, inverse_weighted_volume, dilatation)
 
 
 def lps_forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                      stencil_length, stencil_weight, stencil_influence, intact, critical_stretch,
-                      inverse_weighted_volume, dilatation, dilatation_coefficient,
+                      stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
+                      intact, critical_stretch, inverse_weighted_volume, dilatation, dilatation_coefficient,
                       deviatoric_coefficient, force):
     """The LPS's second pass, after lps_dilatation_kernel has finished on every particle."""
     i = cuda.grid(1)
@@ -164,8 +164,8 @@ def lps_forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bon
 
 def lps_forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
                            neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                           stencil_length, stencil_weight, stencil_influence, intact,
-                           critical_stretch, inverse_weighted_volume, dilatation,
+                           stencil_length, stencil_break_squared, stencil_weight,
+                           stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation,
                            dilatation_coefficient, deviatoric_coefficient, force, dt, density,
                            constrained, velocity, body_force, next_displacement):
     """lps_forces_kernel, then kick_kick_drift_to of the same particle (as forces_kick_kernel)."""

@@ -486,8 +486,7 @@ class SnapshotWriter:
             "precision": str(model.dtype),
             **self._output_attrs(),
             "dimension": model.dimension,
-            "micromodulus": model.micromodulus,
-            "critical_stretch": model.critical_stretch,
+            **model.material.attributes(),   # the model, micromodulus or moduli, s0
             "horizon": model.horizon,
             "spacing": model.spacing,
             "stable_time_step": model.stable_time_step,

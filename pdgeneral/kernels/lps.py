@@ -1,4 +1,4 @@
-"""Loop bodies of the linear peridynamic solid (LPS; materials/lps.py, docs/theory.md section 10),
+"""Loop bodies of the linear peridynamic solid (LPS; materials/lps.py, docs/theory.md section 12),
 written once for every backend as kernels/pmb.py's are (same conventions: owner-writes, REAL
 literals, bond state one bit per bond, ``bond_at`` for stencil and explicit rows).
 
@@ -23,11 +23,14 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from ..physics.pmb import bond_stretch, reciprocal
+from ..physics.pmb import bond_stretch, deformed_length_squared, reciprocal, reciprocal_sqrt
 from .pmb import bond_at, energy_sums
 
-#: As in kernels/pmb.py: fixed by a backend's build (specialize).
+#: As in kernels/pmb.py: fixed by a backend's build (specialize). SPECIALIZED_FORM 1: the
+#: reciprocal form of the extension (explicit float64 runs), 2: the stretch form (float32 and
+#: quasi-static runs); here always fixed at compilation (``bond_extension``).
 SPECIALIZED_DIMENSION = 0
+SPECIALIZED_FORM = 2
 REAL = np.float64
 
 #: Influence functions (materials/lps.py INFLUENCE): the code of each.
@@ -48,20 +51,34 @@ def influence(kind: int, length: float, horizon: float) -> float:
 
 
 @register_jitable(inline="always")
-def bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, dimension):
-    """(e, numerator, denominator, |xi + eta|) of one bond: its extension e = |xi + eta| - |xi| and
-    bond_stretch's stretch fraction (s = numerator / denominator)."""
+def bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, break_squared,
+                   critical_stretch, dimension):
+    """(e, 1 / |xi + eta|, breaks) of one bond: its extension e = |xi + eta| - |xi|, the reciprocal
+    of its deformed length and whether its stretch exceeds s0. The two forms of PMB's bond force
+    (kernels.pmb.bond_force, physics/pmb.py):
+
+    - reciprocal (SPECIALIZED_FORM 1, explicit float64 runs): one reciprocal square root r of
+      |xi + eta|^2, e = |xi + eta|^2 r - |xi| and the test |xi + eta|^2 > ((1 + s0) |xi|)^2
+      (``break_squared``): no division; the difference loses log10(1 / s) of float64's digits;
+    - stretch (float32 and quasi-static runs): e = (2 xi.eta + eta.eta) / (|xi + eta| + |xi|)
+      without cancellation, and numerator > s0 * denominator (physics.pmb.bond_stretch).
+    Either way both ends of a bond compute the same bits."""
+    if SPECIALIZED_FORM == 1:
+        squared = deformed_length_squared(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, dimension)
+        inverse = reciprocal_sqrt(squared)
+        return squared * inverse - reference_length, inverse, squared > break_squared
     numerator, denominator, deformed_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
                                                            reference_length, dimension)
     extension = numerator * reciprocal(deformed_length + reference_length)
-    return extension, numerator, denominator, deformed_length
+    return (extension, reciprocal(deformed_length),
+            numerator > critical_stretch * denominator)
 
 
 @register_jitable(inline="always")
 def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                        stencil_length, stencil_weight, stencil_influence, intact,
-                        critical_stretch, inverse_weighted_volume, dilatation):
+                   neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                   stencil_break_squared, stencil_weight, stencil_influence, intact,
+                   critical_stretch, inverse_weighted_volume, dilatation):
     """Pass 1 of the LPS step: break particle i's bonds past the critical stretch (never where
     either end has no_fail), then dilatation[i] = theta_i = (dim / m_i) sum_j omega |xi| e w_ij
     over the bonds still intact (Silling et al. 2007, eq. 89; Le et al. 2014 in 2D)."""
@@ -92,9 +109,10 @@ def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bon
                 xi_z = REAL(0.0)
                 eta_z = REAL(0.0)
             length = stencil_length[slot]
-            extension, numerator, denominator, _ = bond_extension(
-                stencil_xi[0, slot], stencil_xi[1, slot], xi_z, eta_x, eta_y, eta_z, length, dim)
-            if numerator > critical_stretch * denominator and no_fail[i] == 0 and no_fail[j] == 0:
+            extension, _, breaks = bond_extension(
+                stencil_xi[0, slot], stencil_xi[1, slot], xi_z, eta_x, eta_y, eta_z, length,
+                stencil_break_squared[slot], critical_stretch, dim)
+            if breaks and no_fail[i] == 0 and no_fail[j] == 0:
                 word = word ^ (1 << bit)   # clear the (set) bit
                 changed = True
             else:
@@ -105,10 +123,10 @@ def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bon
 
 
 @register_jitable(inline="always")
-def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
-                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                   stencil_weight, stencil_influence, intact, inverse_weighted_volume, dilatation,
-                   dilatation_coefficient, deviatoric_coefficient, force):
+def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
+              bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
+              stencil_influence, intact, inverse_weighted_volume, dilatation,
+              dilatation_coefficient, deviatoric_coefficient, force):
     """Pass 2 of the LPS step: the internal force density (N/m^3) on particle i,
 
         f_i = sum_j (t_ij + t_ji) w_ij (xi + eta) / |xi + eta|,
@@ -147,13 +165,12 @@ def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neig
                 xi_z = REAL(0.0)
                 eta_z = REAL(0.0)
             length = stencil_length[slot]
-            extension, _, _, deformed_length = bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y,
-                                                              eta_z, length, dim)
+            extension, inverse_length, _ = bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
+                                                          length, REAL(0.0), REAL(0.0), dim)
             inverse_m_j = inverse_weighted_volume[j]
             p = p_i + dilatation_coefficient * dilatation[j] * inverse_m_j
             q = q_i + deviatoric_coefficient * inverse_m_j
-            scale = (stencil_influence[slot] * weight * (length * p + extension * q)
-                     * reciprocal(deformed_length))
+            scale = stencil_influence[slot] * weight * (length * p + extension * q) * inverse_length
             fx += scale * (xi_x + eta_x)
             fy += scale * (xi_y + eta_y)
             fz += scale * (xi_z + eta_z)
@@ -177,7 +194,7 @@ def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row
     dilatation computed here from the intact bonds (the same sum as ``lps_dilatation``), and
     the energy the intact bonds would hold at the critical stretch, c_e / (2 m_i) s0^2 sum_j
     omega |xi|^2 w_ij: the deviatoric (pairwise) part of W with every bond at e = s0 |xi|, which
-    is PMB's 1/4 c s0^2 sum_j |xi| w_ij where the LPS is PMB (docs/theory.md section 10)."""
+    is PMB's 1/4 c s0^2 sum_j |xi| w_ij where the LPS is PMB (docs/theory.md section 12)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
@@ -209,8 +226,10 @@ def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row
                     xi_z = REAL(0.0)
                     eta_z = REAL(0.0)
                 length = stencil_length[slot]
-                extension, _, _, _ = bond_extension(stencil_xi[0, slot], stencil_xi[1, slot], xi_z,
-                                                    eta_x, eta_y, eta_z, length, dim)
+                numerator, _, deformed_length = bond_stretch(
+                    stencil_xi[0, slot], stencil_xi[1, slot], xi_z, eta_x, eta_y, eta_z, length,
+                    dim)   # the stretch form in every build: an energy is a sum of squares
+                extension = numerator * reciprocal(deformed_length + length)
                 omega_w = stencil_influence[slot] * weight
                 if sweep == 0:
                     theta += omega_w * length * extension

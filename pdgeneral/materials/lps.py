@@ -1,6 +1,6 @@
 """The linear peridynamic solid (LPS, ordinary state-based; Silling et al. 2007, sec. 15; in 2D
-Le et al. 2014): constants from the case's ``material`` section and the per-particle weighted
-volume and stiffness. docs/theory.md section 10 derives every formula; kernels/lps.py has the
+Le, Chan and Schwartz 2014): constants from the case's ``material`` section and the per-particle weighted
+volume and stiffness. docs/theory.md section 12 derives every formula; kernels/lps.py has the
 bodies.
 
     3D            kappa = K = E / (3 (1 - 2 nu)),   G = E / (2 (1 + nu))
@@ -48,7 +48,7 @@ def moduli(youngs_modulus: float, poissons_ratio: float, dimension: int, plane: 
 def force_coefficients(bulk_modulus: float, shear_modulus: float, dimension: int
                        ) -> tuple[float, float]:
     """(c_theta, c_e) of the force state t = omega / m (c_theta theta |xi| + c_e e): 3K - 5G and
-    15G in 3D, 2 kappa - 4G and 8G in 2D (docs/theory.md section 10). c_theta vanishes where the
+    15G in 3D, 2 kappa - 4G and 8G in 2D (docs/theory.md section 12). c_theta vanishes where the
     LPS is PMB (nu = 1/4 in 3D and plane strain, 1/3 in plane stress)."""
     if dimension == 3:
         return 3.0 * bulk_modulus - 5.0 * shear_modulus, 15.0 * shear_modulus
@@ -57,8 +57,8 @@ def force_coefficients(bulk_modulus: float, shear_modulus: float, dimension: int
 
 def critical_stretch(fracture_energy: float, bulk_modulus: float, shear_modulus: float,
                      horizon: float, dimension: int) -> float:
-    """s0 from the fracture energy G0 (Madenci and Oterkus 2014, sec. 6.? of "Peridynamic Theory
-    and Its Applications"; as in PeriLab):
+    """s0 from the fracture energy G0 (Madenci and Oterkus 2014, "Peridynamic Theory and Its
+    Applications", the ordinary state-based model's critical stretch; PeriLab uses the same):
 
         3D  s0 = sqrt(G0 / ((3 G + (3/4)^4 (K - 5 G / 3)) delta))
         2D  s0 = sqrt(G0 / ((6 G / pi + 16 / (9 pi^2) (kappa - 2 G)) delta))
@@ -100,7 +100,7 @@ def lattice_isotropy(xi: np.ndarray, length: np.ndarray, omega: np.ndarray, hori
                      spacing: float) -> np.ndarray:
     """Per slot, 1 + gamma (sum_d n_d^4 - its mean): the factor that makes a whole family's fourth
     moments sum_j omega |xi|^2 beta n_a n_b n_c n_d isotropic, M_xxxx = 3 M_xxyy, as the
-    continuum's are (docs/theory.md section 10). A cubic lattice's are not: at a horizon of 3
+    continuum's are (docs/theory.md section 12). A cubic lattice's are not: at a horizon of 3
     spacings in 3D, M_xxyy is 8.5 % above the isotropic value and M_xxxx 5.6 % below it, which
     the LPS's deviatoric energy would carry into its shear modulus and Poisson's ratio (PMB's
     energy surface correction scales M_xxxx per axis; the LPS divides it out with m). The second
@@ -151,7 +151,7 @@ def _stiffness(stencil_xi, stencil_length, omega, volume, correction, corrected,
                dimension):
     """Per particle (N/m^4): the pairwise part sum_j omega w (q_i + q_j), q = c_e / m, and the
     dilatation's couplings in absolute value, |c_theta| dim (S_i^2 / m_i^2 + sum_j omega |xi| w
-    S_j / m_j^2) (docs/theory.md section 10)."""
+    S_j / m_j^2) (docs/theory.md section 12)."""
     n = volume.shape[0]
     pairwise = np.empty(n)
     coupling = np.empty(n)
