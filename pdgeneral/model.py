@@ -81,9 +81,12 @@ class Model:
     #: The material's constants (materials/): the model, its moduli, what outputs record.
     material: MaterialConstants | None = None
     #: LPS only (None for PMB): the part of particle_stiffness that couples a particle to its
-    #: neighbours' neighbours (the dilatation), and 1 / m_i, the weighted volume's reciprocal.
+    #: neighbours' neighbours (the dilatation); 1 / m0, P_i and q_i of the force state
+    #: (materials/lps.py, particle_terms).
     coupling_stiffness: np.ndarray | None = None
     inverse_weighted_volume: np.ndarray | None = None
+    dilatation_factor: np.ndarray | None = None
+    deviatoric_factor: np.ndarray | None = None
 
     @property
     def region_counts(self) -> dict[str, int]:
@@ -173,8 +176,8 @@ def time_stepping(model: Model, kept_time_step: float | None = None) -> tuple[fl
 
 
 @register_jitable(inline="always")
-def _row_moments(i, stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon, spacing,
-                 volume, bond_volume, moments):
+def _row_moments(i, stencil_xi, stencil_length, moment_weight, offsets, neighbors, bond_slot,
+                 horizon, spacing, volume, bond_volume, moments):
     dim = stencil_xi.shape[0]
     for k in range(offsets[i], offsets[i + 1]):
         j = neighbors[k]
@@ -184,15 +187,16 @@ def _row_moments(i, stencil_xi, stencil_length, offsets, neighbors, bond_slot, h
         bond_volume[i] += partial
         for d in range(dim):
             nd = stencil_xi[d, slot] / r
-            moments[d, i] += nd ** 4 * r * partial
+            moments[d, i] += nd ** 4 * moment_weight[slot] * partial
 
 
 @partial(kernel_cache.attach, key=("model",))
 @njit(parallel=True)
-def _family_moments(stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon, spacing,
-                    volume, shared):
+def _family_moments(stencil_xi, stencil_length, moment_weight, offsets, neighbors, bond_slot,
+                    horizon, spacing, volume, shared):
     """Per particle: sum_j beta_ij V_j (the damage denominator) and the directional moments
-    sum_j n_d^4 |xi| beta_ij V_j that the energy surface correction matches to the continuum.
+    sum_j n_d^4 a_s beta_ij V_j that the energy surface correction matches to the continuum, with
+    a_s = ``moment_weight`` of the bond's slot (the material's: |xi| for PMB).
     Rows with ``shared`` set (the whole stencil, every volume equal) have the same sums, the same
     operations on the same numbers: they are computed once, for the first, and copied."""
     dim = stencil_xi.shape[0]
@@ -203,13 +207,13 @@ def _family_moments(stencil_xi, stencil_length, offsets, neighbors, bond_slot, h
     for i in range(n):
         if shared[i]:
             first = i
-            _row_moments(i, stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon,
-                         spacing, volume, bond_volume, moments)
+            _row_moments(i, stencil_xi, stencil_length, moment_weight, offsets, neighbors,
+                         bond_slot, horizon, spacing, volume, bond_volume, moments)
             break
     for i in prange(n):
         if not shared[i]:
-            _row_moments(i, stencil_xi, stencil_length, offsets, neighbors, bond_slot, horizon,
-                         spacing, volume, bond_volume, moments)
+            _row_moments(i, stencil_xi, stencil_length, moment_weight, offsets, neighbors,
+                         bond_slot, horizon, spacing, volume, bond_volume, moments)
         elif i != first:
             bond_volume[i] = bond_volume[first]
             for d in range(dim):
@@ -428,18 +432,29 @@ def build_model(case: Case) -> Model:
                                           "the horizon (isolated by holes?)")
     full = stencil.full_rows(offsets, neighbors, bond_slot, bond_stencil)
     shared = full & bool(np.all(volume == volume[0]))
-    initial_bond_volume, moments = _family_moments(bond_stencil.xi, bond_stencil.length, offsets,
-                                                   neighbors, bond_slot, horizon, spacing, volume,
-                                                   shared)
-
     material_module = materials_of(case.material.model)
     constants = material_module.constants(case.material, horizon, dim, plane, thickness)
+    lps = constants.model == "lps"
+    # The energy a bond of slot s holds under a uniaxial strain, up to n_d^4 beta V and a constant:
+    # PMB's c s^2 |xi| / 2 goes with |xi|; the LPS's deviatoric omega e^2 with omega |xi|^2.
+    omega = (material_module.influence_table(constants.influence, bond_stencil, horizon, spacing)
+             if lps else None)
+    moment_weight = omega * bond_stencil.length**2 if lps else bond_stencil.length
+    initial_bond_volume, moments = _family_moments(bond_stencil.xi, bond_stencil.length,
+                                                   moment_weight, offsets, neighbors, bond_slot,
+                                                   horizon, spacing, volume, shared)
 
     corrected = case.discretization.surface_correction == "energy"
     if corrected:
-        # Ratio of the continuum energy density of a uniaxial strain to the particle's lattice sum
-        # (both for unit strain; the common factor c/4 cancels).
-        continuum = pmb.uniaxial_strain_energy_density(1.0, horizon, dim, 1.0, thickness) * 4.0
+        if lps:
+            # the LPS's bulk is exact on the lattice (materials/lps.py): the reference is the
+            # whole family's lattice sum, so that an interior particle's factors are 1
+            continuum = material_module.whole_family_moments(bond_stencil, moment_weight, horizon,
+                                                             spacing, volume[0])[:, None]
+        else:
+            # Ratio of the continuum energy density of a uniaxial strain to the particle's lattice
+            # sum (both for unit strain; the common factor c/4 cancels).
+            continuum = pmb.uniaxial_strain_energy_density(1.0, horizon, dim, 1.0, thickness) * 4.0
         correction = continuum / moments
     else:
         correction = np.ones((dim, n))
@@ -450,7 +465,7 @@ def build_model(case: Case) -> Model:
         spacing, constants.micromodulus if constants.model == "pmb" else 1.0, full)
     terms = None
     if constants.model == "lps":
-        terms = material_module.particle_terms(constants, bond_stencil, volume, correction,
+        terms = material_module.particle_terms(constants, bond_stencil, omega, volume, correction,
                                                corrected, offsets, neighbors, bond_slot, horizon,
                                                spacing)
         particle_stiffness = terms.stiffness
@@ -480,7 +495,9 @@ def build_model(case: Case) -> Model:
         regions={name: np.flatnonzero(mask) for name, mask in masks.items()},
         void_bond_count=void_bonds, material=constants,
         coupling_stiffness=None if terms is None else terms.coupling_stiffness,
-        inverse_weighted_volume=None if terms is None else terms.inverse_weighted_volume)
+        inverse_weighted_volume=None if terms is None else terms.inverse_weighted_volume,
+        dilatation_factor=None if terms is None else terms.dilatation_factor,
+        deviatoric_factor=None if terms is None else terms.deviatoric_factor)
 
 
 def materials_of(name: str):

@@ -91,12 +91,12 @@ class Backend:
         self.material = model.material.model
         if self.material == "lps":
             constants = model.material
-            self.dilatation_coefficient = dtype.type(constants.dilatation_coefficient)
-            self.deviatoric_coefficient = dtype.type(constants.deviatoric_coefficient)
             self.bulk_modulus = dtype.type(constants.bulk_modulus)
             self.arrays.stencil_influence = real(lps_material.influence_table(
                 constants.influence, model.stencil, model.horizon, model.spacing))
             self.arrays.inverse_weighted_volume = real(model.inverse_weighted_volume)
+            self.arrays.dilatation_factor = real(model.dilatation_factor)
+            self.arrays.deviatoric_factor = real(model.deviatoric_factor)
             self.arrays.dilatation = self._zeros((n,), dtype)
 
     # Layout and transfers -----------------------------------------------------------------------
@@ -183,8 +183,9 @@ class Backend:
             return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count,
                     self.bond_stride, a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset,
                     a.stencil_xi, a.stencil_length, a.stencil_break_squared, a.stencil_weight,
-                    a.stencil_influence, a.intact, self.critical_stretch, a.inverse_weighted_volume, a.dilatation,
-                    self.dilatation_coefficient, self.deviatoric_coefficient, a.force)
+                    a.stencil_influence, a.intact, self.critical_stretch,
+                    a.inverse_weighted_volume, a.dilatation, a.dilatation_factor,
+                    a.deviatoric_factor, a.force)
         return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count, self.bond_stride,
                 a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset, a.stencil_xi,
                 a.stencil_length, a.stencil_inverse_length, a.stencil_break_squared,
@@ -218,7 +219,7 @@ class Backend:
                     a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,
                     a.bond_weights, a.stencil_offset, a.stencil_xi, a.stencil_length,
                     a.stencil_weight, a.stencil_influence, a.intact, a.inverse_weighted_volume,
-                    self.bulk_modulus, self.deviatoric_coefficient, self.critical_stretch,
+                    a.deviatoric_factor, self.bulk_modulus, self.critical_stretch,
                     a.load_forces, a.energy_density, a.history_sums)
         return (a.displacement, a.velocity, a.volume, self.density, a.constrained, a.bond_row,
                 a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,

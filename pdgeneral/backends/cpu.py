@@ -60,7 +60,7 @@ def _lps_forces_source(displacement, no_fail, bond_row, row_first, row_count, bo
                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
                        stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
                        intact, critical_stretch, inverse_weighted_volume, dilatation,
-                       dilatation_coefficient, deviatoric_coefficient, force):
+                       dilatation_factor, deviatoric_factor, force):
     """The LPS force: the dilatation pass over every particle, then the force pass (numba
     finishes one parallel loop before it starts the next)."""
     for i in prange(displacement.shape[1]):
@@ -71,20 +71,20 @@ def _lps_forces_source(displacement, no_fail, bond_row, row_first, row_count, bo
     for i in prange(displacement.shape[1]):
         lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                  stencil_weight, stencil_influence, intact, inverse_weighted_volume, dilatation,
-                  dilatation_coefficient, deviatoric_coefficient, force)
+                  stencil_weight, stencil_influence, intact, dilatation, dilatation_factor,
+                  deviatoric_factor, force)
 
 
 def _lps_energy_source(displacement, velocity, volume, density, constrained, bond_row, row_first,
                        row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
                        stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
-                       inverse_weighted_volume, bulk_modulus, deviatoric_coefficient,
+                       inverse_weighted_volume, deviatoric_factor, bulk_modulus,
                        critical_stretch, load_forces, energy_density, sums):
     for i in prange(displacement.shape[1]):
         lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
                    row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
                    stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
-                   inverse_weighted_volume, bulk_modulus, deviatoric_coefficient,
+                   inverse_weighted_volume, deviatoric_factor, bulk_modulus,
                    critical_stretch, load_forces, energy_density, sums)
 
 

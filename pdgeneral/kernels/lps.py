@@ -6,15 +6,17 @@ A step takes two passes over the bonds instead of PMB's one:
 
 1. ``lps_dilatation``: breaks the bonds stretched past s0 (both ends compute the same
    stretch, so both copies break in the same pass) and sums the dilatation of particle i over its
-   intact bonds, theta_i = (dim / m_i) sum_j omega_ij |xi| e_ij w_ij;
+   intact bonds, theta_i = (dim / m0) sum_j omega_ij |xi| e_ij w_ij (m0: a whole family's
+   weighted volume);
 2. ``lps_force``: f_i = sum_j (t_ij + t_ji) w_ij (xi + eta) / |xi + eta| over the intact
-   bonds, with t_ij = omega_ij (p_i |xi| + q_i e_ij), p_i = c_theta theta_i / m_i, q_i = c_e / m_i
-   (the force state with the deviatoric extension e - theta |xi| / dim written out).
+   bonds, with t_ij = omega_ij (P_i theta_i |xi| + q_i e_ij) (the force state with the deviatoric
+   extension e - theta |xi| / dim written out; materials.lps.particle_terms gives every
+   particle's P and q: c_theta / m0 and c_e / m0 for a whole family).
 
 The second pass reads the neighbours' dilatations, so it starts when the first has finished on
 every particle (the step driver launches them in order). Bonds broken in pass 1 leave the
 dilatation of the same step. The extension e = |xi + eta| - |xi| is formed without cancellation as
-(2 xi.eta + eta.eta) / (|xi + eta| + |xi|) (physics.pmb.bond_stretch).
+(2 xi.eta + eta.eta) / (|xi + eta| + |xi|) (``bond_extension``).
 """
 from __future__ import annotations
 
@@ -54,19 +56,29 @@ def influence(kind: int, length: float, horizon: float) -> float:
 def bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, break_squared,
                    critical_stretch, dimension):
     """(e, 1 / |xi + eta|, breaks) of one bond: its extension e = |xi + eta| - |xi|, the reciprocal
-    of its deformed length and whether its stretch exceeds s0. The two forms of PMB's bond force
-    (kernels.pmb.bond_force, physics/pmb.py):
+    of its deformed length and whether its stretch exceeds s0. e is formed without cancellation as
+    (2 xi.eta + eta.eta) / (|xi + eta| + |xi|) in both forms (the difference |xi + eta| - |xi| loses
+    log10(1 / s) digits, and the dilatation sums it over a family: on the GPU, whose FMA rounds
+    differently, the difference form put the velocities 1.7e-10 apart from the CPU's where the
+    tolerance is 1e-10: docs/performance.md). The forms differ in the rest (physics/pmb.py):
 
-    - reciprocal (SPECIALIZED_FORM 1, explicit float64 runs): one reciprocal square root r of
-      |xi + eta|^2, e = |xi + eta|^2 r - |xi| and the test |xi + eta|^2 > ((1 + s0) |xi|)^2
-      (``break_squared``): no division; the difference loses log10(1 / s) of float64's digits;
-    - stretch (float32 and quasi-static runs): e = (2 xi.eta + eta.eta) / (|xi + eta| + |xi|)
-      without cancellation, and numerator > s0 * denominator (physics.pmb.bond_stretch).
+    - reciprocal (SPECIALIZED_FORM 1, explicit float64 runs): r from one reciprocal square root of
+      |xi + eta|^2, |xi + eta| = |xi + eta|^2 r, and the test |xi + eta|^2 > ((1 + s0) |xi|)^2
+      (``break_squared``);
+    - stretch (float32 and quasi-static runs): physics.pmb.bond_stretch's square root and the
+      test numerator > s0 * denominator, as PMB's.
     Either way both ends of a bond compute the same bits."""
     if SPECIALIZED_FORM == 1:
         squared = deformed_length_squared(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, dimension)
         inverse = reciprocal_sqrt(squared)
-        return squared * inverse - reference_length, inverse, squared > break_squared
+        along = xi_x * eta_x + xi_y * eta_y
+        eta_squared = eta_x * eta_x + eta_y * eta_y
+        if dimension == 3:
+            along += xi_z * eta_z
+            eta_squared += eta_z * eta_z
+        numerator = REAL(2.0) * along + eta_squared
+        extension = numerator * reciprocal(squared * inverse + reference_length)
+        return extension, inverse, squared > break_squared
     numerator, denominator, deformed_length = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
                                                            reference_length, dimension)
     extension = numerator * reciprocal(deformed_length + reference_length)
@@ -80,7 +92,7 @@ def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bon
                    stencil_break_squared, stencil_weight, stencil_influence, intact,
                    critical_stretch, inverse_weighted_volume, dilatation):
     """Pass 1 of the LPS step: break particle i's bonds past the critical stretch (never where
-    either end has no_fail), then dilatation[i] = theta_i = (dim / m_i) sum_j omega |xi| e w_ij
+    either end has no_fail), then dilatation[i] = theta_i = (dim / m0) sum_j omega |xi| e w_ij
     over the bonds still intact (Silling et al. 2007, eq. 89; Le et al. 2014 in 2D)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
@@ -125,21 +137,21 @@ def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bon
 @register_jitable(inline="always")
 def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
               bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-              stencil_influence, intact, inverse_weighted_volume, dilatation,
-              dilatation_coefficient, deviatoric_coefficient, force):
+              stencil_influence, intact, dilatation, dilatation_factor, deviatoric_factor, force):
     """Pass 2 of the LPS step: the internal force density (N/m^3) on particle i,
 
         f_i = sum_j (t_ij + t_ji) w_ij (xi + eta) / |xi + eta|,
-        t_ij + t_ji = omega_ij [ |xi| (p_i + p_j) + e_ij (q_i + q_j) ],
+        t_ij + t_ji = omega_ij [ |xi| (P_i theta_i + P_j theta_j) + e_ij (q_i + q_j) ],
 
-    p = c_theta theta / m, q = c_e / m (materials/lps.py: c_theta = 3K - 5G, c_e = 15G in 3D;
-    2 kappa - 4G and 8G in 2D). Breaks no bond (pass 1 did)."""
+    with the per-particle factors P and q of materials.lps.particle_terms (for a whole family
+    P = c_theta / m0, q = c_e / m0: c_theta = 3K - 5G, c_e = 15G in 3D; 2 kappa - 4G and 8G in
+    2D). Breaks no bond (pass 1 did)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
     uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
-    p_i = dilatation_coefficient * dilatation[i] * inverse_weighted_volume[i]
-    q_i = deviatoric_coefficient * inverse_weighted_volume[i]
+    p_i = dilatation_factor[i] * dilatation[i]
+    q_i = deviatoric_factor[i]
     fx = REAL(0.0)
     fy = REAL(0.0)
     fz = REAL(0.0)
@@ -167,9 +179,8 @@ def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neig
             length = stencil_length[slot]
             extension, inverse_length, _ = bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
                                                           length, REAL(0.0), REAL(0.0), dim)
-            inverse_m_j = inverse_weighted_volume[j]
-            p = p_i + dilatation_coefficient * dilatation[j] * inverse_m_j
-            q = q_i + deviatoric_coefficient * inverse_m_j
+            p = p_i + dilatation_factor[j] * dilatation[j]
+            q = q_i + deviatoric_factor[j]
             scale = stencil_influence[slot] * weight * (length * p + extension * q) * inverse_length
             fx += scale * (xi_x + eta_x)
             fy += scale * (xi_y + eta_y)
@@ -182,19 +193,20 @@ def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neig
 
 @register_jitable(inline="always")
 def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
-                    row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                    stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
-                    inverse_weighted_volume, bulk_modulus, deviatoric_coefficient,
-                    critical_stretch, load_forces, energy_density, sums):
+               row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
+               stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
+               inverse_weighted_volume, deviatoric_factor, bulk_modulus, critical_stretch,
+               load_forces, energy_density, sums):
     """Particle i's share of a history row (kernels.pmb.energy_sums) for the LPS:
 
-        W_i = kappa / 2 theta_i^2 + c_e / (2 m_i) sum_j omega (e_ij - theta_i |xi| / dim)^2 w_ij
+        W_i = kappa / 2 theta_i^2 + q_i / 2 sum_j omega (e_ij - theta_i |xi| / dim)^2 w_ij
 
-    (Silling et al. 2007, eq. 90; kappa the bulk modulus of the dimension, K in 3D), its
-    dilatation computed here from the intact bonds (the same sum as ``lps_dilatation``), and
-    the energy the intact bonds would hold at the critical stretch, c_e / (2 m_i) s0^2 sum_j
-    omega |xi|^2 w_ij: the deviatoric (pairwise) part of W with every bond at e = s0 |xi|, which
-    is PMB's 1/4 c s0^2 sum_j |xi| w_ij where the LPS is PMB (docs/theory.md section 12)."""
+    (Silling et al. 2007, eq. 90, normalised by the whole family's m0: materials.lps.particle_terms;
+    kappa the bulk modulus of the dimension, K in 3D), its dilatation computed here from the intact
+    bonds (the same sum as ``lps_dilatation``), and the energy the intact bonds would hold at the
+    critical stretch, q_i / 2 s0^2 sum_j omega |xi|^2 w_ij: the deviatoric (pairwise) part of W
+    with every bond at e = s0 |xi|, which is PMB's 1/4 c s0^2 sum_j |xi| w_ij where the LPS is PMB
+    (docs/theory.md section 12)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
@@ -240,7 +252,7 @@ def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row
                     intact_bonds += 1
         if sweep == 0:
             theta = REAL(dim) * inverse_m * theta
-    half_deviatoric = REAL(0.5) * deviatoric_coefficient * inverse_m
+    half_deviatoric = REAL(0.5) * deviatoric_factor[i]
     energy = REAL(0.5) * bulk_modulus * theta * theta + half_deviatoric * deviatoric
     critical = np.float64(critical_stretch)
     critical_energy = np.float64(half_deviatoric) * critical * critical * np.float64(held)

@@ -56,5 +56,8 @@ class ParticleTerms:
     #: The part of ``stiffness`` that couples a particle to its neighbours' neighbours (the LPS
     #: dilatation; None for PMB): the relaxation's Gershgorin bound weighs it differently.
     coupling_stiffness: np.ndarray | None = None
-    #: 1 / m_i, the LPS weighted volume's reciprocal (None for PMB).
+    #: LPS (None for PMB): 1 / m0, the whole family's weighted volume's reciprocal, and the
+    #: factors P_i, q_i of the force state (materials/lps.py, particle_terms).
     inverse_weighted_volume: np.ndarray | None = None
+    dilatation_factor: np.ndarray | None = None
+    deviatoric_factor: np.ndarray | None = None

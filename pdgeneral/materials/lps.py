@@ -121,12 +121,22 @@ def lattice_isotropy(xi: np.ndarray, length: np.ndarray, omega: np.ndarray, hori
     return factor
 
 
+def whole_family_moments(bonds, moment_weight: np.ndarray, horizon: float, spacing: float,
+                         volume: float) -> np.ndarray:
+    """(dim,) sum_s n_d^4 a_s beta_s V over the whole stencil: the directional moments of a
+    particle with a whole family, with the slot weights ``moment_weight`` (model._family_moments'
+    for one interior row)."""
+    unit = bonds.xi / bonds.length
+    beta = np.array([float(partial_volume_factor(r, horizon, spacing)) for r in bonds.length])
+    return np.sum(unit**4 * moment_weight * beta * volume, axis=1)
+
+
 @partial(kernel_cache.attach, key=("model",))
 @njit(parallel=True)
 def _family_sums(stencil_xi, stencil_length, omega, volume, correction, corrected, offsets,
                  neighbors, bond_slot, horizon, spacing):
-    """Per particle: m_i = sum_j omega |xi|^2 w_ij and S_i = sum_j omega |xi| w_ij, with the force
-    kernels' bond weights w_ij (partial volume, V_j, surface correction)."""
+    """Per particle: its own weighted volume m_i = sum_j omega |xi|^2 w_ij and S_i = sum_j omega
+    |xi| w_ij, with the force kernels' bond weights w_ij (partial volume, V_j, surface correction)."""
     n = volume.shape[0]
     weighted_volume = np.empty(n)
     first_moment = np.empty(n)
@@ -147,11 +157,11 @@ def _family_sums(stencil_xi, stencil_length, omega, volume, correction, correcte
 @partial(kernel_cache.attach, key=("model",))
 @njit(parallel=True)
 def _stiffness(stencil_xi, stencil_length, omega, volume, correction, corrected, offsets,
-               neighbors, bond_slot, horizon, spacing, inverse_m, first_moment, c_theta, c_e,
-               dimension):
-    """Per particle (N/m^4): the pairwise part sum_j omega w (q_i + q_j), q = c_e / m, and the
-    dilatation's couplings in absolute value, |c_theta| dim (S_i^2 / m_i^2 + sum_j omega |xi| w
-    S_j / m_j^2) (docs/theory.md section 12)."""
+               neighbors, bond_slot, horizon, spacing, inverse_m, first_moment, dilatation_factor,
+               deviatoric_factor, dimension):
+    """Per particle (N/m^4): the pairwise part sum_j omega w (q_i + q_j) and the dilatation's
+    couplings in absolute value, d (|P_i| S_i^2 / m0 + sum_j omega |xi| w |P_j| S_j / m0)
+    (docs/theory.md section 12)."""
     n = volume.shape[0]
     pairwise = np.empty(n)
     coupling = np.empty(n)
@@ -163,25 +173,42 @@ def _stiffness(stencil_xi, stencil_length, omega, volume, correction, corrected,
             weight, length = weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
                                             corrected, neighbors, bond_slot, horizon, spacing)
             w = omega[bond_slot[k]] * weight
-            pair += w * c_e * (inverse_m[i] + inverse_m[j])
-            neighbours += w * length * first_moment[j] * inverse_m[j] * inverse_m[j]
-        own = first_moment[i] * inverse_m[i]
+            pair += w * (deviatoric_factor[i] + deviatoric_factor[j])
+            neighbours += w * length * abs(dilatation_factor[j]) * first_moment[j] * inverse_m[j]
+        own = abs(dilatation_factor[i]) * first_moment[i] * first_moment[i] * inverse_m[i]
         pairwise[i] = pair
-        coupling[i] = abs(c_theta) * dimension * (own * own + neighbours)
+        coupling[i] = dimension * (own + neighbours)
     return pairwise, coupling
 
 
-def particle_terms(constants_: MaterialConstants, bonds, volume, correction, corrected: bool,
-                   offsets, neighbors, bond_slot, horizon: float, spacing: float) -> ParticleTerms:
-    """The weighted volume and the stiffness of every particle (``bonds``: the model's Stencil)."""
-    omega = influence_table(constants_.influence, bonds, horizon, spacing)
+def particle_terms(constants_: MaterialConstants, bonds, omega: np.ndarray, volume, correction,
+                   corrected: bool, offsets, neighbors, bond_slot, horizon: float,
+                   spacing: float) -> ParticleTerms:
+    """The force state's per-particle factors and the stiffness of every particle (``bonds``: the
+    model's Stencil, ``omega``: influence_table's).
+
+    Every particle's dilatation and deviatoric term are normalised by m0, the weighted volume of a
+    whole family, not by its own m_i: a particle near a surface then has fewer bonds and holds less
+    energy (as PMB's does), which the energy surface correction restores bond by bond, where its
+    own m_i would stiffen what bonds it has by m0 / m_i (measured: a plate in tension 2-4 % too
+    stiff). The force state is the exact gradient of W_i = kappa/2 theta_i^2 + c_e / (2 m0)
+    sum omega (e^d)^2 w with theta_i = (d / m0) sum omega |xi| e w: t_ij = omega (P_i theta_i |xi| +
+    q_i e) with q = c_e / m0 and P_i = (c_theta - c_e (1 - m_i / m0) / d) / m0 (docs/theory.md
+    section 12; the second term vanishes for a whole family)."""
+    dimension = bonds.xi.shape[0]
     weighted_volume, first_moment = _family_sums(bonds.xi, bonds.length, omega, volume, correction,
                                                  corrected, offsets, neighbors, bond_slot,
                                                  horizon, spacing)
-    inverse_m = 1.0 / weighted_volume
+    beta = np.array([float(partial_volume_factor(r, horizon, spacing)) for r in bonds.length])
+    whole = float(np.sum(omega * bonds.length**2 * beta) * np.max(volume))
+    n = volume.shape[0]
+    inverse_m = np.full(n, 1.0 / whole)
+    c_theta, c_e = constants_.dilatation_coefficient, constants_.deviatoric_coefficient
+    dilatation_factor = (c_theta - c_e * (1.0 - weighted_volume / whole) / dimension) / whole
+    deviatoric_factor = np.full(n, c_e / whole)
     pairwise, coupling = _stiffness(bonds.xi, bonds.length, omega, volume, correction, corrected,
                                     offsets, neighbors, bond_slot, horizon, spacing, inverse_m,
-                                    first_moment, constants_.dilatation_coefficient,
-                                    constants_.deviatoric_coefficient, bonds.xi.shape[0])
+                                    first_moment, dilatation_factor, deviatoric_factor, dimension)
     return ParticleTerms(stiffness=pairwise + coupling, coupling_stiffness=coupling,
-                         inverse_weighted_volume=inverse_m)
+                         inverse_weighted_volume=inverse_m, dilatation_factor=dilatation_factor,
+                         deviatoric_factor=deviatoric_factor)
