@@ -11,7 +11,8 @@ from .core import PRECISIONS, RESOLUTIONS, Benchmark, Check, Result
 
 #: In the order of docs/validation.md.
 MODULES = ("plate_tension", "block_tension", "lps_elastic", "bar_vibration", "wave_speed",
-           "crack_branching", "kalthoff_winkler", "precracked_plate", "histories")
+           "crack_branching", "kalthoff_winkler", "kalthoff_winkler_lps", "precracked_plate",
+           "histories")
 
 
 def benchmarks() -> list[Benchmark]:

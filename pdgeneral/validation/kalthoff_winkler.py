@@ -225,7 +225,7 @@ def _measure(variant: Variant, path: Path, horizon: float, particles: int, steps
                     fastest=fastest, position=position, frames=frames)
 
 
-def _checks(m: Measured, c_d: float, c_r: float) -> list[Check]:
+def _checks(m: Measured, c_d: float, c_r: float, nu: float = 0.25) -> list[Check]:
     us, mm = 1e6, 1e3
     label = m.variant.label + (" (mid-plane)" if m.variant.dimension == 3 else "")
     checks = []
@@ -236,7 +236,7 @@ def _checks(m: Measured, c_d: float, c_r: float) -> list[Check]:
         f"after 50 mm / c_d = {arrival * us:.1f} us", f"upper, lower: {shown}",
         all(t is not None and t > arrival for t in m.onsets),
         f"start: the crack has grown one horizon from the notch tip (snapshots 1 us apart); c_d = "
-        f"{c_d:.0f} m/s, plane strain, nu = 1/4"))
+        f"{c_d:.0f} m/s, plane strain, nu = {nu:.4g}"))
 
     counts = "; ".join(f"{name}: " + ", ".join(str(c) for c in crossing)
                        for name, crossing in zip(("upper", "lower"), m.crossings))
@@ -277,11 +277,11 @@ def _checks(m: Measured, c_d: float, c_r: float) -> list[Check]:
         f"{m.fastest:.0f} m/s = {m.fastest / c_r:.2f} c_R", m.fastest < c_r,
         f"both tips, over {SPEED_WINDOW} snapshots ({SPEED_WINDOW * interval:.0f} us); lattice "
         f"quantisation +-{m.variant.spacing / (SPEED_WINDOW * interval / us):.0f} m/s; c_R for plane "
-        "strain, nu = 1/4 (Freund 1990)"))
+        f"strain, nu = {nu:.4g} (Freund 1990)"))
     return checks
 
 
-def _figures(measured: list[Measured], directory: Path) -> list[Path]:
+def _figures(measured: list[Measured], directory: Path, name: str = NAME) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -304,7 +304,7 @@ def _figures(measured: list[Measured], directory: Path) -> list[Path]:
         ax.set_xlabel("x (mm)")
     axes[0, 0].set_ylabel("y (mm)")
     fig.colorbar(shown, ax=axes[0, :], label="damage", shrink=0.7)
-    paths = [save_figure(fig, directory, NAME, "damage")]
+    paths = [save_figure(fig, directory, name, "damage")]
 
     m = measured[0]
     times = sorted(m.frames)
@@ -318,56 +318,70 @@ def _figures(measured: list[Measured], directory: Path) -> list[Path]:
         ax.set_xlabel("x (mm)")
     axes[0, 0].set_ylabel(f"y (mm); {m.variant.label}")
     fig.colorbar(shown, ax=axes[0, :], label="damage", shrink=0.7)
-    paths.append(save_figure(fig, directory, NAME, "frames"))
+    paths.append(save_figure(fig, directory, name, "frames"))
     return paths
 
 
 def run(resolution: str, workdir: Path, backend: str, precision: str = "float64") -> Result:
     """Run every variant of ``resolution``, measure, draw, and compare with the experiment."""
+    return run_material(resolution, workdir, backend, precision)
+
+
+def run_material(resolution: str, workdir: Path, backend: str, precision: str = "float64",
+                 material: dict | None = None, name: str = NAME, title: str = TITLE) -> Result:
+    """``run`` with the case files' material changed by ``material`` (case keys, e.g. the LPS of
+    kalthoff_winkler_lps), reported as benchmark ``name``."""
     started = clock.perf_counter()
     workdir = Path(workdir)
-    material = load_case_text(CASE_FILES[2].read_text(), source=str(CASE_FILES[2])).material
-    c_d, _, c_r = analysis.wave_speeds(material.youngs_modulus, material.density, pmb.POISSON_RATIO["strain"],
-                              "strain")
+    raw = yaml.safe_load(CASE_FILES[2].read_text())
+    raw["material"].update(material or {})
+    base = load_case_text(yaml.safe_dump(raw), source=str(CASE_FILES[2])).material
+    nu = base.poissons_ratio if base.model == "lps" else pmb.POISSON_RATIO["strain"]
+    c_d, _, c_r = analysis.wave_speeds(base.youngs_modulus, base.density, nu, "strain")
     measured, stretches = [], {}
     with tempfile.TemporaryDirectory(prefix="pdgeneral-kalthoff-") as scratch:
         for index, variant in enumerate(variants(resolution, backends.resolve(backend))):
             path = Path(scratch) / f"kalthoff-{index}.h5"
-            text = yaml.safe_dump(case_dict(variant, path) | {"precision": precision}, sort_keys=False)
+            case = case_dict(variant, path)
+            case["material"].update(material or {})
+            text = yaml.safe_dump(case | {"precision": precision}, sort_keys=False)
             prepared = prepare(load_case_text(text, source=str(CASE_FILES[variant.dimension])),
                                backend=backend, case_text=text)
             stretches[variant.label] = prepared.model.critical_stretch
             summary = run_case(prepared, overwrite=True)
             measured.append(_measure(variant, path, prepared.model.horizon, summary.particles,
                                      summary.steps, summary.wall_seconds + summary.setup_seconds))
-    checks = [check for m in measured for check in _checks(m, c_d, c_r)]
-    figures = _figures(measured, workdir)
+    checks = [check for m in measured for check in _checks(m, c_d, c_r, nu)]
+    figures = _figures(measured, workdir, name)
     runs = "; ".join(f"{m.variant.label}: {m.particles:,} particles, {m.steps} steps of "
                      f"{END_TIME / m.steps * 1e9:.1f} ns, s0 = {stretches[m.variant.label]:.4g}, "
                      f"{m.wall:.0f} s" for m in measured)
+    model_text = ("PMB, 2D plane strain (nu = 1/4) or 3D" if base.model == "pmb" else
+                  f"LPS (nu = {nu:g}, influence {base.influence_function}), 2D plane strain or 3D")
     setup = (
         "Plate 100 mm (x) x 200 mm (y) (x 9 mm in 3D), notches from the left edge along y = +-25 mm to x = "
         "50 mm (pre-cracks between particle rows, tips a quarter spacing beyond 50 mm). Maraging steel: "
-        "E = 191 GPa, rho = 8000 kg/m^3, G0 = 22170 J/m^2; PMB, 2D plane strain (nu = 1/4) or 3D, energy "
+        f"E = {base.youngs_modulus / 1e9:g} GPa, rho = {base.density:g} kg/m^3, G0 = "
+        f"{base.fracture_energy:g} J/m^2; {model_text}, energy "
         "surface correction, horizon 3.015 dx. The struck strip, |y| < 25 mm on the left edge (three "
         "particle columns, no-fail), moves along +x at 16 m/s, half the projectile's 32 m/s, from t = 0 "
         f"to 90 us; snapshots every 1 us. Runs: {runs}. Case files: "
-        "cases/validation/kalthoff_winkler_2d.yaml, kalthoff_winkler_3d.yaml.")
+        "cases/validation/kalthoff_winkler_2d.yaml, kalthoff_winkler_3d.yaml"
+        + ("." if not material else f", with material {material}."))
     finest = max(measured, key=lambda x: x.particles)
-    return Result(name=NAME, title=TITLE, source=SOURCE, setup=setup, resolution=resolution,
+    return Result(name=name, title=title, source=SOURCE, setup=setup, resolution=resolution,
                   backend=prepared.backend, particles=finest.particles, steps=sum(x.steps for x in measured),
                   wall_seconds=clock.perf_counter() - started, checks=checks, figures=figures,
-                  notes=_notes(measured, material, c_d, c_r), precision=precision)
+                  notes=_notes(measured, base, c_d, c_r, nu), precision=precision)
 
 
-def _notes(measured: list[Measured], material, c_d: float, c_r: float) -> str:
-    nu = pmb.POISSON_RATIO["strain"]
+def _notes(measured: list[Measured], material, c_d: float, c_r: float, nu: float) -> str:
     k_ic = 90.0e6
     g_from_k = k_ic**2 * (1.0 - nu * nu) / material.youngs_modulus
     lines = [(
         f"Fracture energy: the runs use G0 = {material.fracture_energy:.0f} J/m^2, the value issue 4 "
         "gives for this test. The fracture toughness K_Ic = 90 MPa sqrt(m) quoted for the steel gives "
-        f"G = K_Ic^2 (1 - nu^2) / E = {g_from_k:.0f} J/m^2 (plane strain, nu = 1/4), "
+        f"G = K_Ic^2 (1 - nu^2) / E = {g_from_k:.0f} J/m^2 (plane strain, nu = {nu:.4g}), "
         f"{g_from_k / material.fracture_energy:.1f} times more; the crack angle is set by the mode II "
         "loading of the tips rather than by G0."
     ), (
@@ -379,7 +393,7 @@ def _notes(measured: list[Measured], material, c_d: float, c_r: float) -> str:
         "notch tips at 63-65 degrees, but from about 40 us a crack opens from the back face at y = 0, "
         "the notch-tip cracks branch, and later a second crack leaves each notch tip towards the "
         "impact axis: none of this is seen in the experiment at this speed."
-    ), f"Wave speeds (plane strain, nu = 1/4): c_d = {c_d:.0f} m/s, c_R = {c_r:.0f} m/s."]
+    ), f"Wave speeds (plane strain, nu = {nu:.4g}): c_d = {c_d:.0f} m/s, c_R = {c_r:.0f} m/s."]
     for m in measured:
         angles = ", ".join("none" if a is None else f"{abs(a):.1f}" for a in m.angles)
         other = (f"; {m.other:,} cracked particles lie off the notch-tip cracks (see the damage map)"
