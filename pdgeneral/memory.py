@@ -39,8 +39,8 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
     component, or a constraint entry) its particle, component, row, column (int32), rate and
     two float64 terms (their table is padded to the largest region: counted as twice that). Per
     constraint entry: particle, component, kind (int32), value, ramp and work (float64).
-    The LPS (``material`` lps) adds per particle its dilatation and inverse weighted volume (2
-    reals) and per stencil vector its influence (one real).
+    The LPS (``material`` lps) adds per particle its dilatation, its factor P and their product
+    (3 reals) and per stencil vector its influence (one real).
     """
     real = 8 if precision == "float64" else 4
     max_bonds = max_bonds if max_bonds is not None else math.ceil(bonds / max(particles, 1))
@@ -54,7 +54,7 @@ def estimate_bytes(particles: int, bonds: int, dimension: int, precision: str, b
         per_particle += real + (4 + load_groups) * 8
     lps = material == "lps"
     if lps:
-        per_particle += 2 * real
+        per_particle += 3 * real
     per_bond = 4 + 2 + real
     tables = stencil_size * (8 + (dimension + 4 + lps) * real) + 8 * load_groups   # + ramp times
     tables += 36 * max(1, constraint_entries)

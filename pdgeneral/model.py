@@ -81,12 +81,12 @@ class Model:
     #: The material's constants (materials/): the model, its moduli, what outputs record.
     material: MaterialConstants | None = None
     #: LPS only (None for PMB): the part of particle_stiffness that couples a particle to its
-    #: neighbours' neighbours (the dilatation); 1 / m0, P_i and q_i of the force state
+    #: neighbours' neighbours (the dilatation); 1 / m0, P_i and q of the force state
     #: (materials/lps.py, particle_terms).
     coupling_stiffness: np.ndarray | None = None
-    inverse_weighted_volume: np.ndarray | None = None
+    inverse_weighted_volume: float | None = None
     dilatation_factor: np.ndarray | None = None
-    deviatoric_factor: np.ndarray | None = None
+    deviatoric_factor: float | None = None
 
     @property
     def region_counts(self) -> dict[str, int]:

@@ -94,9 +94,10 @@ class Backend:
             self.bulk_modulus = dtype.type(constants.bulk_modulus)
             self.arrays.stencil_influence = real(lps_material.influence_table(
                 constants.influence, model.stencil, model.horizon, model.spacing))
-            self.arrays.inverse_weighted_volume = real(model.inverse_weighted_volume)
+            self.inverse_weighted_volume = dtype.type(model.inverse_weighted_volume)
+            self.deviatoric_factor = dtype.type(model.deviatoric_factor)
             self.arrays.dilatation_factor = real(model.dilatation_factor)
-            self.arrays.deviatoric_factor = real(model.deviatoric_factor)
+            self.arrays.dilatation_term = self._zeros((n,), dtype)
             self.arrays.dilatation = self._zeros((n,), dtype)
 
     # Layout and transfers -----------------------------------------------------------------------
@@ -184,8 +185,8 @@ class Backend:
                     self.bond_stride, a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset,
                     a.stencil_xi, a.stencil_length, a.stencil_break_squared, a.stencil_weight,
                     a.stencil_influence, a.intact, self.critical_stretch,
-                    a.inverse_weighted_volume, a.dilatation, a.dilatation_factor,
-                    a.deviatoric_factor, a.force)
+                    self.inverse_weighted_volume, a.dilatation_factor, a.dilatation,
+                    a.dilatation_term, self.deviatoric_factor, a.force)
         return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count, self.bond_stride,
                 a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset, a.stencil_xi,
                 a.stencil_length, a.stencil_inverse_length, a.stencil_break_squared,
@@ -218,8 +219,8 @@ class Backend:
             return (a.displacement, a.velocity, a.volume, self.density, a.constrained, a.bond_row,
                     a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,
                     a.bond_weights, a.stencil_offset, a.stencil_xi, a.stencil_length,
-                    a.stencil_weight, a.stencil_influence, a.intact, a.inverse_weighted_volume,
-                    a.deviatoric_factor, self.bulk_modulus, self.critical_stretch,
+                    a.stencil_weight, a.stencil_influence, a.intact, self.inverse_weighted_volume,
+                    self.deviatoric_factor, self.bulk_modulus, self.critical_stretch,
                     a.load_forces, a.energy_density, a.history_sums)
         return (a.displacement, a.velocity, a.volume, self.density, a.constrained, a.bond_row,
                 a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,

@@ -56,36 +56,37 @@ def _forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_s
                        micromodulus, critical_stretch, reciprocal_form, force)
 
 
-def _lps_forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                       stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
-                       intact, critical_stretch, inverse_weighted_volume, dilatation,
-                       dilatation_factor, deviatoric_factor, force):
+def _lps_forces_source(
+    displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
+    bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
+    stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
+    dilatation, dilatation_term, deviatoric_factor, force):
     """The LPS force: the dilatation pass over every particle, then the force pass (numba
     finishes one parallel loop before it starts the next)."""
     for i in prange(displacement.shape[1]):
-        lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                       stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
-                       intact, critical_stretch, inverse_weighted_volume, dilatation)
+        lps_dilatation(
+            i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
+            bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+            stencil_break_squared, stencil_weight, stencil_influence, intact, critical_stretch,
+            inverse_weighted_volume, dilatation_factor, dilatation, dilatation_term)
     for i in prange(displacement.shape[1]):
-        lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
-                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                  stencil_weight, stencil_influence, intact, dilatation, dilatation_factor,
-                  deviatoric_factor, force)
+        lps_force(
+            i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
+            bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
+            stencil_influence, intact, dilatation_term, deviatoric_factor, force)
 
 
-def _lps_energy_source(displacement, velocity, volume, density, constrained, bond_row, row_first,
-                       row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                       stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
-                       inverse_weighted_volume, deviatoric_factor, bulk_modulus,
-                       critical_stretch, load_forces, energy_density, sums):
+def _lps_energy_source(
+    displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
+    bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+    stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
+    bulk_modulus, critical_stretch, load_forces, energy_density, sums):
     for i in prange(displacement.shape[1]):
-        lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
-                   row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                   stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
-                   inverse_weighted_volume, deviatoric_factor, bulk_modulus,
-                   critical_stretch, load_forces, energy_density, sums)
+        lps_energy(
+            i, displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
+            bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+            stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
+            bulk_modulus, critical_stretch, load_forces, energy_density, sums)
 
 
 def _damage_source(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,

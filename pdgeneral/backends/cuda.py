@@ -134,63 +134,63 @@ def unrolled_particle_force(i, displacement, no_fail, bond_row, row_first, row_c
                        force)
 
 
-def lps_dilatation_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                          neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                          stencil_length, stencil_break_squared, stencil_weight,
-                          stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation,
-                          dilatation_factor, deviatoric_factor, force):
+def lps_dilatation_kernel(
+    displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
+    bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
+    stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
+    dilatation, dilatation_term, deviatoric_factor, force):
     """The LPS's first pass (kernels/lps.py), with the force pass's arguments."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                       stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
-                       intact, critical_stretch, inverse_weighted_volume, dilatation)
+        lps_dilatation(
+            i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
+            bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+            stencil_break_squared, stencil_weight, stencil_influence, intact, critical_stretch,
+            inverse_weighted_volume, dilatation_factor, dilatation, dilatation_term)
 
 
-def lps_forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                      neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                      stencil_length, stencil_break_squared, stencil_weight, stencil_influence,
-                      intact, critical_stretch, inverse_weighted_volume, dilatation, dilatation_factor,
-                      deviatoric_factor, force):
+def lps_forces_kernel(
+    displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
+    bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
+    stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
+    dilatation, dilatation_term, deviatoric_factor, force):
     """The LPS's second pass, after lps_dilatation_kernel has finished on every particle."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
-                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                  stencil_weight, stencil_influence, intact, dilatation, dilatation_factor,
-                  deviatoric_factor, force)
+        lps_force(
+            i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
+            bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
+            stencil_influence, intact, dilatation_term, deviatoric_factor, force)
 
 
-def lps_forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                           stencil_length, stencil_break_squared, stencil_weight,
-                           stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation,
-                           dilatation_factor, deviatoric_factor, force, dt, density,
-                           constrained, velocity, body_force, next_displacement):
+def lps_forces_kick_kernel(
+    displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
+    bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
+    stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
+    dilatation, dilatation_term, deviatoric_factor, force, dt, density, constrained, velocity, body_force, next_displacement):
     """lps_forces_kernel, then kick_kick_drift_to of the same particle (as forces_kick_kernel)."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors,
-                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                  stencil_weight, stencil_influence, intact, dilatation, dilatation_factor,
-                  deviatoric_factor, force)
+        lps_force(
+            i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
+            bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
+            stencil_influence, intact, dilatation_term, deviatoric_factor, force)
         kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
                            next_displacement)
 
 
-def lps_energy_kernel(displacement, velocity, volume, density, constrained, bond_row, row_first,
-                      row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                      stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
-                      inverse_weighted_volume, deviatoric_factor, bulk_modulus,
-                      critical_stretch, load_forces, energy_density, sums):
+def lps_energy_kernel(
+    displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
+    bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+    stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
+    bulk_modulus, critical_stretch, load_forces, energy_density, sums):
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
-                   row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                   stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
-                   inverse_weighted_volume, deviatoric_factor, bulk_modulus,
-                   critical_stretch, load_forces, energy_density, sums)
+        lps_energy(
+            i, displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
+            bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+            stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
+            bulk_modulus, critical_stretch, load_forces, energy_density, sums)
 
 
 def damage_kernel(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,

@@ -87,13 +87,15 @@ def bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, brea
 
 
 @register_jitable(inline="always")
-def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                   neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                   stencil_break_squared, stencil_weight, stencil_influence, intact,
-                   critical_stretch, inverse_weighted_volume, dilatation):
+def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
+                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+                   stencil_break_squared, stencil_weight, stencil_influence, intact, critical_stretch,
+                   inverse_weighted_volume, dilatation_factor, dilatation, dilatation_term):
     """Pass 1 of the LPS step: break particle i's bonds past the critical stretch (never where
     either end has no_fail), then dilatation[i] = theta_i = (dim / m0) sum_j omega |xi| e w_ij
-    over the bonds still intact (Silling et al. 2007, eq. 89; Le et al. 2014 in 2D)."""
+    over the bonds still intact (Silling et al. 2007, eq. 89; Le et al. 2014 in 2D), and
+    dilatation_term[i] = P_i theta_i, what the force pass reads of it. ``inverse_weighted_volume``
+    is 1 / m0, one number (materials.lps.particle_terms)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
@@ -131,27 +133,29 @@ def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bon
                 total += stencil_influence[slot] * length * extension * weight
         if changed and (bit == 31 or n == count - 1):
             intact[n >> 5, i] = word
-    dilatation[i] = REAL(dim) * inverse_weighted_volume[i] * total
+    theta = REAL(dim) * inverse_weighted_volume * total
+    dilatation[i] = theta
+    dilatation_term[i] = dilatation_factor[i] * theta
 
 
 @register_jitable(inline="always")
 def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
               bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-              stencil_influence, intact, dilatation, dilatation_factor, deviatoric_factor, force):
+              stencil_influence, intact, dilatation_term, deviatoric_factor, force):
     """Pass 2 of the LPS step: the internal force density (N/m^3) on particle i,
 
         f_i = sum_j (t_ij + t_ji) w_ij (xi + eta) / |xi + eta|,
         t_ij + t_ji = omega_ij [ |xi| (P_i theta_i + P_j theta_j) + e_ij (q_i + q_j) ],
 
-    with the per-particle factors P and q of materials.lps.particle_terms (for a whole family
-    P = c_theta / m0, q = c_e / m0: c_theta = 3K - 5G, c_e = 15G in 3D; 2 kappa - 4G and 8G in
-    2D). Breaks no bond (pass 1 did)."""
+    with P theta from the dilatation pass (``dilatation_term``) and q = c_e / m0 one number
+    (``deviatoric_factor``; materials.lps.particle_terms: for a whole family P = c_theta / m0,
+    c_theta = 3K - 5G, c_e = 15G in 3D, 2 kappa - 4G and 8G in 2D). Breaks no bond (pass 1 did)."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
     uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
-    p_i = dilatation_factor[i] * dilatation[i]
-    q_i = deviatoric_factor[i]
+    p_i = dilatation_term[i]
+    q = deviatoric_factor + deviatoric_factor   # q_i + q_j
     fx = REAL(0.0)
     fy = REAL(0.0)
     fz = REAL(0.0)
@@ -179,8 +183,7 @@ def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neig
             length = stencil_length[slot]
             extension, inverse_length, _ = bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
                                                           length, REAL(0.0), REAL(0.0), dim)
-            p = p_i + dilatation_factor[j] * dilatation[j]
-            q = q_i + deviatoric_factor[j]
+            p = p_i + dilatation_term[j]
             scale = stencil_influence[slot] * weight * (length * p + extension * q) * inverse_length
             fx += scale * (xi_x + eta_x)
             fy += scale * (xi_y + eta_y)
@@ -192,11 +195,10 @@ def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neig
 
 
 @register_jitable(inline="always")
-def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
-               row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-               stencil_xi, stencil_length, stencil_weight, stencil_influence, intact,
-               inverse_weighted_volume, deviatoric_factor, bulk_modulus, critical_stretch,
-               load_forces, energy_density, sums):
+def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
+               bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
+               stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
+               bulk_modulus, critical_stretch, load_forces, energy_density, sums):
     """Particle i's share of a history row (kernels.pmb.energy_sums) for the LPS:
 
         W_i = kappa / 2 theta_i^2 + q_i / 2 sum_j omega (e_ij - theta_i |xi| / dim)^2 w_ij
@@ -214,7 +216,7 @@ def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row
     row = bond_row[i]
     count = stencil_offset.shape[0] if row < 0 else row_count[row]
     first = 0 if row < 0 else row_first[row]
-    inverse_m = inverse_weighted_volume[i]
+    inverse_m = inverse_weighted_volume
     # two sweeps over the bonds: the dilatation, then the deviatoric sum that needs it
     theta = REAL(0.0)
     deviatoric = REAL(0.0)
@@ -252,7 +254,7 @@ def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row
                     intact_bonds += 1
         if sweep == 0:
             theta = REAL(dim) * inverse_m * theta
-    half_deviatoric = REAL(0.5) * deviatoric_factor[i]
+    half_deviatoric = REAL(0.5) * deviatoric_factor
     energy = REAL(0.5) * bulk_modulus * theta * theta + half_deviatoric * deviatoric
     critical = np.float64(critical_stretch)
     critical_energy = np.float64(half_deviatoric) * critical * critical * np.float64(held)

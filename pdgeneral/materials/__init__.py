@@ -57,7 +57,8 @@ class ParticleTerms:
     #: dilatation; None for PMB): the relaxation's Gershgorin bound weighs it differently.
     coupling_stiffness: np.ndarray | None = None
     #: LPS (None for PMB): 1 / m0, the whole family's weighted volume's reciprocal, and the
-    #: factors P_i, q_i of the force state (materials/lps.py, particle_terms).
-    inverse_weighted_volume: np.ndarray | None = None
+    #: factors P_i (per particle) and q (one number) of the force state (materials/lps.py,
+    #: particle_terms).
+    inverse_weighted_volume: float | None = None
     dilatation_factor: np.ndarray | None = None
-    deviatoric_factor: np.ndarray | None = None
+    deviatoric_factor: float | None = None

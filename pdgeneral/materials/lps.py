@@ -173,9 +173,9 @@ def _stiffness(stencil_xi, stencil_length, omega, volume, correction, corrected,
             weight, length = weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction,
                                             corrected, neighbors, bond_slot, horizon, spacing)
             w = omega[bond_slot[k]] * weight
-            pair += w * (deviatoric_factor[i] + deviatoric_factor[j])
-            neighbours += w * length * abs(dilatation_factor[j]) * first_moment[j] * inverse_m[j]
-        own = abs(dilatation_factor[i]) * first_moment[i] * first_moment[i] * inverse_m[i]
+            pair += w * (deviatoric_factor + deviatoric_factor)
+            neighbours += w * length * abs(dilatation_factor[j]) * first_moment[j] * inverse_m
+        own = abs(dilatation_factor[i]) * first_moment[i] * first_moment[i] * inverse_m
         pairwise[i] = pair
         coupling[i] = dimension * (own + neighbours)
     return pairwise, coupling
@@ -201,11 +201,10 @@ def particle_terms(constants_: MaterialConstants, bonds, omega: np.ndarray, volu
                                                  horizon, spacing)
     beta = np.array([float(partial_volume_factor(r, horizon, spacing)) for r in bonds.length])
     whole = float(np.sum(omega * bonds.length**2 * beta) * np.max(volume))
-    n = volume.shape[0]
-    inverse_m = np.full(n, 1.0 / whole)
+    inverse_m = 1.0 / whole
     c_theta, c_e = constants_.dilatation_coefficient, constants_.deviatoric_coefficient
     dilatation_factor = (c_theta - c_e * (1.0 - weighted_volume / whole) / dimension) / whole
-    deviatoric_factor = np.full(n, c_e / whole)
+    deviatoric_factor = c_e / whole
     pairwise, coupling = _stiffness(bonds.xi, bonds.length, omega, volume, correction, corrected,
                                     offsets, neighbors, bond_slot, horizon, spacing, inverse_m,
                                     first_moment, dilatation_factor, deviatoric_factor, dimension)
