@@ -40,3 +40,14 @@ def test_lps_elastic_benchmark_passes(lps):
 
 def test_lps_elastic_is_in_the_document_order():
     assert MODULES.index("lps_elastic") == MODULES.index("block_tension") + 1
+
+
+@pytest.mark.slow
+def test_lps_wave_speed_benchmark_passes(tmp_path_factory):
+    from pdgeneral.validation import wave_speed, wave_speed_lps
+    result, directory = run_ci(wave_speed_lps, tmp_path_factory)
+    assert_well_formed(result, directory, "wave_speed_lps")
+    speed = result.checks[1]
+    # the bar speed sqrt(E / rho), whatever nu (uniaxial stress), within the 2 %
+    assert first_number(speed.expected) == pytest.approx((E / 7850.0) ** 0.5, rel=1e-4)
+    assert first_number(speed.obtained) == pytest.approx(wave_speed.WAVE_SPEED, rel=0.02)

@@ -10,7 +10,7 @@ import importlib
 from .core import PRECISIONS, RESOLUTIONS, Benchmark, Check, Result
 
 #: In the order of docs/validation.md.
-MODULES = ("plate_tension", "block_tension", "lps_elastic", "bar_vibration", "wave_speed",
+MODULES = ("plate_tension", "block_tension", "lps_elastic", "bar_vibration", "wave_speed", "wave_speed_lps",
            "crack_branching", "kalthoff_winkler", "kalthoff_winkler_lps", "precracked_plate",
            "histories")
 
