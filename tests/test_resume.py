@@ -43,9 +43,14 @@ def assert_same_final_state(a, b):
     assert np.array_equal(bits_a, bits_b)
 
 
-@pytest.mark.parametrize("backend", ["serial", "parallel"])
-def test_explicit_resume_is_bit_identical(tmp_path, backend):
-    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 120}, "output": {"every": 25}})
+#: FRACTURE_2D as a linear peridynamic solid (its dilatation is recomputed from the restored state)
+LPS = {"material": {"model": "lps", "poissons_ratio": 0.3}}
+
+
+@pytest.mark.parametrize("backend,material", [("serial", {}), ("parallel", {}), ("parallel", LPS)])
+def test_explicit_resume_is_bit_identical(tmp_path, backend, material):
+    raw = merge(FRACTURE_2D, {"solver": {"end_time": None, "steps": 120}, "output": {"every": 25},
+                              **material})
     full = run_case(case_from(raw), backend=backend, output=tmp_path / "full.h5")
     # Stop at step 60 (a snapshot at 50 and the last one at 60), then resume to the end.
     run_case(case_from(raw), backend=backend, output=tmp_path / "cut.h5", steps=60)
