@@ -32,6 +32,7 @@ from pdgeneral.api import prepare, run_case
 from pdgeneral.errors import CaseError, PdgeneralError
 from pdgeneral.io import SnapshotWriter, hdf5, read_snapshot, snapshot_steps
 from pdgeneral.io.summary import describe
+from pdgeneral.materials import MaterialConstants
 
 OPERATIONS = ("_write_h5", "_write_text", "_fsync", "_replace", "_remove")
 WRITES = ("_write_h5", "_write_text")
@@ -303,6 +304,7 @@ WORKER = textwrap.dedent("""
     import numpy as np
     from pdgeneral.case import load_case
     from pdgeneral.io import SnapshotWriter
+    from pdgeneral.materials import MaterialConstants
 
     case, out, limit = load_case(sys.argv[1])[0], Path(sys.argv[2]), int(sys.argv[3])
     N = 40_000      # displacement, velocity, damage and bond words: 2.2 MB a snapshot
@@ -316,6 +318,7 @@ WORKER = textwrap.dedent("""
     model = SimpleNamespace(case=case, positions=np.random.default_rng(0).random((N, 2)),
                             volume=np.full(N, 1e-9), particle_count=N, dimension=2,
                             dtype=np.dtype(np.float64), micromodulus=1.0, critical_stretch=1.0,
+                            material=MaterialConstants("pmb", 1.0, 0.25, 1.0, micromodulus=1.0),
                             horizon=1.0, spacing=1.0, stable_time_step=1.0)
     with SnapshotWriter(out, model, "", "serial", resume=out.exists()) as writer:
         start = writer.last_snapshot["step"] + 1 if writer.last_snapshot else 0
@@ -503,6 +506,7 @@ def synthetic_model(output: dict, n: int = 300):
     return SimpleNamespace(case=case, positions=np.random.default_rng(0).random((n, 2)),
                            volume=np.full(n, 1e-9), particle_count=n, dimension=2,
                            dtype=np.dtype(np.float64), micromodulus=1.0, critical_stretch=1.0,
+                           material=MaterialConstants("pmb", 1.0, 0.25, 1.0, micromodulus=1.0),
                            horizon=1.0, spacing=1.0, stable_time_step=1.0)
 
 

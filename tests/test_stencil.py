@@ -147,8 +147,9 @@ def test_the_build_classifies_rows_as_classify_does_over_every_weight(raw, way, 
                                        model.micromodulus, np.empty(0))
     assert np.array_equal(model.particle_stiffness, stiffness)
     # Family sums and the correction factors from them: each row's own sums, none shared.
-    bond_volume, moments = _family_moments(table.xi, table.length, model.offsets, model.neighbors,
-                                           model.bond_slot, model.horizon, model.spacing,
+    bond_volume, moments = _family_moments(table.xi, table.length, table.length, model.offsets,
+                                           model.neighbors, model.bond_slot, model.horizon,
+                                           model.spacing,
                                            model.volume,
                                            np.zeros(model.particle_count, dtype=np.bool_))
     assert np.array_equal(model.initial_bond_volume, bond_volume)
