@@ -35,6 +35,7 @@ from .report import CASES, save_figure
 NAME = "wave_speed"
 TITLE = "Wave speed in a thin bar and its convergence"
 CASE = CASES / "validation" / "wave_speed_2d.yaml"
+CASE_3D = CASES / "validation" / "wave_speed_3d.yaml"
 SOURCE = ("Bar speed c = sqrt(E / rho) and d'Alembert's solution for an end load on a bar (Graff 1975, Wave "
           "Motion in Elastic Solids, Dover, sec. 2.1); issue 4, item 4 of this project for the criteria")
 
@@ -74,19 +75,33 @@ def _crossing(times: np.ndarray, values: np.ndarray, level: float) -> float:
     return float(times[i - 1] + (times[i] - times[i - 1]) * fraction)
 
 
+def bar_overrides(spacing: float) -> list[str]:
+    """Case overrides of cases/validation/wave_speed_3d.yaml for ``spacing``: the section keeps its
+    WIDTH x WIDTH, the loaded region is the first particle layer."""
+    half = WIDTH / 2
+    return [f"discretization.spacing={spacing!r}",
+            f"geometry.box.min=[0.0, {-half!r}, {-half!r}]",
+            f"geometry.box.max=[{LENGTH!r}, {half!r}, {half!r}]",
+            f"regions.loaded.box.min=[0.0, {-half!r}, {-half!r}]",
+            f"regions.loaded.box.max=[{spacing!r}, {half!r}, {half!r}]"]
+
+
 def run_level(spacing: float, backend: str, scratch: Path, precision: str = "float64",
-              material: tuple[str, ...] = ()) -> dict:
-    """Run the strip at one spacing; arrival times at the probes and the speed between them.
-    ``material``: case overrides of the material (wave_speed_lps)."""
+              material: tuple[str, ...] = (), dimension: int = 2) -> dict:
+    """Run the strip (or, ``dimension`` 3, the bar of CASE_3D) at one spacing; arrival times at the
+    probes and the speed between them. ``material``: case overrides of the material
+    (wave_speed_lps)."""
     rows = round(WIDTH / spacing)
-    overrides = (strip_overrides(spacing, rows, LENGTH, loaded_at_start=True)
-                 + [f"precision={precision}", *material])
-    steps, time_step = explicit_steps(CASE, overrides, END_TIME, 1)
+    case = CASE if dimension == 2 else CASE_3D
+    shape = (strip_overrides(spacing, rows, LENGTH, loaded_at_start=True) if dimension == 2
+             else bar_overrides(spacing))
+    overrides = shape + [f"precision={precision}", *material]
+    steps, time_step = explicit_steps(case, overrides, END_TIME, 1)
     every = max(1, round(RAMP / SNAPSHOTS_PER_RAMP / time_step))
     overrides += ["solver.end_time=null", "solver.safety_factor=null", f"solver.steps={steps}",
                   f"solver.time_step={time_step!r}", f"output.every={every}"]
-    summary = run_case(CASE, overrides=overrides, backend=backend, output=scratch / f"wave-{spacing:g}.h5",
-                       overwrite=True)
+    summary = run_case(case, overrides=overrides, backend=backend,
+                       output=scratch / f"wave-{dimension}d-{spacing:g}.h5", overwrite=True)
     times, histories, probe_x = [], [], None
     for step in snapshot_steps(summary.output):
         snap = read_snapshot(summary.output, step)
@@ -125,13 +140,14 @@ def run(resolution: str, workdir: Path, backend: str, precision: str = "float64"
 
 def run_material(resolution: str, workdir: Path, backend: str, precision: str = "float64",
                  material: tuple[str, ...] = (), name: str = NAME, title: str = TITLE,
-                 tolerance: float = TOLERANCE, criterion: str = "issue 4, item 4") -> Result:
+                 tolerance: float = TOLERANCE, criterion: str = "issue 4, item 4",
+                 spacings: tuple[float, ...] | None = None) -> Result:
     """``run`` with the material changed by the case overrides ``material``, reported as
-    benchmark ``name`` against ``tolerance``."""
+    benchmark ``name`` against ``tolerance``, at ``spacings`` (default: SPACINGS[resolution])."""
     started = clock.perf_counter()
+    spacings = SPACINGS[resolution] if spacings is None else spacings
     with tempfile.TemporaryDirectory() as scratch:
-        levels = [run_level(dx, backend, Path(scratch), precision, material)
-                  for dx in SPACINGS[resolution]]
+        levels = [run_level(dx, backend, Path(scratch), precision, material) for dx in spacings]
     finest = levels[-1]
     x1, x2 = finest["probes"]
     checks = [
@@ -166,7 +182,7 @@ def run_material(resolution: str, workdir: Path, backend: str, precision: str = 
     setup = (f"Plane-stress strip {LENGTH:g} m x {WIDTH:g} m, free at both ends, horizon 3.015 dx, "
              "E = 200 GPa, "
              "rho = 7850 kg/m^3, energy surface correction, bonds unbreakable, at the spacings dx = "
-             + ", ".join(f"{dx * 1e3:g}" for dx in SPACINGS[resolution])
+             + ", ".join(f"{dx * 1e3:g}" for dx in spacings)
              + " mm (the strip keeps its width, so its rows double as dx halves). A traction on the first "
              f"particle column rises linearly to 200 MPa over tau = {RAMP * 1e6:g} us (c tau = 0.1 m) and "
              "then "
