@@ -131,7 +131,7 @@ BREAKING = merge(LPS_2D, {
     "boundary_conditions": [{"region": "left", "type": "velocity", "value": [-20.0, None]},
                             {"region": "right", "type": "velocity", "value": [20.0, None]}],
     "no_fail": ["left", "right"],
-    "solver": {"type": "explicit", "steps": 40},
+    "solver": {"type": "explicit", "steps": 25},
 })
 
 
@@ -149,8 +149,8 @@ def run(raw, backend, steps):
 @pytest.mark.parametrize("precision", ["float64", "float32"])
 def test_serial_and_parallel_lps_are_bit_identical_through_fracture(precision):
     raw = merge(BREAKING, {"precision": precision})
-    model, serial = run(raw, "serial", 40)
-    _, parallel = run(raw, "parallel", 40)
+    model, serial = run(raw, "serial", 25)
+    _, parallel = run(raw, "parallel", 25)
     assert np.count_nonzero(~serial["intact"]) > model.precracked_bond_count   # bonds broke
     for name in serial:
         assert np.array_equal(serial[name], parallel[name]), name
@@ -158,8 +158,8 @@ def test_serial_and_parallel_lps_are_bit_identical_through_fracture(precision):
 
 @needs_cuda
 def test_cuda_lps_matches_serial_through_fracture():
-    model, serial = run(BREAKING, "serial", 40)
-    _, gpu_run = run(BREAKING, "cuda", 40)
+    model, serial = run(BREAKING, "serial", 25)
+    _, gpu_run = run(BREAKING, "cuda", 25)
     assert np.count_nonzero(~serial["intact"]) > model.precracked_bond_count
     if CUDA_SIMULATOR:
         for name in serial:
@@ -171,7 +171,7 @@ def test_cuda_lps_matches_serial_through_fracture():
 
 
 def test_bonds_broken_in_the_dilatation_pass_break_at_both_ends():
-    model, out = run(BREAKING, "serial", 40)
+    model, out = run(BREAKING, "serial", 25)
     intact = out["intact"]
     owner = np.repeat(np.arange(model.particle_count), np.diff(model.offsets))
     # bond (i, j) and its twin (j, i): the same state
