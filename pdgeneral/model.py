@@ -434,28 +434,18 @@ def build_model(case: Case) -> Model:
     shared = full & bool(np.all(volume == volume[0]))
     material_module = materials_of(case.material.model)
     constants = material_module.constants(case.material, horizon, dim, plane, thickness)
-    lps = constants.model == "lps"
-    # The energy a bond of slot s holds under a uniaxial strain, up to n_d^4 beta V and a constant:
-    # PMB's c s^2 |xi| / 2 goes with |xi|; the LPS's deviatoric omega e^2 with omega |xi|^2.
-    omega = (material_module.influence_table(constants.influence, bond_stencil, horizon, spacing)
-             if lps else None)
-    moment_weight = omega * bond_stencil.length**2 if lps else bond_stencil.length
+    # The energy a bond of slot s holds under a uniaxial strain, up to n_d^4 beta V: what the
+    # energy surface correction's moments weigh each bond with (the material's).
+    slot_weight = material_module.moment_weight(constants, bond_stencil, horizon, spacing)
     initial_bond_volume, moments = _family_moments(bond_stencil.xi, bond_stencil.length,
-                                                   moment_weight, offsets, neighbors, bond_slot,
+                                                   slot_weight, offsets, neighbors, bond_slot,
                                                    horizon, spacing, volume, shared)
 
     corrected = case.discretization.surface_correction == "energy"
     if corrected:
-        if lps:
-            # the LPS's bulk is exact on the lattice (materials/lps.py): the reference is the
-            # whole family's lattice sum, so that an interior particle's factors are 1
-            continuum = material_module.whole_family_moments(bond_stencil, moment_weight, horizon,
-                                                             spacing, volume[0])[:, None]
-        else:
-            # Ratio of the continuum energy density of a uniaxial strain to the particle's lattice
-            # sum (both for unit strain; the common factor c/4 cancels).
-            continuum = pmb.uniaxial_strain_energy_density(1.0, horizon, dim, 1.0, thickness) * 4.0
-        correction = continuum / moments
+        # the material's reference moments over the particle's own: the factors g_d
+        correction = material_module.reference_moments(constants, bond_stencil, slot_weight, horizon,
+                                                       spacing, volume[0], dim, thickness) / moments
     else:
         correction = np.ones((dim, n))
     reference = np.ascontiguousarray(points.T)
@@ -463,11 +453,11 @@ def build_model(case: Case) -> Model:
     particle_stiffness, rows, explicit_weights = _classify_rows(
         bond_stencil, volume, correction, corrected, offsets, neighbors, bond_slot, horizon,
         spacing, constants.micromodulus if constants.model == "pmb" else 1.0, full)
-    terms = None
-    if constants.model == "lps":
-        terms = material_module.particle_terms(constants, bond_stencil, omega, volume, correction,
-                                               corrected, offsets, neighbors, bond_slot, horizon,
-                                               spacing)
+    # the material's own per-particle terms (the LPS's stiffness and force-state factors); PMB's
+    # stiffness came with the classification above, from the same bond weights
+    terms = material_module.particle_terms(constants, bond_stencil, volume, correction, corrected,
+                                           offsets, neighbors, bond_slot, horizon, spacing)
+    if terms is not None:
         particle_stiffness = terms.stiffness
     stable = pmb.stable_time_step_of(case.material.density, float(particle_stiffness.max()))
 

@@ -1,7 +1,17 @@
 """Materials: each is one module (pmb.py, lps.py) that turns a case's ``material`` section into
 the constants its kernels take, the per-particle quantities a model needs of it (its stiffness for
 the stable time step and the relaxation's mass, the LPS weighted volume) and the attributes an
-output records. A third material is a third module here and its bodies in kernels/."""
+output records. What model.build_model asks of a material module:
+
+- ``constants(material, horizon, dimension, plane, thickness) -> MaterialConstants``;
+- ``moment_weight(constants, stencil, horizon, spacing)``: per stencil slot, the weight of a bond
+  in the energy surface correction's moments, and ``reference_moments(...)``: their target;
+- ``particle_terms(constants, stencil, volume, correction, corrected, offsets, neighbors,
+  bond_slot, horizon, spacing) -> ParticleTerms | None``.
+
+Its bodies live in kernels/ (pmb.py, lps.py); which passes a step runs is still chosen in the
+backends by ``MaterialConstants.model`` (backends/base.py ``_force_args``, cpu.py
+``_MATERIAL_SOURCES``, cuda.py ``_prepare_lps_launches``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -181,11 +181,23 @@ def _stiffness(stencil_xi, stencil_length, omega, volume, correction, corrected,
     return pairwise, coupling
 
 
-def particle_terms(constants_: MaterialConstants, bonds, omega: np.ndarray, volume, correction,
-                   corrected: bool, offsets, neighbors, bond_slot, horizon: float,
-                   spacing: float) -> ParticleTerms:
+def moment_weight(constants_: MaterialConstants, bonds, horizon: float, spacing: float) -> np.ndarray:
+    """Per stencil slot, what the energy surface correction's moments weigh a bond with: omega
+    |xi|^2 (the deviatoric energy omega e^2 of a uniaxial strain; docs/theory.md sec. 12)."""
+    return influence_table(constants_.influence, bonds, horizon, spacing) * bonds.length**2
+
+
+def reference_moments(constants_: MaterialConstants, bonds, slot_weight: np.ndarray, horizon: float,
+                      spacing: float, volume: float, dimension: int, thickness: float) -> np.ndarray:
+    """(dim, 1): the whole family's lattice sums of the correction's moments. The LPS's bulk is
+    exact on the lattice (the isotropy factor), so an interior particle's factors are 1."""
+    return whole_family_moments(bonds, slot_weight, horizon, spacing, volume)[:, None]
+
+
+def particle_terms(constants_: MaterialConstants, bonds, volume, correction, corrected: bool,
+                   offsets, neighbors, bond_slot, horizon: float, spacing: float) -> ParticleTerms:
     """The force state's per-particle factors and the stiffness of every particle (``bonds``: the
-    model's Stencil, ``omega``: influence_table's).
+    model's Stencil).
 
     Every particle's dilatation and deviatoric term are normalised by m0, the weighted volume of a
     whole family, not by its own m_i: a particle near a surface then has fewer bonds and holds less
@@ -196,6 +208,7 @@ def particle_terms(constants_: MaterialConstants, bonds, omega: np.ndarray, volu
     q_i e) with q = c_e / m0 and P_i = (c_theta - c_e (1 - m_i / m0) / d) / m0 (docs/theory.md
     section 12; the second term vanishes for a whole family)."""
     dimension = bonds.xi.shape[0]
+    omega = influence_table(constants_.influence, bonds, horizon, spacing)
     weighted_volume, first_moment = _family_sums(bonds.xi, bonds.length, omega, volume, correction,
                                                  corrected, offsets, neighbors, bond_slot,
                                                  horizon, spacing)

@@ -3,8 +3,10 @@
 bodies)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..physics import pmb as physics
-from . import MaterialConstants
+from . import MaterialConstants, ParticleTerms
 
 
 def constants(material, horizon: float, dimension: int, plane: str, thickness: float
@@ -19,3 +21,22 @@ def constants(material, horizon: float, dimension: int, plane: str, thickness: f
     nu = physics.POISSON_RATIO["3d" if dimension == 3 else plane]
     return MaterialConstants(model="pmb", youngs_modulus=material.youngs_modulus,
                              poissons_ratio=nu, critical_stretch=s0, micromodulus=c)
+
+
+def moment_weight(constants_: MaterialConstants, bonds, horizon: float, spacing: float) -> np.ndarray:
+    """Per stencil slot, what the energy surface correction's moments weigh a bond with: |xi|
+    (the PMB bond's energy c s^2 |xi| / 2; docs/theory.md sec. 5)."""
+    return bonds.length
+
+
+def reference_moments(constants_: MaterialConstants, bonds, slot_weight: np.ndarray, horizon: float,
+                      spacing: float, volume: float, dimension: int, thickness: float) -> float:
+    """The continuum's value of the correction's moments: the energy density of a unit uniaxial
+    strain over c/4 (docs/theory.md sec. 5), the same along every axis."""
+    return physics.uniaxial_strain_energy_density(1.0, horizon, dimension, 1.0, thickness) * 4.0
+
+
+def particle_terms(constants_: MaterialConstants, *model_arrays) -> ParticleTerms | None:
+    """None: PMB's stiffness sum_j c w_ij / |xi_ij| comes with the stencil classification
+    (model._classify_rows), which evaluates each bond weight once for both."""
+    return None
