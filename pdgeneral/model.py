@@ -87,6 +87,7 @@ class Model:
     inverse_weighted_volume: float | None = None
     dilatation_factor: np.ndarray | None = None
     deviatoric_factor: float | None = None
+    stencil_influence: np.ndarray | None = None   # (S,) omega per stencil slot
 
     @property
     def region_counts(self) -> dict[str, int]:
@@ -487,7 +488,8 @@ def build_model(case: Case) -> Model:
         coupling_stiffness=None if terms is None else terms.coupling_stiffness,
         inverse_weighted_volume=None if terms is None else terms.inverse_weighted_volume,
         dilatation_factor=None if terms is None else terms.dilatation_factor,
-        deviatoric_factor=None if terms is None else terms.deviatoric_factor)
+        deviatoric_factor=None if terms is None else terms.deviatoric_factor,
+        stencil_influence=None if terms is None else terms.stencil_influence)
 
 
 def materials_of(name: str):

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import bondstate, stencil
-from ..materials import lps as lps_material
 from ..model import Model
 from ..physics.pmb import break_length_squared
 
@@ -92,8 +91,7 @@ class Backend:
         if self.material == "lps":
             constants = model.material
             self.bulk_modulus = dtype.type(constants.bulk_modulus)
-            self.arrays.stencil_influence = real(lps_material.influence_table(
-                constants.influence, model.stencil, model.horizon, model.spacing))
+            self.arrays.stencil_influence = real(model.stencil_influence)
             self.inverse_weighted_volume = dtype.type(model.inverse_weighted_volume)
             self.deviatoric_factor = dtype.type(model.deviatoric_factor)
             self.arrays.dilatation_factor = real(model.dilatation_factor)
@@ -338,8 +336,8 @@ class Backend:
 
 def uses_reciprocal_form(model: Model) -> bool:
     """Whether a run evaluates the bond force in the reciprocal form (kernels.pmb.bond_force; the
-    LPS's extension likewise, kernels.lps.bond_extension): explicit float64 runs do. float32 runs keep the stretch form, and so do quasi-static ones: the
-    relaxation drives the residual towards zero, and the reciprocal form's difference
+    LPS's extension likewise, kernels.lps.bond_extension): explicit float64 runs do. float32 runs
+    keep the stretch form, and so do quasi-static ones: the relaxation drives the residual towards zero, and the reciprocal form's difference
     1/|xi| - 1/|xi + eta| leaves about 1e-16 / strain of each bond's force as noise (a residual
     floor of 8e-8 of the load at a strain of 1e-8), where the stretch form's floor is about 1e-15."""
     return model.dtype == np.float64 and model.case.solver.type == "explicit"

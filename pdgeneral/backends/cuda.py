@@ -167,7 +167,8 @@ def lps_forces_kick_kernel(
     displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
     bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
     stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
-    dilatation, dilatation_term, deviatoric_factor, force, dt, density, constrained, velocity, body_force, next_displacement):
+    dilatation, dilatation_term, deviatoric_factor, force, dt, density, constrained, velocity,
+    body_force, next_displacement):
     """lps_forces_kernel, then kick_kick_drift_to of the same particle (as forces_kick_kernel)."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
@@ -721,44 +722,28 @@ class CudaBackend(Backend):
         blocks = self._blocks
         state = (self.density, a.constrained, current, a.velocity, a.force, a.body_force)
         force_args = self._force_args()
+        kick_args = (self.real(0.0), self.density, a.constrained, a.velocity, a.body_force,
+                     following)
         if self.material == "lps":
-            return self._prepare_lps_launches(current, following, force_args)
-        launches = SimpleNamespace(
-            forces=PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
-                                  force_args),
-            forces_energy=PreparedLaunch(self._energy_force_kernel, blocks, THREADS_PER_BLOCK,
-                                         (*force_args[:-1], self._force_rows)),
-            forces_kick=PreparedLaunch(self._force_kernel.forces_kick_kernel, blocks,
-                                       THREADS_PER_BLOCK,
-                                       (*force_args, self.real(0.0), self.density, a.constrained,
-                                        a.velocity, a.body_force, following)),
-            kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
-                                      (self.real(0.0), *state)),
-            kick_kick_drift=PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
-                                           THREADS_PER_BLOCK, (self.real(0.0), *state)),
-            constrain=None)
-        if self.model.constraint_particle.shape[0]:
-            launches.constrain = PreparedLaunch(self.k.constrain_kernel, self._constraint_blocks,
-                                                THREADS_PER_BLOCK, (0.0, 0.0, 0,
-                                                                    *self._constraint_args()))
-        return launches
-
-    def _prepare_lps_launches(self, current, following, force_args) -> SimpleNamespace:
-        """_prepare_launches of the LPS: each force pass is the dilatation kernel, then the
-        force kernel (or force and kick); a history row's energy takes its own pass."""
-        a = self.arrays
-        blocks = self._blocks
-        state = (self.density, a.constrained, current, a.velocity, a.force, a.body_force)
-        dilatation = PreparedLaunch(self.k.lps_dilatation_kernel, blocks, THREADS_PER_BLOCK,
+            # each force pass is the dilatation kernel, then the force kernel (or force and
+            # kick); a history row's energy takes its own pass
+            dilatation = PreparedLaunch(self.k.lps_dilatation_kernel, blocks, THREADS_PER_BLOCK,
+                                        force_args)
+            forces = forces_energy = LaunchSequence(
+                dilatation, PreparedLaunch(self.k.lps_forces_kernel, blocks, THREADS_PER_BLOCK,
+                                           force_args))
+            forces_kick = LaunchSequence(
+                dilatation, PreparedLaunch(self.k.lps_forces_kick_kernel, blocks,
+                                           THREADS_PER_BLOCK, (*force_args, *kick_args)))
+        else:
+            forces = PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
                                     force_args)
-        forces = LaunchSequence(dilatation, PreparedLaunch(self.k.lps_forces_kernel, blocks,
-                                                           THREADS_PER_BLOCK, force_args))
+            forces_energy = PreparedLaunch(self._energy_force_kernel, blocks, THREADS_PER_BLOCK,
+                                           (*force_args[:-1], self._force_rows))
+            forces_kick = PreparedLaunch(self._force_kernel.forces_kick_kernel, blocks,
+                                         THREADS_PER_BLOCK, (*force_args, *kick_args))
         launches = SimpleNamespace(
-            forces=forces, forces_energy=forces,
-            forces_kick=LaunchSequence(dilatation, PreparedLaunch(
-                self.k.lps_forces_kick_kernel, blocks, THREADS_PER_BLOCK,
-                (*force_args, self.real(0.0), self.density, a.constrained, a.velocity,
-                 a.body_force, following))),
+            forces=forces, forces_energy=forces_energy, forces_kick=forces_kick,
             kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
                                       (self.real(0.0), *state)),
             kick_kick_drift=PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,

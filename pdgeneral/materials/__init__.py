@@ -72,3 +72,5 @@ class ParticleTerms:
     inverse_weighted_volume: float | None = None
     dilatation_factor: np.ndarray | None = None
     deviatoric_factor: float | None = None
+    #: LPS: omega of each stencil slot, isotropy factor included (materials.lps.influence_table).
+    stencil_influence: np.ndarray | None = None

@@ -9,7 +9,8 @@ bodies.
     plane strain  kappa = E / (2 (1 + nu) (1 - 2 nu))
                   theta = (2 / m) sum omega |xi| e V,  t = omega / m [(2 kappa - 4G) theta |xi| + 8 G e]
 
-    m = sum_j omega |xi|^2 V_j (the weighted volume, from the particle's own bonds)
+    m = sum_j omega |xi|^2 V_j (the weighted volume; every particle is normalised by m0, a whole
+    family's, with the force state of that energy: particle_terms)
 """
 from __future__ import annotations
 
@@ -88,6 +89,11 @@ def constants(material, horizon: float, dimension: int, plane: str, thickness: f
                              influence=material.influence_function)
 
 
+def slot_partial_volumes(length: np.ndarray, horizon: float, spacing: float) -> np.ndarray:
+    """beta of each stencil slot (physics.pmb.partial_volume_factor of its |xi|), float64."""
+    return np.array([float(partial_volume_factor(r, horizon, spacing)) for r in length])
+
+
 def influence_table(kind: str, bonds, horizon: float, spacing: float) -> np.ndarray:
     """omega of each stencil slot (``bonds``: the model's Stencil), float64: the influence
     function of |xi| times ``lattice_isotropy``'s factor (kernels read it per slot)."""
@@ -106,7 +112,7 @@ def lattice_isotropy(xi: np.ndarray, length: np.ndarray, omega: np.ndarray, hori
     energy surface correction scales M_xxxx per axis; the LPS divides it out with m). The second
     moments, and so the dilatation, are isotropic on the lattice already and stay so."""
     unit = xi / length
-    beta = np.array([float(partial_volume_factor(r, horizon, spacing)) for r in length])
+    beta = slot_partial_volumes(length, horizon, spacing)
     weight = omega * beta * length**2
     quartic = np.sum(unit**4, axis=0)
     quartic = quartic - np.sum(weight * quartic) / np.sum(weight)
@@ -127,7 +133,7 @@ def whole_family_moments(bonds, moment_weight: np.ndarray, horizon: float, spaci
     particle with a whole family, with the slot weights ``moment_weight`` (model._family_moments'
     for one interior row)."""
     unit = bonds.xi / bonds.length
-    beta = np.array([float(partial_volume_factor(r, horizon, spacing)) for r in bonds.length])
+    beta = slot_partial_volumes(bonds.length, horizon, spacing)
     return np.sum(unit**4 * moment_weight * beta * volume, axis=1)
 
 
@@ -212,7 +218,7 @@ def particle_terms(constants_: MaterialConstants, bonds, volume, correction, cor
     weighted_volume, first_moment = _family_sums(bonds.xi, bonds.length, omega, volume, correction,
                                                  corrected, offsets, neighbors, bond_slot,
                                                  horizon, spacing)
-    beta = np.array([float(partial_volume_factor(r, horizon, spacing)) for r in bonds.length])
+    beta = slot_partial_volumes(bonds.length, horizon, spacing)
     whole = float(np.sum(omega * bonds.length**2 * beta) * np.max(volume))
     inverse_m = 1.0 / whole
     c_theta, c_e = constants_.dilatation_coefficient, constants_.deviatoric_coefficient
@@ -223,4 +229,4 @@ def particle_terms(constants_: MaterialConstants, bonds, volume, correction, cor
                                     first_moment, dilatation_factor, deviatoric_factor, dimension)
     return ParticleTerms(stiffness=pairwise + coupling, coupling_stiffness=coupling,
                          inverse_weighted_volume=inverse_m, dilatation_factor=dilatation_factor,
-                         deviatoric_factor=deviatoric_factor)
+                         deviatoric_factor=deviatoric_factor, stencil_influence=omega)
