@@ -160,7 +160,7 @@ def step_breakdown(engine, model, repeats):
     host_launch = (time.perf_counter() - started) / 100
     cuda.synchronize()
     from pdgeneral.backends.cuda import THREADS_PER_BLOCK
-    ordinary = engine._force_kernel.forces_kernel[engine._blocks, THREADS_PER_BLOCK]
+    ordinary = engine._force_kernel.passes[-1][engine._blocks, THREADS_PER_BLOCK]
     args = engine._force_args()
     started = time.perf_counter()
     for _ in range(100):

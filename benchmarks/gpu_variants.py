@@ -49,7 +49,7 @@ def registers(case: str, steps: int) -> None:
         engine = backends.create("cuda", model)
         engine.warm_up("explicit")
         force = timed(engine.compute_forces, steps)
-        dispatcher = engine.k.forces_kernel
+        dispatcher = engine._force_kernel.passes[-1]
         print(f"{case} float64 max_registers={cap}: force kernel {force * 1e3:.3f} ms, registers "
               f"{list(dispatcher.get_regs_per_thread().values())}, local memory "
               f"{list(dispatcher.get_local_mem_per_thread().values())}", flush=True)
@@ -72,8 +72,8 @@ def main():
             engine = backends.create("cuda", model)
             engine.warm_up("explicit")
             if threads == 256:
-                for kernel in ("forces_kernel", "kick_drift_kernel"):
-                    dispatcher = getattr(engine.k, kernel)
+                for kernel, dispatcher in (("forces_kernel", engine._force_kernel.passes[-1]),
+                                           ("kick_drift_kernel", engine.k.kick_drift_kernel)):
                     print(f"  {kernel}: registers {dispatcher.get_regs_per_thread()}, local memory "
                           f"{dispatcher.get_local_mem_per_thread()}", flush=True)
             force = timed(engine.compute_forces, args.steps)

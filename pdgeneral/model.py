@@ -15,13 +15,11 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import register_jitable
 
-from . import geometry, kernel_cache, stencil
+from . import geometry, kernel_cache, materials, stencil
 from .case.schema import Case
 from .errors import CaseError
 from .kernels.pmb import PRESCRIBED_DISPLACEMENT, PRESCRIBED_VELOCITY, weight_of_bond
 from .materials import MaterialConstants
-from .materials import lps as lps_material
-from .materials import pmb as pmb_material
 from .physics import pmb
 from .stencil import Stencil
 
@@ -433,7 +431,7 @@ def build_model(case: Case) -> Model:
                                           "the horizon (isolated by holes?)")
     full = stencil.full_rows(offsets, neighbors, bond_slot, bond_stencil)
     shared = full & bool(np.all(volume == volume[0]))
-    material_module = materials_of(case.material.model)
+    material_module = materials.module(case.material.model)
     constants = material_module.constants(case.material, horizon, dim, plane, thickness)
     # The energy a bond of slot s holds under a uniaxial strain, up to n_d^4 beta V: what the
     # energy surface correction's moments weigh each bond with (the material's).
@@ -490,11 +488,6 @@ def build_model(case: Case) -> Model:
         dilatation_factor=None if terms is None else terms.dilatation_factor,
         deviatoric_factor=None if terms is None else terms.deviatoric_factor,
         stencil_influence=None if terms is None else terms.stencil_influence)
-
-
-def materials_of(name: str):
-    """The material module (materials/) of a case's ``material.model``."""
-    return {"pmb": pmb_material, "lps": lps_material}[name]
 
 
 def _apply_precracks(case, points, offsets, neighbors, horizon, intact) -> None:

@@ -200,7 +200,7 @@ def test_prepared_launches_give_the_dispatcher_results():
     for engine in (prepared, ordinary):
         engine.advance(0, 25, dt)
     prepared.forces_launch()
-    ordinary._force_kernel.forces_kernel[ordinary._blocks, THREADS_PER_BLOCK](
+    ordinary._force_kernel.passes[-1][ordinary._blocks, THREADS_PER_BLOCK](
         *ordinary._force_args())
     force = prepared.arrays.force.copy_to_host()
     assert np.abs(force).max() > 0

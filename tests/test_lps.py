@@ -70,7 +70,7 @@ def interior_energy(raw, strain):
     engine.compute_forces()
     engine.compute_energy()
     centre = np.argmin(np.linalg.norm(model.positions - model.positions.mean(axis=0), axis=1))
-    return (engine.arrays.energy_density[centre], engine.arrays.dilatation[centre],
+    return (engine.arrays.energy_density[centre], engine.material.dilatation[centre],
             engine.arrays.force[:, centre], model)
 
 
@@ -142,7 +142,7 @@ def run(raw, backend, steps):
     run_explicit(engine, None, steps, dt, 10**9)
     out = engine.fields()
     out["intact"] = engine.intact_bonds()
-    out["dilatation"] = engine.download(engine.arrays.dilatation)
+    out["dilatation"] = engine.download(engine.material.dilatation)
     return prepared.model, out
 
 

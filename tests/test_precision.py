@@ -43,7 +43,10 @@ def double_operations(loop: str, model, real) -> list[str]:
     called on that backend's arrays."""
     engine = backends.create("serial", model)
     table = cpu._bodies(uses_reciprocal_form(model), real)
-    function = njit(**cpu._OPTIONS)(retarget(cpu._LOOP_SOURCES[loop], table))
+    if loop == "forces":   # the material's force pass, as cpu._compile_loops builds it
+        table["FORCE_PASS"] = table[engine.material_module.FORCE_PASSES[0]]
+    source = cpu._force_pass_source if loop == "forces" else cpu._LOOP_SOURCES[loop]
+    function = njit(**cpu._OPTIONS)(retarget(source, table))
     a, step = engine.arrays, engine.real(1e-9)
     args = {"forces": engine._force_args(),
             "damage": engine._damage_args(),

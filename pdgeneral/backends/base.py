@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .. import bondstate, stencil
+from .. import bondstate, materials, stencil
+from ..kernels.arguments import Bonds, StencilTables
 from ..model import Model
 from ..physics.pmb import break_length_squared
 
@@ -37,8 +38,6 @@ class Backend:
         state = lambda a: self._upload(np.array(a, dtype=dtype, copy=True))
         #: The run's floating-point type: scalars reach the kernels in it (kernels.pmb.REAL).
         self.real = dtype.type
-        self.micromodulus = dtype.type(model.micromodulus)
-        self.critical_stretch = dtype.type(model.critical_stretch)
         #: The evaluation of the bond force (kernels.pmb.bond_force; uses_reciprocal_form).
         self.reciprocal_form = uses_reciprocal_form(model)
         self.horizon = dtype.type(model.horizon)
@@ -86,17 +85,19 @@ class Backend:
             # per constraint entry, the work of the prescribed motion so far (kernels.pmb.constrain)
             constraint_work=self._zeros((max(1, model.constraint_particle.shape[0]),), np.float64),
         )
-        #: The material's model (materials/): which bodies the passes run.
-        self.material = model.material.model
-        if self.material == "lps":
-            constants = model.material
-            self.bulk_modulus = dtype.type(constants.bulk_modulus)
-            self.arrays.stencil_influence = real(model.stencil_influence)
-            self.inverse_weighted_volume = dtype.type(model.inverse_weighted_volume)
-            self.deviatoric_factor = dtype.type(model.deviatoric_factor)
-            self.arrays.dilatation_factor = real(model.dilatation_factor)
-            self.arrays.dilatation_term = self._zeros((n,), dtype)
-            self.arrays.dilatation = self._zeros((n,), dtype)
+        a = self.arrays
+        # The kernels' argument bundles (kernels/arguments.py), over the arrays above.
+        self.bonds = Bonds(a.bond_row, a.row_first, a.row_count, self.bond_stride, a.neighbors,
+                           a.bond_slot, a.bond_weights, a.intact)
+        influence = (model.stencil_influence if model.stencil_influence is not None
+                     else np.ones(model.stencil.size))
+        self.stencil = StencilTables(a.stencil_offset, a.stencil_xi, a.stencil_length,
+                               a.stencil_inverse_length, a.stencil_break_squared, a.stencil_weight,
+                               real(influence))
+        #: The material's module (materials/): which bodies the passes run; and its bundle.
+        self.material_module = materials.module(model.material.model)
+        self.material = self.material_module.kernel_material(
+            model, real, lambda shape: self._zeros(shape, dtype), self.reciprocal_form)
 
     # Layout and transfers -----------------------------------------------------------------------
     def _bond_layout(self, row_offsets: np.ndarray, per_bond: tuple):
@@ -175,21 +176,11 @@ class Backend:
         """(M,) bool, True for intact bonds, in the model's CSR order."""
         return bondstate.unpack(self.model.offsets, self.download(self.arrays.intact))
 
-    # Argument tuples of the force and constraint loops (the same on every backend) -------------
+    # Argument tuples of the passes (the same on every backend) ---------------------------------
     def _force_args(self) -> tuple:
+        """Every force pass's arguments (materials/: FORCE_PASSES)."""
         a = self.arrays
-        if self.material == "lps":   # both LPS passes' (kernels/lps.py), no_fail second as here
-            return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count,
-                    self.bond_stride, a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset,
-                    a.stencil_xi, a.stencil_length, a.stencil_break_squared, a.stencil_weight,
-                    a.stencil_influence, a.intact, self.critical_stretch,
-                    self.inverse_weighted_volume, a.dilatation_factor, a.dilatation,
-                    a.dilatation_term, self.deviatoric_factor, a.force)
-        return (a.displacement, a.no_fail, a.bond_row, a.row_first, a.row_count, self.bond_stride,
-                a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset, a.stencil_xi,
-                a.stencil_length, a.stencil_inverse_length, a.stencil_break_squared,
-                a.stencil_weight, a.intact, self.micromodulus, self.critical_stretch,
-                self.reciprocal_form, a.force)
+        return (a.displacement, a.no_fail, self.bonds, self.stencil, self.material, a.force)
 
     def _held_force_args(self) -> tuple:
         """``_force_args`` with every particle marked no_fail: the force loop then breaks no
@@ -202,9 +193,8 @@ class Backend:
 
     def _damage_args(self) -> tuple:
         a = self.arrays
-        return (a.volume, self.horizon, self.spacing, a.bond_row, a.row_first, a.row_count,
-                self.bond_stride, a.neighbors, a.bond_slot, a.bond_weights, a.stencil_offset,
-                a.stencil_length, a.stencil_weight, a.intact, a.initial_bond_volume, a.damage)
+        return (a.volume, self.horizon, self.spacing, self.bonds, self.stencil,
+                a.initial_bond_volume, a.damage)
 
     def _constraint_args(self) -> tuple:
         a = self.arrays
@@ -212,19 +202,10 @@ class Backend:
                 a.constraint_ramp, a.displacement, a.velocity, a.volume, a.force, a.constraint_work)
 
     def _energy_args(self) -> tuple:
+        """The energy pass's arguments (materials/: ENERGY_PASS)."""
         a = self.arrays
-        if self.material == "lps":
-            return (a.displacement, a.velocity, a.volume, self.density, a.constrained, a.bond_row,
-                    a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,
-                    a.bond_weights, a.stencil_offset, a.stencil_xi, a.stencil_length,
-                    a.stencil_weight, a.stencil_influence, a.intact, self.inverse_weighted_volume,
-                    self.deviatoric_factor, self.bulk_modulus, self.critical_stretch,
-                    a.load_forces, a.energy_density, a.history_sums)
-        return (a.displacement, a.velocity, a.volume, self.density, a.constrained, a.bond_row,
-                a.row_first, a.row_count, self.bond_stride, a.neighbors, a.bond_slot,
-                a.bond_weights, a.stencil_offset, a.stencil_xi, a.stencil_length, a.stencil_weight,
-                a.intact, self.micromodulus, self.critical_stretch, a.load_forces,
-                a.energy_density, a.history_sums)
+        return (a.displacement, a.velocity, a.volume, self.density, a.constrained, self.bonds,
+                self.stencil, self.material, a.load_forces, a.energy_density, a.history_sums)
 
     def _entry_args(self) -> tuple:
         a = self.arrays

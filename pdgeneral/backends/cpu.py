@@ -17,10 +17,9 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import register_jitable
 
-from .. import kernel_cache
+from .. import kernel_cache, materials
 from ..kernels import retarget, specialize
 from ..kernels.lps import BODIES as LPS_BODIES
-from ..kernels.lps import lps_dilatation, lps_energy, lps_force
 from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
@@ -32,8 +31,6 @@ from ..kernels.pmb import (
     kick_drift,
     kick_kick_drift,
     particle_damage,
-    particle_energy,
-    particle_force,
     relaxation_control,
     relaxation_residual,
     relaxation_update,
@@ -45,68 +42,30 @@ from .base import Backend, uses_reciprocal_form
 # build, ``prange`` in the parallel one. The step loops below call them in sequence, so a loop never
 # starts before the previous one has finished on every thread.
 
-def _forces_source(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                   stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                   micromodulus, critical_stretch, reciprocal_form, force):
+def _force_pass_source(displacement, no_fail, bonds, stencil, material, force):
+    """One force pass of the material (materials/: FORCE_PASSES) over every particle."""
     for i in prange(displacement.shape[1]):
-        particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                       stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                       micromodulus, critical_stretch, reciprocal_form, force)
+        FORCE_PASS(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
 
 
-def _lps_forces_source(
-    displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
-    bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
-    stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
-    dilatation, dilatation_term, deviatoric_factor, force):
-    """The LPS force: the dilatation pass over every particle, then the force pass (numba
-    finishes one parallel loop before it starts the next)."""
-    for i in prange(displacement.shape[1]):
-        lps_dilatation(
-            i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-            bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-            stencil_break_squared, stencil_weight, stencil_influence, intact, critical_stretch,
-            inverse_weighted_volume, dilatation_factor, dilatation, dilatation_term)
-    for i in prange(displacement.shape[1]):
-        lps_force(
-            i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
-            bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-            stencil_influence, intact, dilatation_term, deviatoric_factor, force)
+def _passes_source(displacement, no_fail, bonds, stencil, material, force):
+    """The passes before the last, then the last: numba finishes one parallel loop on every
+    thread before it starts the next (the LPS's force pass reads the dilatation of the
+    neighbours)."""
+    BEFORE(displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
+    LAST(displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
 
 
-def _lps_energy_source(
-    displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
-    bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-    stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
-    bulk_modulus, critical_stretch, load_forces, energy_density, sums):
-    for i in prange(displacement.shape[1]):
-        lps_energy(
-            i, displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
-            bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-            stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
-            bulk_modulus, critical_stretch, load_forces, energy_density, sums)
-
-
-def _damage_source(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,
-                   bond_slot, bond_weights, stencil_offset, stencil_length, stencil_weight, intact,
-                   initial_bond_volume, damage):
+def _damage_source(volume, horizon, spacing, bonds, stencil, initial_bond_volume, damage):
     for i in prange(damage.shape[0]):
-        particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count, bond_stride,
-                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_length,
-                        stencil_weight, intact, initial_bond_volume, damage)
+        particle_damage(i, volume, horizon, spacing, bonds, stencil, initial_bond_volume, damage)
 
 
-def _energy_source(displacement, velocity, volume, density, constrained, bond_row, row_first,
-                   row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                   stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
-                   critical_stretch, load_forces, energy_density, sums):
+def _energy_source(displacement, velocity, volume, density, constrained, bonds, stencil, material,
+                   load_forces, energy_density, sums):
     for i in prange(displacement.shape[1]):
-        particle_energy(i, displacement, velocity, volume, density, constrained, bond_row,
-                        row_first, row_count, bond_stride, neighbors, bond_slot, bond_weights,
-                        stencil_offset, stencil_xi, stencil_length, stencil_weight, intact,
-                        micromodulus, critical_stretch, load_forces, energy_density, sums)
+        ENERGY_PASS(i, displacement, velocity, volume, density, constrained, bonds,  # noqa: F821
+                    stencil, material, load_forces, energy_density, sums)
 
 
 def _entries_source(particle, component, row, column, rate, volume, density, force, displacement,
@@ -162,15 +121,11 @@ def _relaxation_update_source(first, damping, dt, constrained, fictitious_densit
 _OPTIONS = {"error_model": "numpy"}
 
 
-_LOOP_SOURCES = {"forces": _forces_source, "damage": _damage_source, "constrain": _constrain_source,
+_LOOP_SOURCES = {"damage": _damage_source, "constrain": _constrain_source,
                  "kick_drift": _kick_drift_source, "kick": _kick_source,
                  "kick_kick_drift": _kick_kick_drift_source, "body_force": _body_force_source,
                  "residual": _residual_source, "relaxation_update": _relaxation_update_source,
                  "energy": _energy_source, "entries": _entries_source}
-
-
-#: The loops a material replaces (the others are every material's).
-_MATERIAL_SOURCES = {"pmb": {}, "lps": {"forces": _lps_forces_source, "energy": _lps_energy_source}}
 
 
 def _bodies(reciprocal_form: bool, real) -> dict:
@@ -187,13 +142,24 @@ def _bodies(reciprocal_form: bool, real) -> dict:
 
 def _compile_loops(parallel: bool, reciprocal_form: bool, real, material: str,
                    key: tuple) -> SimpleNamespace:
-    """The per-particle loops of one material; ``key`` names this build in the kernel cache
+    """The per-particle loops of one material (materials/: its FORCE_PASSES, run in order as
+    ``forces``, and its ENERGY_PASS); ``key`` names this build in the kernel cache
     (kernel_cache.py)."""
     jit = njit(parallel=True, **_OPTIONS) if parallel else njit(**_OPTIONS)
     table = _bodies(reciprocal_form, real)
-    sources = {**_LOOP_SOURCES, **_MATERIAL_SOURCES[material]}
-    return SimpleNamespace(**{name: kernel_cache.attach(jit(retarget(source, table)), key)
-                              for name, source in sources.items()})
+    module = materials.module(material)
+    table["ENERGY_PASS"] = table[module.ENERGY_PASS]
+    loops = {name: kernel_cache.attach(jit(retarget(source, table)), key)
+             for name, source in _LOOP_SOURCES.items()}
+    forces = None
+    for body in module.FORCE_PASSES:
+        step = kernel_cache.attach(jit(retarget(_force_pass_source,
+                                                dict(table, FORCE_PASS=table[body]))),
+                                   (*key, body))
+        forces = step if forces is None else kernel_cache.attach(
+            njit(**_OPTIONS)(retarget(_passes_source, {"BEFORE": forces, "LAST": step})),
+            (*key, "passes", body))
+    return SimpleNamespace(forces=forces, **loops)
 
 
 def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespace:

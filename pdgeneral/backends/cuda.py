@@ -25,12 +25,11 @@ import numpy as np
 from numba import config, cuda, njit, prange
 from numba.cuda import libdevice
 
-from .. import kernel_cache, numba_internals
+from .. import kernel_cache, materials, numba_internals
 from ..errors import CaseError
 from ..kernels import lps as lps_kernels
 from ..kernels import pmb as kernels
 from ..kernels import retarget, specialize, unrolled
-from ..kernels.lps import lps_dilatation, lps_energy, lps_force
 from ..kernels.pmb import (
     AFTER_DRIFT,
     AFTER_KICK,
@@ -44,7 +43,6 @@ from ..kernels.pmb import (
     kick_kick_drift,
     kick_kick_drift_to,
     particle_damage,
-    particle_energy,
     particle_force,
     relaxation_control,
     relaxation_residual,
@@ -64,156 +62,64 @@ THREADS_PER_BLOCK = 32 if _SIMULATOR else 128
 REDUCE_THREADS = 32 if _SIMULATOR else 256
 
 
-def forces_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-                  bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                  stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                  micromodulus, critical_stretch, reciprocal_form, stencil_table, force):
-    """The force pass. ``stencil_table``: the stencil's numbers as kernel parameters, for the
-    unrolled loop (kernels/unrolled.py; a placeholder for the general one)."""
+def forces_kernel(displacement, no_fail, bonds, stencil, material, stencil_table, force):
+    """One force pass of the material (materials/: FORCE_PASSES). ``stencil_table``: the
+    stencil's numbers as kernel parameters, for the unrolled loop (kernels/unrolled.py; a
+    placeholder for the general one)."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        # any_particle_force is bound when the kernel is built (_force_kernels).
-        any_particle_force(i, displacement, no_fail, bond_row, row_first,  # noqa: F821
-                           row_count, bond_stride, neighbors, bond_slot, bond_weights,
-                           stencil_offset, stencil_xi, stencil_length, stencil_inverse_length,
-                           stencil_break_squared, stencil_weight, intact, micromodulus,
-                           critical_stretch, reciprocal_form, stencil_table, force)
+        # FORCE_PASS is bound when the kernel is built (_force_kernels).
+        FORCE_PASS(i, displacement, no_fail, bonds, stencil, material,  # noqa: F821
+                   stencil_table, force)
 
 
-def forces_kick_kernel(displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-                       bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                       stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                       micromodulus, critical_stretch, reciprocal_form, stencil_table, force, dt,
+def forces_kick_kernel(displacement, no_fail, bonds, stencil, material, stencil_table, force, dt,
                        density, constrained, velocity, body_force, next_displacement):
-    """forces_kernel, then kick_kick_drift of the same particle with the new displacement written
-    to ``next_displacement``: the other threads read the old one, so the two passes of a step
-    need no grid-wide barrier between them, and the kick's reads of u and f come from the thread's
-    own registers and cache instead of device memory."""
+    """forces_kernel (the material's last force pass), then kick_kick_drift of the same particle
+    with the new displacement written to ``next_displacement``: the other threads read the old
+    one, so the two passes of a step need no grid-wide barrier between them, and the kick's reads
+    of u and f come from the thread's own registers and cache instead of device memory."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        any_particle_force(i, displacement, no_fail, bond_row, row_first,  # noqa: F821
-                           row_count, bond_stride, neighbors, bond_slot, bond_weights,
-                           stencil_offset, stencil_xi, stencil_length, stencil_inverse_length,
-                           stencil_break_squared, stencil_weight, intact, micromodulus,
-                           critical_stretch, reciprocal_form, stencil_table, force)
+        FORCE_PASS(i, displacement, no_fail, bonds, stencil, material,  # noqa: F821
+                   stencil_table, force)
         kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
                            next_displacement)
 
 
-def general_particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                           neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                           stencil_length, stencil_inverse_length, stencil_break_squared,
-                           stencil_weight, intact, micromodulus, critical_stretch, reciprocal_form,
-                           stencil_table, force):
-    """particle_force with the force kernels' arguments (the stencil table is the unrolled
-    loop's)."""
-    particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                   neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                   stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                   micromodulus, critical_stretch, reciprocal_form, force)
+def general_pass(i, displacement, no_fail, bonds, stencil, material, stencil_table, force):
+    """A force pass's body (BODY, bound at the build) with the force kernels' arguments (the
+    stencil table is the unrolled loop's)."""
+    BODY(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
 
 
-def unrolled_particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                            neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                            stencil_length, stencil_inverse_length, stencil_break_squared,
-                            stencil_weight, intact, micromodulus, critical_stretch,
-                            reciprocal_form, stencil_table, force):
+def unrolled_particle_force(i, displacement, no_fail, bonds, stencil, material, stencil_table,
+                            force):
     """particle_force with the stencil particles' loop unrolled (kernels/unrolled.py), reading the
     stencil's numbers from ``stencil_table``: the same arguments and the same results."""
-    if bond_row[i] < 0:
+    if bonds.row[i] < 0:
         # Bound when the kernel is built (_force_kernels): the loop for the stencil's shape, and
         # the table to read (the argument, or the model's own as compile-time constants).
-        stencil_particle_force(i, displacement, no_fail, intact,  # noqa: F821
-                               micromodulus, critical_stretch,
+        stencil_particle_force(i, displacement, no_fail, bonds.intact,  # noqa: F821
+                               material.micromodulus, material.critical_stretch,
                                stencil_numbers(stencil_table), force)  # noqa: F821
     else:
-        particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride,
-                       neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi,
-                       stencil_length, stencil_inverse_length, stencil_break_squared,
-                       stencil_weight, intact, micromodulus, critical_stretch, reciprocal_form,
-                       force)
+        particle_force(i, displacement, no_fail, bonds, stencil, material, force)
 
 
-def lps_dilatation_kernel(
-    displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
-    bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
-    stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
-    dilatation, dilatation_term, deviatoric_factor, force):
-    """The LPS's first pass (kernels/lps.py), with the force pass's arguments."""
-    i = cuda.grid(1)
-    if i < displacement.shape[1]:
-        lps_dilatation(
-            i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-            bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-            stencil_break_squared, stencil_weight, stencil_influence, intact, critical_stretch,
-            inverse_weighted_volume, dilatation_factor, dilatation, dilatation_term)
-
-
-def lps_forces_kernel(
-    displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
-    bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
-    stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
-    dilatation, dilatation_term, deviatoric_factor, force):
-    """The LPS's second pass, after lps_dilatation_kernel has finished on every particle."""
-    i = cuda.grid(1)
-    if i < displacement.shape[1]:
-        lps_force(
-            i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
-            bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-            stencil_influence, intact, dilatation_term, deviatoric_factor, force)
-
-
-def lps_forces_kick_kernel(
-    displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
-    bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_break_squared, stencil_weight,
-    stencil_influence, intact, critical_stretch, inverse_weighted_volume, dilatation_factor,
-    dilatation, dilatation_term, deviatoric_factor, force, dt, density, constrained, velocity,
-    body_force, next_displacement):
-    """lps_forces_kernel, then kick_kick_drift_to of the same particle (as forces_kick_kernel)."""
-    i = cuda.grid(1)
-    if i < displacement.shape[1]:
-        lps_force(
-            i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
-            bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-            stencil_influence, intact, dilatation_term, deviatoric_factor, force)
-        kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
-                           next_displacement)
-
-
-def lps_energy_kernel(
-    displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
-    bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-    stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
-    bulk_modulus, critical_stretch, load_forces, energy_density, sums):
-    i = cuda.grid(1)
-    if i < displacement.shape[1]:
-        lps_energy(
-            i, displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
-            bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-            stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
-            bulk_modulus, critical_stretch, load_forces, energy_density, sums)
-
-
-def damage_kernel(volume, horizon, spacing, bond_row, row_first, row_count, bond_stride, neighbors,
-                  bond_slot, bond_weights, stencil_offset, stencil_length, stencil_weight, intact,
-                  initial_bond_volume, damage):
+def damage_kernel(volume, horizon, spacing, bonds, stencil, initial_bond_volume, damage):
     i = cuda.grid(1)
     if i < damage.shape[0]:
-        particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count, bond_stride,
-                        neighbors, bond_slot, bond_weights, stencil_offset, stencil_length,
-                        stencil_weight, intact, initial_bond_volume, damage)
+        particle_damage(i, volume, horizon, spacing, bonds, stencil, initial_bond_volume, damage)
 
 
-def energy_kernel(displacement, velocity, volume, density, constrained, bond_row, row_first,
-                  row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                  stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
-                  critical_stretch, load_forces, energy_density, sums):
+def energy_kernel(displacement, velocity, volume, density, constrained, bonds, stencil, material,
+                  load_forces, energy_density, sums):
+    """The material's energy pass (materials/: ENERGY_PASS, bound at the build)."""
     i = cuda.grid(1)
     if i < displacement.shape[1]:
-        particle_energy(i, displacement, velocity, volume, density, constrained, bond_row,
-                        row_first, row_count, bond_stride, neighbors, bond_slot, bond_weights,
-                        stencil_offset, stencil_xi, stencil_length, stencil_weight, intact,
-                        micromodulus, critical_stretch, load_forces, energy_density, sums)
+        ENERGY_PASS(i, displacement, velocity, volume, density, constrained, bonds,  # noqa: F821
+                    stencil, material, load_forces, energy_density, sums)
 
 
 def energy_sums_kernel(force, displacement, velocity, volume, density, constrained, micromodulus,
@@ -343,13 +249,9 @@ def reduce_rows_kernel(values, partial):
 # machinery (register_jitable, inlined); numba-cuda cannot inline those overloads (its IR differs from
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
-_FORCE_KERNELS = (forces_kernel, forces_kick_kernel)
 _KERNELS = (damage_kernel, energy_kernel, energy_sums_kernel, entries_kernel, kick_drift_kernel, kick_kernel,
             kick_kick_drift_kernel, unphysical_kernel, constrain_kernel, body_force_kernel,
-            residual_kernel,
-            relaxation_update_kernel, zero_kernel, reduce_rows_kernel, lps_energy_kernel)
-#: The LPS's force kernels (the general loop; no unrolled build).
-_LPS_FORCE_KERNELS = (lps_dilatation_kernel, lps_forces_kernel, lps_forces_kick_kernel)
+            residual_kernel, relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
 
 
 def reciprocal_sqrt(x):
@@ -427,24 +329,18 @@ def _force_options(unrolled: bool = False) -> dict:
 
 
 def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.float64,
-             record_energy: bool = False) -> dict:
-    """name -> CUDA kernel for one dimension, bond-force evaluation (kernels.pmb.bond_force) and
-    precision, built on first use (compilation itself happens at the first launch). The force
-    kernels here run the general loop (see _force_kernels)."""
+             record_energy: bool = False, material: str = "pmb") -> dict:
+    """name -> CUDA kernel for one dimension, bond-force evaluation (kernels.pmb.bond_force),
+    precision and material (its energy pass), built on first use (compilation itself happens at
+    the first launch). The force kernels are _force_kernels'."""
     # REDUCE_THREADS sizes the reduction kernels' shared arrays when they are built
     key = (dimension, reciprocal_form, np.dtype(dtype).str, FAST_FLOAT32_MATH, record_energy,
-           tuple(sorted(FORCE_KERNEL_OPTIONS.items())), REDUCE_THREADS)
+           tuple(sorted(FORCE_KERNEL_OPTIONS.items())), REDUCE_THREADS, material)
     if key not in _COMPILED:
-        table = _device_functions(dimension, reciprocal_form, dtype, record_energy)
-        kernels_ = {kernel.__name__: kernel_cache.attach(cuda.jit(retarget(kernel, table)), key)
-                    for kernel in _KERNELS}
-        general = dict(table)
-        general["any_particle_force"] = cuda.jit(device=True)(retarget(general_particle_force,
-                                                                       general))
-        kernels_.update({kernel.__name__: kernel_cache.attach(
-                             cuda.jit(**_force_options())(retarget(kernel, general)), key)
-                         for kernel in _FORCE_KERNELS + _LPS_FORCE_KERNELS})
-        _COMPILED[key] = kernels_
+        table = dict(_device_functions(dimension, reciprocal_form, dtype, record_energy))
+        table["ENERGY_PASS"] = table[materials.module(material).ENERGY_PASS]
+        _COMPILED[key] = {kernel.__name__: kernel_cache.attach(cuda.jit(retarget(kernel, table)), key)
+                          for kernel in _KERNELS}
     return _COMPILED[key]
 
 
@@ -481,8 +377,10 @@ def stencil_table_of(model, rows, reciprocal_form: bool) -> tuple:
 
 def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: bool = False,
                    record_energy: bool = False) -> dict:
-    """forces_kernel and forces_kick_kernel for ``model``: with its stencil particles' loop
-    unrolled, or the general ones of ``compiled``. The unrolled loop comes in two builds
+    """The model's force kernels: ``passes``, one forces_kernel per pass of its material
+    (materials/: FORCE_PASSES), launched in order, and ``forces_kick_kernel``, the last pass fused
+    with the kick. With ``unroll`` (a material whose UNROLLED_FORCE is set) the stencil particles'
+    loop of its single pass is unrolled. The unrolled loop comes in two builds
     (kernels/unrolled.py): *shared* (``constants`` False), reading the stencil's numbers and the
     lattice's row lengths from a kernel argument, so that its kernels depend on the stencil's shape
     (the horizon factor), the precision and the form only and every such model shares them (a sweep
@@ -492,34 +390,47 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
     ``record_energy``: the kernels that also leave a history row's bond sums below the force
     (kernels.pmb.RECORD_ENERGY), launched on the steps that end with a history row."""
     dimension = model.dimension
-    if not unroll:
-        general = compiled(dimension, reciprocal_form, model.dtype, record_energy)
-        return {kernel.__name__: general[kernel.__name__] for kernel in _FORCE_KERNELS}
-    vectors = model.stencil.vectors   # the stencil's shape: set by the horizon factor alone
-    key = ("unrolled", dimension, vectors.tobytes(), model.dtype.str, reciprocal_form,
-           FAST_FLOAT32_MATH, tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())), record_energy)
-    numbers = argument_table
-    if constants:
-        model_table = stencil_table_of(model, rows, reciprocal_form)
-        key += ("constants", repr(model_table))
+    material = model.material.model
+    key = ("forces", material, dimension, model.dtype.str, reciprocal_form, FAST_FLOAT32_MATH,
+           record_energy)
+    if unroll:
+        vectors = model.stencil.vectors   # the stencil's shape: set by the horizon factor alone
+        key += ("unrolled", vectors.tobytes(), tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())))
+        numbers = argument_table
+        if constants:
+            model_table = stencil_table_of(model, rows, reciprocal_form)
+            key += ("constants", repr(model_table))
 
-        def numbers(table):   # the model's table, bound as a constant: the argument is unused
-            return MODEL_TABLE  # noqa: F821
+            def numbers(table):   # the model's table, bound as a constant: the argument is unused
+                return MODEL_TABLE  # noqa: F821
 
-        numbers = retarget(numbers, {"MODEL_TABLE": model_table})
+            numbers = retarget(numbers, {"MODEL_TABLE": model_table})
+    else:
+        key += (tuple(sorted(FORCE_KERNEL_OPTIONS.items())),)
     if key not in _COMPILED:
         table = _device_functions(dimension, reciprocal_form, model.dtype, record_energy)
-        loop = unrolled.stencil_particle_force(
-            vectors, reciprocal_form, table["bond_force"],
-            unrolled.same_index if _SIMULATOR else numba.uint64, model.dtype.type,
-            table["bond_energy"] if record_energy else None)
-        with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop),
-                         stencil_numbers=cuda.jit(device=True)(numbers))
-        with_loop["any_particle_force"] = cuda.jit(device=True)(
-            retarget(unrolled_particle_force, with_loop))
-        _COMPILED[key] = {kernel.__name__: kernel_cache.attach(
-                              cuda.jit(**_force_options(unrolled=True))(retarget(kernel, with_loop)),
-                              key) for kernel in _FORCE_KERNELS}
+        bodies = []
+        for name in materials.module(material).FORCE_PASSES:
+            if unroll:
+                loop = unrolled.stencil_particle_force(
+                    vectors, reciprocal_form, table["bond_force"],
+                    unrolled.same_index if _SIMULATOR else numba.uint64, model.dtype.type,
+                    table["bond_energy"] if record_energy else None)
+                with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop),
+                                 stencil_numbers=cuda.jit(device=True)(numbers))
+                body = cuda.jit(device=True)(retarget(unrolled_particle_force, with_loop))
+            else:
+                body = cuda.jit(device=True)(retarget(general_pass, {"BODY": table[name]}))
+            bodies.append((name, body))
+
+        def build(kernel, name, body):
+            return kernel_cache.attach(
+                cuda.jit(**_force_options(unrolled=unroll))(
+                    retarget(kernel, dict(table, FORCE_PASS=body))), (*key, name))
+
+        _COMPILED[key] = {
+            "passes": tuple(build(forces_kernel, name, body) for name, body in bodies),
+            "forces_kick_kernel": build(forces_kick_kernel, *bodies[-1])}
     return _COMPILED[key]
 
 
@@ -665,7 +576,8 @@ class CudaBackend(Backend):
         self._force_rows = self._zeros((dim + 3, n), model.dtype)
         self.arrays.force = self._force_rows[:dim]
         self._energy_fresh = False   # whether the rows hold the current state's sums
-        self.k = SimpleNamespace(**compiled(model.dimension, self.reciprocal_form, model.dtype))
+        self.k = SimpleNamespace(**compiled(model.dimension, self.reciprocal_form, model.dtype,
+                                            material=model.material.model))
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)
@@ -675,7 +587,7 @@ class CudaBackend(Backend):
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
         self._last_ramp = max(self.load_ramps, default=0.0)
         self.unrolled = (self.unroll_stencil and rows.stencil_particles > 0 and unrolls(model)
-                         and self.material == "pmb")
+                         and self.material_module.UNROLLED_FORCE)
         #: Whether the unrolled loop is specialized for the model (its numbers compiled in) rather
         #: than shared by every model of its stencil shape (SPECIALIZE_PARTICLE_STEPS).
         self.specialized = self.unrolled and (
@@ -683,9 +595,12 @@ class CudaBackend(Backend):
             else steps is not None and steps * n >= SPECIALIZE_PARTICLE_STEPS)
         self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, self.reciprocal_form,
                                                               self.unrolled, self.specialized))
-        self._energy_force_kernel = _force_kernels(model, rows, self.reciprocal_form, self.unrolled,
-                                                   self.specialized,
-                                                   record_energy=True)["forces_kernel"]
+        #: Whether the force pass also sums a history row's bond terms (kernels.pmb.RECORD_ENERGY;
+        #: the material's UNROLLED_FORCE); else a history row takes the energy pass.
+        self._force_records_energy = self.material_module.UNROLLED_FORCE
+        self._energy_force_kernel = (_force_kernels(
+            model, rows, self.reciprocal_form, self.unrolled, self.specialized,
+            record_energy=True)["passes"][-1] if self._force_records_energy else None)
         self._stencil_table = _NO_TABLE
         if self.unrolled and not self.specialized:
             self._stencil_table = stencil_table_of(model, rows, self.reciprocal_form)
@@ -708,12 +623,20 @@ class CudaBackend(Backend):
         self._use(0)
 
     def _force_args(self) -> tuple:
-        """The force kernels' arguments: the CPU loops', with the stencil table before the force
-        (PMB's; the LPS's are the CPU loops' as they are)."""
-        if self.material == "lps":
-            return super()._force_args()
+        """The force kernels' arguments: the CPU loops', with the stencil table before the force."""
         *args, force = super()._force_args()
         return (*args, self._stencil_table, force)
+
+    def _pass_launches(self, kernels, args: tuple, last=None, last_args: tuple = ()):
+        """The material's force passes as one launch (a LaunchSequence where there are several):
+        each pass kernel of ``kernels`` with ``args``, the last replaced by ``last`` with
+        ``last_args`` when given (the force-and-kick kernel)."""
+        launches = [PreparedLaunch(kernel, self._blocks, THREADS_PER_BLOCK, args)
+                    for kernel in kernels[:-1]]
+        launches.append(PreparedLaunch(kernels[-1], self._blocks, THREADS_PER_BLOCK, args)
+                        if last is None else
+                        PreparedLaunch(last, self._blocks, THREADS_PER_BLOCK, last_args))
+        return launches[0] if len(launches) == 1 else LaunchSequence(*launches)
 
     def _prepare_launches(self, parity: int) -> SimpleNamespace:
         a = self.arrays
@@ -724,24 +647,14 @@ class CudaBackend(Backend):
         force_args = self._force_args()
         kick_args = (self.real(0.0), self.density, a.constrained, a.velocity, a.body_force,
                      following)
-        if self.material == "lps":
-            # each force pass is the dilatation kernel, then the force kernel (or force and
-            # kick); a history row's energy takes its own pass
-            dilatation = PreparedLaunch(self.k.lps_dilatation_kernel, blocks, THREADS_PER_BLOCK,
-                                        force_args)
-            forces = forces_energy = LaunchSequence(
-                dilatation, PreparedLaunch(self.k.lps_forces_kernel, blocks, THREADS_PER_BLOCK,
-                                           force_args))
-            forces_kick = LaunchSequence(
-                dilatation, PreparedLaunch(self.k.lps_forces_kick_kernel, blocks,
-                                           THREADS_PER_BLOCK, (*force_args, *kick_args)))
-        else:
-            forces = PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
-                                    force_args)
-            forces_energy = PreparedLaunch(self._energy_force_kernel, blocks, THREADS_PER_BLOCK,
-                                           (*force_args[:-1], self._force_rows))
-            forces_kick = PreparedLaunch(self._force_kernel.forces_kick_kernel, blocks,
-                                         THREADS_PER_BLOCK, (*force_args, *kick_args))
+        passes = self._force_kernel.passes
+        forces = self._pass_launches(passes, force_args)
+        # a history row's step: the force kernel that also sums the bonds' energy terms, or (a
+        # material without it) the plain one, and the energy pass after it
+        forces_energy = forces if self._energy_force_kernel is None else self._pass_launches(
+            passes, force_args, self._energy_force_kernel, (*force_args[:-1], self._force_rows))
+        forces_kick = self._pass_launches(passes, force_args, self._force_kernel.forces_kick_kernel,
+                                          (*force_args, *kick_args))
         launches = SimpleNamespace(
             forces=forces, forces_energy=forces_energy, forces_kick=forces_kick,
             kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
@@ -872,8 +785,8 @@ class CudaBackend(Backend):
 
     def compute_energy(self) -> None:
         self._allocate_energy()
-        kernel = self.k.lps_energy_kernel if self.material == "lps" else self.k.energy_kernel
-        self._history_launch("energy", kernel, self.model.particle_count, self._energy_args)()
+        self._history_launch("energy", self.k.energy_kernel, self.model.particle_count,
+                             self._energy_args)()
 
     def _reduced(self, values, name: str):
         """Each row of a (rows, width) float64 device array summed down to a few hundred numbers a
@@ -923,8 +836,9 @@ class CudaBackend(Backend):
                     (a.history_sums.shape[0], _blocks(n, REDUCE_THREADS)), dtype=np.float64)
             self._history_launch("energy_sums", self.k.energy_sums_kernel, n,
                                  lambda: (self._force_rows, a.displacement, a.velocity, a.volume,
-                                          self.density, a.constrained, self.micromodulus,
-                                          self.critical_stretch, a.load_forces,
+                                          self.density, a.constrained,
+                                          self.material.micromodulus,
+                                          self.material.critical_stretch, a.load_forces,
                                           a.energy_density, self._energy_partial),
                                  threads=REDUCE_THREADS)()
             return self._reduced(self._energy_partial, "energy_partial")
@@ -1015,7 +929,7 @@ class CudaBackend(Backend):
                 self.forces_launch()
                 self.kick_kick_drift_launch()
         # (after the constraints, which clear it; the LPS's force kernel sums no energy)
-        self._energy_fresh = energy and n_steps > 0 and self.material == "pmb"
+        self._energy_fresh = energy and n_steps > 0 and self._force_records_energy
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays
@@ -1032,15 +946,8 @@ class CudaBackend(Backend):
             self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)
             self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
         held = self._held_launches.get(self._parity)
-        if held is None:   # the force kernel with every bond held (Backend._held_force_args)
-            if self.material == "lps":
-                held = LaunchSequence(*(PreparedLaunch(kernel, blocks, THREADS_PER_BLOCK,
-                                                       self._held_force_args())
-                                        for kernel in (self.k.lps_dilatation_kernel,
-                                                       self.k.lps_forces_kernel)))
-            else:
-                held = PreparedLaunch(self._force_kernel.forces_kernel, blocks, THREADS_PER_BLOCK,
-                                      self._held_force_args())
+        if held is None:   # the force kernels with every bond held (Backend._held_force_args)
+            held = self._pass_launches(self._force_kernel.passes, self._held_force_args())
             self._held_launches[self._parity] = held
         ratio = math.inf
         dt = 1.0

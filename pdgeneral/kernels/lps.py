@@ -26,7 +26,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from ..physics.pmb import bond_stretch, deformed_length_squared, reciprocal, reciprocal_sqrt
-from .pmb import bond_at, energy_sums
+from .pmb import bond_at, bond_range, energy_sums
 
 #: As in kernels/pmb.py: fixed by a backend's build (specialize). SPECIALIZED_FORM 1: the
 #: reciprocal form of the extension (explicit float64 runs), 2: the stretch form (float32 and
@@ -44,7 +44,7 @@ GAUSSIAN = 2
 def influence(kind: int, length: float, horizon: float) -> float:
     """omega(|xi|) of the influence function ``kind``: 1, delta / |xi| or exp(-|xi|^2 / delta^2)
     (Silling et al. 2007; Seleson and Parks 2011 for the Gaussian). Tabulated per stencil slot by
-    the host (float64): the kernels read it from ``stencil_influence``."""
+    the host (float64): the kernels read it from ``stencil.influence``."""
     if kind == CONSTANT:
         return 1.0
     if kind == INVERSE_LENGTH:
@@ -87,22 +87,19 @@ def bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, brea
 
 
 @register_jitable(inline="always")
-def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                   stencil_break_squared, stencil_weight, stencil_influence, intact, critical_stretch,
-                   inverse_weighted_volume, dilatation_factor, dilatation, dilatation_term):
+def lps_dilatation(i, displacement, no_fail, bonds, stencil, material, force):
     """Pass 1 of the LPS step: break particle i's bonds past the critical stretch (never where
     either end has no_fail), then dilatation[i] = theta_i = (dim / m0) sum_j omega |xi| e w_ij
     over the bonds still intact (Silling et al. 2007, eq. 89; Le et al. 2014 in 2D), and
-    dilatation_term[i] = P_i theta_i, what the force pass reads of it. ``inverse_weighted_volume``
-    is 1 / m0, one number (materials.lps.particle_terms)."""
+    dilatation_term[i] = P_i theta_i, what the force pass reads of it (``material``:
+    kernels.arguments.Lps; its ``inverse_weighted_volume`` is 1 / m0, one number:
+    materials.lps.particle_terms). The arguments are every force pass's; ``force`` is not read."""
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
     uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
-    row = bond_row[i]
-    count = stencil_offset.shape[0] if row < 0 else row_count[row]
-    first = 0 if row < 0 else row_first[row]
+    intact = bonds.intact
+    row, first, count = bond_range(i, bonds, stencil)
     total = REAL(0.0)
     word = 0
     changed = False
@@ -112,36 +109,33 @@ def lps_dilatation(i, displacement, no_fail, bond_row, row_first, row_count, bon
             word = intact[n >> 5, i]
             changed = False
         if (word >> bit) & 1:
-            j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
-                                      bond_weights, stencil_offset, stencil_weight)
+            j, slot, weight = bond_at(i, n, row, first, bonds, stencil)
             eta_x = displacement[0, j] - ux_i
             eta_y = displacement[1, j] - uy_i
             if dim == 3:
-                xi_z = stencil_xi[2, slot]
+                xi_z = stencil.xi[2, slot]
                 eta_z = displacement[2, j] - uz_i
             else:
                 xi_z = REAL(0.0)
                 eta_z = REAL(0.0)
-            length = stencil_length[slot]
+            length = stencil.length[slot]
             extension, _, breaks = bond_extension(
-                stencil_xi[0, slot], stencil_xi[1, slot], xi_z, eta_x, eta_y, eta_z, length,
-                stencil_break_squared[slot], critical_stretch, dim)
+                stencil.xi[0, slot], stencil.xi[1, slot], xi_z, eta_x, eta_y, eta_z, length,
+                stencil.break_squared[slot], material.critical_stretch, dim)
             if breaks and no_fail[i] == 0 and no_fail[j] == 0:
                 word = word ^ (1 << bit)   # clear the (set) bit
                 changed = True
             else:
-                total += stencil_influence[slot] * length * extension * weight
+                total += stencil.influence[slot] * length * extension * weight
         if changed and (bit == 31 or n == count - 1):
             intact[n >> 5, i] = word
-    theta = REAL(dim) * inverse_weighted_volume * total
-    dilatation[i] = theta
-    dilatation_term[i] = dilatation_factor[i] * theta
+    theta = REAL(dim) * material.inverse_weighted_volume * total
+    material.dilatation[i] = theta
+    material.dilatation_term[i] = material.dilatation_factor[i] * theta
 
 
 @register_jitable(inline="always")
-def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neighbors, bond_slot,
-              bond_weights, stencil_offset, stencil_xi, stencil_length, stencil_weight,
-              stencil_influence, intact, dilatation_term, deviatoric_factor, force):
+def lps_force(i, displacement, no_fail, bonds, stencil, material, force):
     """Pass 2 of the LPS step: the internal force density (N/m^3) on particle i,
 
         f_i = sum_j (t_ij + t_ji) w_ij (xi + eta) / |xi + eta|,
@@ -154,37 +148,36 @@ def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neig
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
     uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
+    dilatation_term = material.dilatation_term
     p_i = dilatation_term[i]
-    q = deviatoric_factor + deviatoric_factor   # q_i + q_j
+    q = material.deviatoric_factor + material.deviatoric_factor   # q_i + q_j
     fx = REAL(0.0)
     fy = REAL(0.0)
     fz = REAL(0.0)
-    row = bond_row[i]
-    count = stencil_offset.shape[0] if row < 0 else row_count[row]
-    first = 0 if row < 0 else row_first[row]
+    intact = bonds.intact
+    row, first, count = bond_range(i, bonds, stencil)
     word = 0
     for n in range(count):
         bit = n & 31
         if bit == 0:
             word = intact[n >> 5, i]
         if (word >> bit) & 1:
-            j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
-                                      bond_weights, stencil_offset, stencil_weight)
-            xi_x = stencil_xi[0, slot]
-            xi_y = stencil_xi[1, slot]
+            j, slot, weight = bond_at(i, n, row, first, bonds, stencil)
+            xi_x = stencil.xi[0, slot]
+            xi_y = stencil.xi[1, slot]
             eta_x = displacement[0, j] - ux_i
             eta_y = displacement[1, j] - uy_i
             if dim == 3:
-                xi_z = stencil_xi[2, slot]
+                xi_z = stencil.xi[2, slot]
                 eta_z = displacement[2, j] - uz_i
             else:
                 xi_z = REAL(0.0)
                 eta_z = REAL(0.0)
-            length = stencil_length[slot]
+            length = stencil.length[slot]
             extension, inverse_length, _ = bond_extension(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
                                                           length, REAL(0.0), REAL(0.0), dim)
             p = p_i + dilatation_term[j]
-            scale = stencil_influence[slot] * weight * (length * p + extension * q) * inverse_length
+            scale = stencil.influence[slot] * weight * (length * p + extension * q) * inverse_length
             fx += scale * (xi_x + eta_x)
             fy += scale * (xi_y + eta_y)
             fz += scale * (xi_z + eta_z)
@@ -195,10 +188,8 @@ def lps_force(i, displacement, bond_row, row_first, row_count, bond_stride, neig
 
 
 @register_jitable(inline="always")
-def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first, row_count,
-               bond_stride, neighbors, bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-               stencil_weight, stencil_influence, intact, inverse_weighted_volume, deviatoric_factor,
-               bulk_modulus, critical_stretch, load_forces, energy_density, sums):
+def lps_energy(i, displacement, velocity, volume, density, constrained, bonds, stencil, material,
+               load_forces, energy_density, sums):
     """Particle i's share of a history row (kernels.pmb.energy_sums) for the LPS:
 
         W_i = kappa / 2 theta_i^2 + q_i / 2 sum_j omega (e_ij - theta_i |xi| / dim)^2 w_ij
@@ -213,10 +204,9 @@ def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
     uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
-    row = bond_row[i]
-    count = stencil_offset.shape[0] if row < 0 else row_count[row]
-    first = 0 if row < 0 else row_first[row]
-    inverse_m = inverse_weighted_volume
+    intact = bonds.intact
+    row, first, count = bond_range(i, bonds, stencil)
+    inverse_m = material.inverse_weighted_volume
     # two sweeps over the bonds: the dilatation, then the deviatoric sum that needs it
     theta = REAL(0.0)
     deviatoric = REAL(0.0)
@@ -229,22 +219,21 @@ def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row
             if bit == 0:
                 word = intact[n >> 5, i]
             if (word >> bit) & 1:
-                j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
-                                          bond_weights, stencil_offset, stencil_weight)
+                j, slot, weight = bond_at(i, n, row, first, bonds, stencil)
                 eta_x = displacement[0, j] - ux_i
                 eta_y = displacement[1, j] - uy_i
                 if dim == 3:
-                    xi_z = stencil_xi[2, slot]
+                    xi_z = stencil.xi[2, slot]
                     eta_z = displacement[2, j] - uz_i
                 else:
                     xi_z = REAL(0.0)
                     eta_z = REAL(0.0)
-                length = stencil_length[slot]
+                length = stencil.length[slot]
                 numerator, _, deformed_length = bond_stretch(
-                    stencil_xi[0, slot], stencil_xi[1, slot], xi_z, eta_x, eta_y, eta_z, length,
+                    stencil.xi[0, slot], stencil.xi[1, slot], xi_z, eta_x, eta_y, eta_z, length,
                     dim)   # the stretch form in every build: an energy is a sum of squares
                 extension = numerator * reciprocal(deformed_length + length)
-                omega_w = stencil_influence[slot] * weight
+                omega_w = stencil.influence[slot] * weight
                 if sweep == 0:
                     theta += omega_w * length * extension
                 else:
@@ -254,9 +243,9 @@ def lps_energy(i, displacement, velocity, volume, density, constrained, bond_row
                     intact_bonds += 1
         if sweep == 0:
             theta = REAL(dim) * inverse_m * theta
-    half_deviatoric = REAL(0.5) * deviatoric_factor
-    energy = REAL(0.5) * bulk_modulus * theta * theta + half_deviatoric * deviatoric
-    critical = np.float64(critical_stretch)
+    half_deviatoric = REAL(0.5) * material.deviatoric_factor
+    energy = REAL(0.5) * material.bulk_modulus * theta * theta + half_deviatoric * deviatoric
+    critical = np.float64(material.critical_stretch)
     critical_energy = np.float64(half_deviatoric) * critical * critical * np.float64(held)
     energy_sums(i, energy, critical_energy, REAL(intact_bonds), displacement, velocity, volume,
                 density, constrained, load_forces, energy_density, sums)

@@ -87,16 +87,27 @@ def bond_weight(j, reference_length, volume, factor, horizon, spacing):
 
 
 @register_jitable(inline="always")
-def bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-            stencil_weight):
+def bond_range(i, bonds, stencil):
+    """(row, first, count) of particle i's bonds for ``bond_at``: its explicit row (-1 for a
+    stencil particle), where that row starts and how many bonds it has (the stencil's size for a
+    stencil particle)."""
+    row = bonds.row[i]
+    if row < 0:
+        return row, 0, stencil.offset.shape[0]
+    return row, bonds.first[row], bonds.count[row]
+
+
+@register_jitable(inline="always")
+def bond_at(i, n, row, first, bonds, stencil):
     """(j, slot, w_ij) of bond n of particle i. A stencil particle (``row`` < 0) reads them from the
     stencil (j = i + offset[n], slot n, the interior weight); the others from their explicit row,
     where bond n is at ``first + n * bond_stride`` (CSR rows on the CPU, bond-major padded columns
-    on the GPU). Either way the same numbers (pdgeneral.stencil)."""
+    on the GPU). Either way the same numbers (pdgeneral.stencil). ``bonds``, ``stencil``: the
+    bundles of kernels/arguments.py."""
     if row < 0:
-        return i + stencil_offset[n], n, stencil_weight[n]
-    k = first + n * bond_stride
-    return neighbors[k], bond_slot[k], bond_weights[k]
+        return i + stencil.offset[n], n, stencil.weight[n]
+    k = first + n * bonds.stride
+    return bonds.neighbors[k], bonds.slot[k], bonds.weight[k]
 
 
 @register_jitable(inline="always")
@@ -164,10 +175,7 @@ def bond_energy(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, inverse
 
 
 @register_jitable(inline="always")
-def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bond_stride, neighbors,
-                   bond_slot, bond_weights, stencil_offset, stencil_xi, stencil_length,
-                   stencil_inverse_length, stencil_break_squared, stencil_weight, intact,
-                   micromodulus, critical_stretch, reciprocal_form, force):
+def particle_force(i, displacement, no_fail, bonds, stencil, material, force):
     """Internal force density (N/m^3) on particle i, and breaking of its bonds.
 
     f_i = sum_j c * w_ij * s_ij * (xi + eta) / |xi + eta| over intact bonds, with the bond weight
@@ -175,21 +183,21 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
     run (Model.bond_weights), and xi, |xi| the exact lattice vector of the bond's stencil slot. A
     stencil particle reads no per-bond data; an explicit row costs 4 + 2 + one real bytes per bond.
 
-    Bond n's state is bit n % 32 of ``intact[n // 32, i]`` (1 = intact). Each bond's force and
-    breaking is ``bond_force``, in the form ``reciprocal_form`` picks, with the per-slot tables
-    1 / |xi| and ((1 + s0) |xi|)^2 (``stencil_inverse_length``, ``stencil_break_squared``).
+    Bond n's state is bit n % 32 of ``bonds.intact[n // 32, i]`` (1 = intact). Each bond's force
+    and breaking is ``bond_force``, in the form ``material.reciprocal_form`` picks, with the
+    per-slot tables 1 / |xi| and ((1 + s0) |xi|)^2 (``stencil.inverse_length``,
+    ``stencil.break_squared``). ``material``: kernels.arguments.Pmb.
     """
     dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
-    form = reciprocal_form if SPECIALIZED_FORM == 0 else SPECIALIZED_FORM == 1
+    form = material.reciprocal_form if SPECIALIZED_FORM == 0 else SPECIALIZED_FORM == 1
+    intact = bonds.intact
     ux_i = displacement[0, i]
     uy_i = displacement[1, i]
     uz_i = displacement[2, i] if dim == 3 else REAL(0.0)
     fx = REAL(0.0)
     fy = REAL(0.0)
     fz = REAL(0.0)
-    row = bond_row[i]
-    count = stencil_offset.shape[0] if row < 0 else row_count[row]
-    first = 0 if row < 0 else row_first[row]
+    row, first, count = bond_range(i, bonds, stencil)
     word = 0
     changed = False
     stretched = REAL(0.0)   # RECORD_ENERGY only: sum s^2 |xi| w, sum |xi| w, intact bonds
@@ -203,29 +211,28 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
         # Every bond's loads are issued whether or not it is intact (a broken bond's force is
         # dropped in bond_force): the GPU then overlaps the gathers of successive bonds (1.22x
         # faster on an H200, same bits; benchmarks/gpu_force_variants.py).
-        j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights,
-                                  stencil_offset, stencil_weight)
-        xi_x = stencil_xi[0, slot]
-        xi_y = stencil_xi[1, slot]
+        j, slot, weight = bond_at(i, n, row, first, bonds, stencil)
+        xi_x = stencil.xi[0, slot]
+        xi_y = stencil.xi[1, slot]
         eta_x = displacement[0, j] - ux_i
         eta_y = displacement[1, j] - uy_i
         if dim == 3:
-            xi_z = stencil_xi[2, slot]
+            xi_z = stencil.xi[2, slot]
             eta_z = displacement[2, j] - uz_i
         else:
             xi_z = REAL(0.0)
             eta_z = REAL(0.0)
         bond_intact = (word >> bit) & 1
-        scale, still_intact = bond_force(i, j, xi_x, xi_y, xi_z, stencil_length[slot],
-                                         stencil_inverse_length[slot], stencil_break_squared[slot],
+        scale, still_intact = bond_force(i, j, xi_x, xi_y, xi_z, stencil.length[slot],
+                                         stencil.inverse_length[slot], stencil.break_squared[slot],
                                          weight, eta_x, eta_y, eta_z, bond_intact, no_fail,
-                                         micromodulus, critical_stretch, form, dim)
+                                         material.micromodulus, material.critical_stretch, form, dim)
         if still_intact != bond_intact:
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
         if RECORD_ENERGY and still_intact:
             squared_length, length = bond_energy(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
-                                                 stencil_length[slot], stencil_inverse_length[slot],
+                                                 stencil.length[slot], stencil.inverse_length[slot],
                                                  form, dim)
             stretched += squared_length * weight
             held += length * weight
@@ -246,32 +253,26 @@ def particle_force(i, displacement, no_fail, bond_row, row_first, row_count, bon
 
 
 @register_jitable(inline="always")
-def particle_damage(i, volume, horizon, spacing, bond_row, row_first, row_count, bond_stride,
-                    neighbors, bond_slot, bond_weights, stencil_offset, stencil_length,
-                    stencil_weight, intact, initial_bond_volume, damage):
+def particle_damage(i, volume, horizon, spacing, bonds, stencil, initial_bond_volume, damage):
     """Damage of particle i: 1 - sum_intact beta_ij V_j / sum_all beta_ij V_j (Silling and Askari
     2005, eq. 21, with partial volumes). Only snapshots need it, so the step does not compute it."""
+    intact = bonds.intact
     intact_volume = REAL(0.0)
-    row = bond_row[i]
-    count = stencil_offset.shape[0] if row < 0 else row_count[row]
-    first = 0 if row < 0 else row_first[row]
+    row, first, count = bond_range(i, bonds, stencil)
     word = 0
     for n in range(count):
         bit = n & 31
         if bit == 0:
             word = intact[n >> 5, i]
         if (word >> bit) & 1:
-            j, slot, _ = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot, bond_weights,
-                                 stencil_offset, stencil_weight)
-            intact_volume += partial_volume_factor(stencil_length[slot], horizon, spacing) * volume[j]
+            j, slot, _ = bond_at(i, n, row, first, bonds, stencil)
+            intact_volume += partial_volume_factor(stencil.length[slot], horizon, spacing) * volume[j]
     damage[i] = REAL(1.0) - intact_volume / initial_bond_volume[i]
 
 
 @register_jitable(inline="always")
-def particle_energy(i, displacement, velocity, volume, density, constrained, bond_row, row_first,
-                    row_count, bond_stride, neighbors, bond_slot, bond_weights, stencil_offset,
-                    stencil_xi, stencil_length, stencil_weight, intact, micromodulus,
-                    critical_stretch, load_forces, energy_density, sums):
+def particle_energy(i, displacement, velocity, volume, density, constrained, bonds, stencil,
+                    material, load_forces, energy_density, sums):
     """Particle i's share of a history row (io/history.py; docs/theory.md, "Histories"): the sums
     of its intact bonds (``bond_energy``, the stretch form), then ``energy_sums``. The GPU gets the
     same sums from its force loop instead, on the steps that end with a history row
@@ -283,33 +284,32 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
     stretched = REAL(0.0)   # sum s^2 |xi| w
     held = REAL(0.0)        # sum |xi| w
     intact_bonds = 0
-    row = bond_row[i]
-    count = stencil_offset.shape[0] if row < 0 else row_count[row]
-    first = 0 if row < 0 else row_first[row]
+    intact = bonds.intact
+    row, first, count = bond_range(i, bonds, stencil)
     word = 0
     for n in range(count):
         bit = n & 31
         if bit == 0:
             word = intact[n >> 5, i]
         if (word >> bit) & 1:
-            j, slot, weight = bond_at(i, n, row, first, bond_stride, neighbors, bond_slot,
-                                      bond_weights, stencil_offset, stencil_weight)
+            j, slot, weight = bond_at(i, n, row, first, bonds, stencil)
             eta_x = displacement[0, j] - ux_i
             eta_y = displacement[1, j] - uy_i
             if dim == 3:
-                xi_z = stencil_xi[2, slot]
+                xi_z = stencil.xi[2, slot]
                 eta_z = displacement[2, j] - uz_i
             else:
                 xi_z = REAL(0.0)
                 eta_z = REAL(0.0)
-            squared_length, length = bond_energy(stencil_xi[0, slot], stencil_xi[1, slot], xi_z,
-                                                 eta_x, eta_y, eta_z, stencil_length[slot],
+            squared_length, length = bond_energy(stencil.xi[0, slot], stencil.xi[1, slot], xi_z,
+                                                 eta_x, eta_y, eta_z, stencil.length[slot],
                                                  REAL(0.0), False, dim)
             stretched += squared_length * weight
             held += length * weight
             intact_bonds += 1
-    energy_sums(i, REAL(0.25) * micromodulus * stretched,
-                critical_energy_density(micromodulus, critical_stretch, held), REAL(intact_bonds),
+    energy_sums(i, REAL(0.25) * material.micromodulus * stretched,
+                critical_energy_density(material.micromodulus, material.critical_stretch, held),
+                REAL(intact_bonds),
                 displacement, velocity, volume, density, constrained, load_forces, energy_density,
                 sums)
 
@@ -626,7 +626,8 @@ def weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction, correct
 #: The shared bodies a backend compiles, callees before callers (``specialize``).
 BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           physics.deformed_length_squared, physics.reciprocal_sqrt,
-          physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_at, bond_force,
+          physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_range, bond_at,
+          bond_force,
           bond_energy, particle_force, particle_damage, critical_energy_density, energy_term,
           energy_sums, particle_energy,
           entry_terms, external_force, kick_drift, kick, kick_kick_drift_to, kick_kick_drift,

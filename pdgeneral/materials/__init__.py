@@ -9,9 +9,19 @@ output records. What model.build_model asks of a material module:
 - ``particle_terms(constants, stencil, volume, correction, corrected, offsets, neighbors,
   bond_slot, horizon, spacing) -> ParticleTerms | None``.
 
-Its bodies live in kernels/ (pmb.py, lps.py); which passes a step runs is still chosen in the
-backends by ``MaterialConstants.model`` (backends/base.py ``_force_args``, cpu.py
-``_MATERIAL_SOURCES``, cuda.py ``_prepare_lps_launches``)."""
+What the backends ask of it (they do not branch on the material):
+
+- ``FORCE_PASSES``: the names of the kernel bodies (kernels/) of one force evaluation, run in
+  order over every particle, each finished everywhere before the next starts; every one takes
+  ``(i, displacement, no_fail, bonds, stencil, material, force)`` (kernels/arguments.py);
+- ``ENERGY_PASS``: the body of a history row's energy pass, ``(i, displacement, velocity, volume,
+  density, constrained, bonds, stencil, material, load_forces, energy_density, sums)``;
+- ``UNROLLED_FORCE``: whether the GPU's unrolled stencil loop (kernels/unrolled.py) serves its
+  (single) force pass, which then also records a history row's bond sums (kernels.pmb.
+  RECORD_ENERGY);
+- ``kernel_material(model, real, zeros, reciprocal_form)``: its ``material`` bundle for the
+  kernels, with ``real`` converting a model array to a device array of the run's precision and
+  ``zeros(shape)`` allocating a working one."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,3 +84,9 @@ class ParticleTerms:
     deviatoric_factor: float | None = None
     #: LPS: omega of each stencil slot, isotropy factor included (materials.lps.influence_table).
     stencil_influence: np.ndarray | None = None
+
+
+def module(name: str):
+    """The material module of a case's ``material.model``."""
+    from . import lps, pmb
+    return {"pmb": pmb, "lps": lps}[name]

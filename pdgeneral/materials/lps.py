@@ -21,10 +21,17 @@ import numpy as np
 from numba import njit, prange
 
 from .. import kernel_cache
+from ..kernels.arguments import Lps
 from ..kernels.lps import CONSTANT, GAUSSIAN, INVERSE_LENGTH, influence
 from ..kernels.pmb import weight_of_bond
 from ..physics.pmb import partial_volume_factor
 from . import MaterialConstants, ParticleTerms
+
+#: Two force passes (kernels/lps.py: the dilatation, which breaks bonds, then the force), its own
+#: energy pass, and the general loop on the GPU (no unrolled build).
+FORCE_PASSES = ("lps_dilatation", "lps_force")
+ENERGY_PASS = "lps_energy"
+UNROLLED_FORCE = False
 
 #: Influence function names (case key material.influence) -> kernels.lps codes.
 INFLUENCE = {"constant": CONSTANT, "inverse_length": INVERSE_LENGTH, "gaussian": GAUSSIAN}
@@ -230,3 +237,14 @@ def particle_terms(constants_: MaterialConstants, bonds, volume, correction, cor
     return ParticleTerms(stiffness=pairwise + coupling, coupling_stiffness=coupling,
                          inverse_weighted_volume=inverse_m, dilatation_factor=dilatation_factor,
                          deviatoric_factor=deviatoric_factor, stencil_influence=omega)
+
+
+def kernel_material(model, real, zeros, reciprocal_form: bool) -> Lps:
+    """The kernels' ``material`` bundle (kernels.arguments.Lps): s0, 1 / m0, q and kappa in the run's
+    precision, P_i, and the dilatation pass's two outputs. (The form of the extension is fixed
+    at compilation: kernels.lps.bond_extension.)"""
+    dtype = model.dtype.type
+    n = model.particle_count
+    return Lps(dtype(model.critical_stretch), dtype(model.inverse_weighted_volume),
+               dtype(model.deviatoric_factor), dtype(model.material.bulk_modulus),
+               real(model.dilatation_factor), zeros((n,)), zeros((n,)))

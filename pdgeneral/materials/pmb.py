@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.arguments import Pmb
 from ..physics import pmb as physics
 from . import MaterialConstants, ParticleTerms
+
+#: One force pass (kernels.pmb.particle_force); its energy pass; the GPU unrolls its stencil loop.
+FORCE_PASSES = ("particle_force",)
+ENERGY_PASS = "particle_energy"
+UNROLLED_FORCE = True
 
 
 def constants(material, horizon: float, dimension: int, plane: str, thickness: float
@@ -40,3 +46,10 @@ def particle_terms(constants_: MaterialConstants, *model_arrays) -> ParticleTerm
     """None: PMB's stiffness sum_j c w_ij / |xi_ij| comes with the stencil classification
     (model._classify_rows), which evaluates each bond weight once for both."""
     return None
+
+
+def kernel_material(model, real, zeros, reciprocal_form: bool) -> Pmb:
+    """The kernels' ``material`` bundle: c and s0 in the run's precision, and the bond force's
+    evaluation (kernels.pmb.bond_force)."""
+    dtype = model.dtype.type
+    return Pmb(dtype(model.micromodulus), dtype(model.critical_stretch), reciprocal_form)
