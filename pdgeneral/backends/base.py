@@ -44,6 +44,8 @@ class Backend:
         self.spacing = dtype.type(model.spacing)
         self.density = dtype.type(model.density)
         self.load_ramps = [g.ramp_time for g in model.load_groups]
+        #: When the last load ramp ends (s): the body force is constant after it.
+        self.last_ramp = max(self.load_ramps, default=0.0)
         load_forces = (np.stack([g.body_force for g in model.load_groups]) if model.load_groups
                        else np.zeros((0, dim, n)))
         # ADR fictitious density with dt = 1: lambda_i = 1/4 dt^2 times the Gershgorin bound of

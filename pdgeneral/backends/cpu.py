@@ -6,11 +6,11 @@ reduction is a sequential sum outside the parallel loops, so the two give identi
 """
 from __future__ import annotations
 
-import math
 import os
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -21,8 +21,6 @@ from .. import kernel_cache, materials
 from ..kernels import retarget, specialize
 from ..kernels.lps import BODIES as LPS_BODIES
 from ..kernels.pmb import (
-    AFTER_DRIFT,
-    AFTER_KICK,
     BODIES,
     constrain,
     entry_terms,
@@ -31,11 +29,11 @@ from ..kernels.pmb import (
     kick_drift,
     kick_kick_drift,
     particle_damage,
-    relaxation_control,
     relaxation_residual,
     relaxation_update,
     unphysical,
 )
+from ..solvers import steps
 from .base import Backend, uses_reciprocal_form
 
 # Each parallel loop is its own compiled function around one shared body: ``range`` in the serial
@@ -162,11 +160,30 @@ def _compile_loops(parallel: bool, reciprocal_form: bool, real, material: str,
     return SimpleNamespace(forces=forces, **loops)
 
 
-def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespace:
-    """The explicit and relaxation loops, calling one backend's compiled loops (``key`` names
-    them in the kernel cache). Scalars reach the loops in ``real`` (the time and the ramps stay
-    float64: kernels.pmb)."""
-    forces = loops.forces
+class StepState(NamedTuple):
+    """What the step driver's operations read (solvers/steps.py), one argument for numba."""
+    density: Any
+    constrained: Any
+    displacement: Any
+    velocity: Any
+    force: Any
+    body_force: Any
+    load_ramps: Any
+    load_forces: Any
+    force_args: tuple        # CpuBackend._force_args
+    held_force_args: tuple   # CpuBackend._held_force_args
+    constraint_args: tuple   # CpuBackend._constraint_args
+    volume: Any
+    fictitious_density: Any
+    old_residual: Any
+    residual: Any
+    sums: Any
+
+
+def _operations(loops: SimpleNamespace, key: tuple) -> dict:
+    """The operations of solvers/steps.py over one backend's compiled loops, compiled (``key``
+    names them in the kernel cache)."""
+    forces_all = loops.forces
     constrain_all = loops.constrain
     kick_drift_all = loops.kick_drift
     kick_all = loops.kick
@@ -175,64 +192,64 @@ def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespac
     residual_all = loops.residual
     update_all = loops.relaxation_update
 
-    def advance(first_step, n_steps, dt, density, force_args, constraint_args, load_ramps,
-                load_forces, constrained, displacement, velocity, force, body_force):
-        """``n_steps`` velocity-Verlet steps from step ``first_step`` (time = step * dt).
-        ``force_args`` and ``constraint_args`` are the argument tuples of the force and constraint
-        loops (CpuBackend._force_args, _constraint_args)."""
-        step = REAL(dt)   # noqa: F821 - the kicks' dt in the run's type (REAL bound by retarget)
-        last_ramp = 0.0
-        for g in range(load_ramps.shape[0]):
-            last_ramp = max(last_ramp, load_ramps[g])
-        for s in range(n_steps):
-            time = (first_step + s + 1) * dt
-            if s == 0:
-                kick_drift_all(step, density, constrained, displacement, velocity, force, body_force)
-            constrain_all(time, dt, AFTER_DRIFT, *constraint_args)
-            forces(*force_args)
-            if time - dt < last_ramp:
-                body_force_all(time, load_ramps, load_forces, body_force)
-            if s == n_steps - 1:
-                kick_all(step, density, constrained, velocity, force, body_force)
-                constrain_all(time, dt, AFTER_KICK, *constraint_args)
-            else:   # this step's kick and the next one's kick_drift in one pass (see kick_kick_drift)
-                kick_kick_drift_all(step, density, constrained, displacement, velocity, force,
-                                    body_force)
+    def kick_drift(step, state):
+        kick_drift_all(step, state.density, state.constrained, state.displacement, state.velocity,
+                       state.force, state.body_force)
 
-    def relax(max_iterations, tolerance, load_factor, dt, resume, force_args, constrained, volume,
-              fictitious_density, displacement, velocity, force, body_force, old_residual, residual,
-              sums):
-        """Adaptive dynamic relaxation at one load factor until |r| <= tolerance * scale, from
-        rest or (``resume``) continuing from the velocities and last residual it left.
-        Returns (iterations, relative residual)."""
-        n = displacement.shape[1]
-        ratio = math.inf
-        step = REAL(dt)              # noqa: F821 - REAL bound by retarget
-        factor = REAL(load_factor)   # noqa: F821
-        for iteration in range(max_iterations + 1):
-            forces(*force_args)
-            residual_all(factor, step, constrained, volume, force, body_force, fictitious_density,
-                         velocity, displacement, old_residual, residual, sums)
-            stiffness = 0.0
-            mass = 0.0
-            residual_sq = 0.0
-            reference_sq = 0.0
-            for i in range(n):  # sequential: same order, same bits, on every backend
-                stiffness += sums[0, i]
-                mass += sums[1, i]
-                residual_sq += sums[2, i]
-                reference_sq += sums[3, i]
-            ratio, damping = relaxation_control(stiffness, mass, residual_sq, reference_sq, dt)
-            if ratio <= tolerance or iteration == max_iterations:
-                return iteration, ratio
-            update_all(iteration == 0 and not resume, REAL(damping), step,  # noqa: F821
-                       constrained, fictitious_density, residual, velocity, displacement,
-                       old_residual)
-        return max_iterations, ratio
+    def constrain(time, dt, phase, state):
+        constrain_all(time, dt, phase, *state.constraint_args)
 
-    typed = {"REAL": real}
-    return SimpleNamespace(advance=kernel_cache.attach(njit(**_OPTIONS)(retarget(advance, typed)), key),
-                           relax=kernel_cache.attach(njit(**_OPTIONS)(retarget(relax, typed)), key))
+    def body_force(time, state):
+        body_force_all(time, state.load_ramps, state.load_forces, state.body_force)
+
+    def forces(energy, state):   # the history row's energy pass follows (CpuBackend)
+        forces_all(*state.force_args)
+
+    def kick(step, state):
+        kick_all(step, state.density, state.constrained, state.velocity, state.force,
+                 state.body_force)
+
+    def forces_kick_drift(step, state):
+        forces_all(*state.force_args)
+        kick_kick_drift_all(step, state.density, state.constrained, state.displacement,
+                            state.velocity, state.force, state.body_force)
+
+    def held_forces(state):
+        forces_all(*state.held_force_args)
+
+    def residual(load_factor, dt, state):
+        sums = state.sums
+        residual_all(load_factor, dt, state.constrained, state.volume, state.force,
+                     state.body_force, state.fictitious_density, state.velocity,
+                     state.displacement, state.old_residual, state.residual, sums)
+        stiffness = 0.0
+        mass = 0.0
+        residual_sq = 0.0
+        reference_sq = 0.0
+        for i in range(sums.shape[1]):  # sequential: same order, same bits, on every backend
+            stiffness += sums[0, i]
+            mass += sums[1, i]
+            residual_sq += sums[2, i]
+            reference_sq += sums[3, i]
+        return stiffness, mass, residual_sq, reference_sq
+
+    def relaxation_update(first, damping, dt, state):
+        update_all(first, damping, dt, state.constrained, state.fictitious_density,
+                   state.residual, state.velocity, state.displacement, state.old_residual)
+
+    functions = (kick_drift, constrain, body_force, forces, kick, forces_kick_drift, held_forces,
+                 residual, relaxation_update)
+    return {f.__name__: kernel_cache.attach(njit(**_OPTIONS)(f), key) for f in functions}
+
+
+def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespace:
+    """The step driver (solvers/steps.py) compiled over one backend's loops (``key`` names it
+    in the kernel cache), with the kicks' and the relaxation's scalars in ``real`` (the time and
+    the ramps stay float64: kernels.pmb)."""
+    table = dict(_operations(loops, key), REAL=real)
+    return SimpleNamespace(**{
+        function.__name__: kernel_cache.attach(njit(**_OPTIONS)(retarget(function, table)), key)
+        for function in (steps.verlet_steps, steps.relaxation_iterations)})
 
 
 @partial(kernel_cache.attach, key=("cpu",))
@@ -285,6 +302,7 @@ class CpuBackend(Backend):
         self.kernels = _kernels(parallel, uses_reciprocal_form(model), model.dtype,
                                 model.material.model)
         super().__init__(model)
+        self._step_state: StepState | None = None
 
     # Backend API --------------------------------------------------------------------------------
     def _upload(self, array):
@@ -329,12 +347,20 @@ class CpuBackend(Backend):
         a = self.arrays
         self.kernels.body_force(time, a.load_ramps, a.load_forces, a.body_force)
 
+    def _state(self) -> StepState:
+        """The step driver's state (the arrays stay the same objects for the whole run)."""
+        if self._step_state is not None:
+            return self._step_state
+        a = self.arrays
+        self._step_state = StepState(self.density, a.constrained, a.displacement, a.velocity, a.force,
+                         a.body_force, a.load_ramps, a.load_forces, self._force_args(),
+                         self._held_force_args(), self._constraint_args(), a.volume,
+                         a.fictitious_density, a.old_residual, a.residual, a.sums)
+        return self._step_state
+
     def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False) -> None:
         follow_cpu_share()   # between chunks of steps (about half a second each)
-        a = self.arrays
-        self.kernels.advance(first_step, n_steps, dt, self.density, self._force_args(),
-                             self._constraint_args(), a.load_ramps, a.load_forces, a.constrained,
-                             a.displacement, a.velocity, a.force, a.body_force)
+        self.kernels.verlet_steps(first_step, n_steps, dt, self.last_ramp, energy, self._state())
 
     def warm_up(self, solver: str) -> None:
         self.compute_damage()         # what snapshots call; reads the state only
@@ -350,10 +376,6 @@ class CpuBackend(Backend):
         if not resume:
             a.velocity[...] = 0.0
             a.old_residual[...] = 0.0
-        iterations, ratio = self.kernels.relax(
-            max_iterations, tolerance, load_factor, 1.0, resume, self._held_force_args(),
-            a.constrained, a.volume,
-            a.fictitious_density, a.displacement, a.velocity, a.force, a.body_force, a.old_residual,
-            a.residual, a.sums)
+        iterations, ratio = self.kernels.relaxation_iterations(
+            max_iterations, tolerance, load_factor, 1.0, resume, self._state())
         return int(iterations), float(ratio)
-

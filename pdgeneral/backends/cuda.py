@@ -31,8 +31,6 @@ from ..kernels import lps as lps_kernels
 from ..kernels import pmb as kernels
 from ..kernels import retarget, specialize, unrolled
 from ..kernels.pmb import (
-    AFTER_DRIFT,
-    AFTER_KICK,
     constrain,
     critical_energy_density,
     energy_term,
@@ -44,13 +42,13 @@ from ..kernels.pmb import (
     kick_kick_drift_to,
     particle_damage,
     particle_force,
-    relaxation_control,
     relaxation_residual,
     relaxation_update,
     unphysical,
 )
 from ..memory import model_bytes
 from ..physics import pmb as physics
+from ..solvers import steps as step_driver
 from .base import Backend, _not_empty, slot_tables, uses_reciprocal_form
 
 # The simulator runs every thread as a Python thread: small blocks keep the tests quick there.
@@ -544,6 +542,63 @@ def padded_bond_layout(offsets: np.ndarray, values: np.ndarray, fill=0):
     return np.arange(n, dtype=np.int32), counts.astype(np.int32), n, padded
 
 
+# The operations of the step driver (solvers/steps.py) on the GPU: each a prepared launch of the
+# backend ``b``. The kicks' dt is set on the launches before a chunk of steps (CudaBackend.advance).
+def _kick_drift(step, b):
+    b.kick_drift_launch()
+
+
+def _constrain(time, dt, phase, b):
+    b.apply_constraints(time, dt, phase)
+
+
+def _body_force(time, b):
+    b.set_body_force(time)
+
+
+def _forces(energy, b):
+    # a history row follows: the force kernel also sums its bonds' energy terms
+    (b.forces_energy_launch if energy else b.forces_launch)()
+
+
+def _kick(step, b):
+    b.kick_launch()
+
+
+def _forces_kick_drift(step, b):
+    if b.fuse_kick:
+        b.forces_kick_launch()   # writes the next displacement into the other array
+        b._use(1 - b._parity)
+    else:
+        b.forces_launch()
+        b.kick_kick_drift_launch()
+
+
+def _held_forces(b):
+    b.held_forces_launch()
+
+
+def _residual(load_factor, dt, b):
+    a = b.arrays
+    b.k.residual_kernel[b._blocks, THREADS_PER_BLOCK](
+        load_factor, dt, a.constrained, a.volume, a.force, a.body_force, a.fictitious_density,
+        a.velocity, a.displacement, a.old_residual, a.residual, a.sums)
+    return b._reduced_sums()
+
+
+def _relaxation_update(first, damping, dt, b):
+    a = b.arrays
+    b.k.relaxation_update_kernel[b._blocks, THREADS_PER_BLOCK](
+        first, damping, dt, a.constrained, a.fictitious_density, a.residual, a.velocity,
+        a.displacement, a.old_residual)
+
+
+_OPERATIONS = {"kick_drift": _kick_drift, "constrain": _constrain, "body_force": _body_force,
+               "forces": _forces, "kick": _kick, "forces_kick_drift": _forces_kick_drift,
+               "held_forces": _held_forces, "residual": _residual,
+               "relaxation_update": _relaxation_update}
+
+
 class CudaBackend(Backend):
     """Arrays live in GPU memory; every operation is a kernel launch. The explicit step loop has no
     host round trip; the relaxation reads four reduced numbers per iteration."""
@@ -585,7 +640,11 @@ class CudaBackend(Backend):
         self._held_launches: dict[int, PreparedLaunch] = {}   # relax's force launch, by parity
         self._history_launches: dict = {}
         self._first_unphysical = cuda.device_array(1, dtype=np.int64)   # one number per check
-        self._last_ramp = max(self.load_ramps, default=0.0)
+        # The step driver (solvers/steps.py) run as Python over this backend's launches, with the
+        # relaxation's scalars in the run's type (kernels.pmb.REAL).
+        operations = dict(_OPERATIONS, REAL=self.real)
+        self._verlet_steps = retarget(step_driver.verlet_steps, operations)
+        self._relaxation_iterations = retarget(step_driver.relaxation_iterations, operations)
         self.unrolled = (self.unroll_stencil and rows.stencil_particles > 0 and unrolls(model)
                          and self.material_module.UNROLLED_FORCE)
         #: Whether the unrolled loop is specialized for the model (its numbers compiled in) rather
@@ -905,30 +964,8 @@ class CudaBackend(Backend):
             launches.kick_kick_drift.set(0, step)
             launches.forces_kick.set(self._forces_kick_dt, step)
         self.kick_launch.set(0, step)
-        constrained = self.constrain_launch is not None
-        for s in range(n_steps):   # the same sequence as the CPU driver (backends/cpu.py)
-            time = (first_step + s + 1) * dt
-            if s == 0:
-                self.kick_drift_launch()
-            if constrained:
-                self.apply_constraints(time, dt, AFTER_DRIFT)
-            # The body force before the forces (the CPU sets it after them): the fused kernel's
-            # kick reads it, and neither depends on the other.
-            if time - dt < self._last_ramp:
-                self.set_body_force(time)
-            if s == n_steps - 1:
-                # a history row follows: the force kernel also sums its bonds' energy terms
-                (self.forces_energy_launch if energy else self.forces_launch)()
-                self.kick_launch()
-                if constrained:
-                    self.apply_constraints(time, dt, AFTER_KICK)
-            elif self.fuse_kick:
-                self.forces_kick_launch()
-                self._use(1 - self._parity)
-            else:
-                self.forces_launch()
-                self.kick_kick_drift_launch()
-        # (after the constraints, which clear it; the LPS's force kernel sums no energy)
+        self._verlet_steps(first_step, n_steps, dt, self.last_ramp, energy, self)
+        # (after the constraints, which clear it; a material without RECORD_ENERGY sums no energy)
         self._energy_fresh = energy and n_steps > 0 and self._force_records_energy
 
     def _reduced_sums(self) -> np.ndarray:
@@ -941,32 +978,17 @@ class CudaBackend(Backend):
               resume: bool = False) -> tuple[int, float]:
         self._energy_fresh = False
         a = self.arrays
-        blocks = self._blocks
         if not resume:
-            self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.velocity)
-            self.k.zero_kernel[blocks, THREADS_PER_BLOCK](a.old_residual)
+            self.k.zero_kernel[self._blocks, THREADS_PER_BLOCK](a.velocity)
+            self.k.zero_kernel[self._blocks, THREADS_PER_BLOCK](a.old_residual)
         held = self._held_launches.get(self._parity)
         if held is None:   # the force kernels with every bond held (Backend._held_force_args)
             held = self._pass_launches(self._force_kernel.passes, self._held_force_args())
             self._held_launches[self._parity] = held
-        ratio = math.inf
-        dt = 1.0
-        step, factor = self.real(dt), self.real(load_factor)   # in the run's type (kernels.pmb)
-        for iteration in range(max_iterations + 1):
-            held()
-            self.k.residual_kernel[blocks, THREADS_PER_BLOCK](factor, step, a.constrained, a.volume,
-                                                              a.force, a.body_force,
-                                                              a.fictitious_density, a.velocity,
-                                                              a.displacement, a.old_residual,
-                                                              a.residual, a.sums)
-            stiffness, mass, residual_sq, reference_sq = self._reduced_sums()
-            ratio, damping = relaxation_control(stiffness, mass, residual_sq, reference_sq, dt)
-            if ratio <= tolerance or iteration == max_iterations:
-                return iteration, ratio
-            self.k.relaxation_update_kernel[blocks, THREADS_PER_BLOCK](
-                iteration == 0 and not resume, self.real(damping), step, a.constrained, a.fictitious_density,
-                a.residual, a.velocity, a.displacement, a.old_residual)
-        return max_iterations, ratio
+        self.held_forces_launch = held
+        iterations, ratio = self._relaxation_iterations(max_iterations, tolerance, load_factor, 1.0,
+                                                        resume, self)
+        return iterations, float(ratio)
 
     def device(self) -> str:
         """GPU name and UUID: tells the GPUs of one host apart (batch --gpus)."""
