@@ -1,9 +1,9 @@
 """The memory estimate against the arrays a backend really allocates."""
 import numpy as np
 import pytest
-from conftest import BASE_2D, merge, model_from, needs_cuda
+from conftest import BASE_2D, CUDA_SIMULATOR, merge, model_from, needs_cuda, real_gpu
 
-from pdgeneral import backends
+from pdgeneral import arrays, backends
 from pdgeneral.memory import model_bytes
 
 
@@ -87,3 +87,56 @@ def test_cuda_refuses_a_case_that_does_not_fit_before_allocating(monkeypatch):
     with pytest.raises(CaseError, match=r"backend: the case needs about .* GiB of GPU memory"):
         backends.create("cuda", model_from(BASE_2D))
     assert allocations == []
+
+
+def table_arrays(engine) -> dict:
+    """name -> (shape, dtype) of the array table's arrays (pdgeneral/arrays.py) that this backend
+    holds, as the table declares them for its sizes."""
+    real = engine.model.dtype
+    return {spec.name: (arrays.shape(spec, engine.sizes), arrays.dtype_of(spec, real))
+            for spec in arrays.ARRAYS
+            if engine.sizes.present(spec) and spec.when != "cuda"}
+
+
+@pytest.mark.parametrize("backend", ["serial", "cuda"])
+@pytest.mark.parametrize("raw", [BASE_2D, merge(BASE_2D, {"precision": "float32"}),
+                                 merge(BASE_2D, {"material": {"model": "lps", "poissons_ratio": 0.3}})],
+                         ids=["pmb", "pmb-float32", "lps"])
+def test_a_backend_holds_exactly_the_array_table(backend, raw):
+    # The table drives the allocation and the memory estimate: an array a backend holds that the
+    # table does not declare (or declares with another shape or type) fails here.
+    if backend == "cuda" and not (CUDA_SIMULATOR or real_gpu()):
+        pytest.skip("no GPU and no simulator")
+    model = model_from(raw)
+    engine = with_histories(backends.create(backend, model))
+    declared = table_arrays(engine)
+    held = {name: (tuple(value.shape), np.dtype(value.dtype))
+            for name, value in vars(engine.arrays).items()}
+    assert set(held) == set(declared)
+    for name, (shape, dtype) in declared.items():
+        if name == "history_terms":   # (rows, width): the table counts two padded terms per entry
+            assert held[name][1] == dtype
+            assert np.prod(held[name][0]) <= np.prod(shape)
+            continue
+        assert held[name] == (shape, dtype), name
+
+
+def test_the_restart_arrays_are_what_a_resume_restores():
+    # arrays.RESTART: a backend loaded with another's restart arrays holds the same bits in each.
+    from pdgeneral.model import time_stepping
+    from pdgeneral.solvers import run_explicit
+    raw = merge(BASE_2D, {
+        "regions": {"right": {"box": {"min": [0.038, 0.0], "max": [0.04, 0.02]}}},
+        "boundary_conditions": [{"region": "right", "type": "velocity", "value": [2.0, None]}]})
+    model = model_from(raw)
+    first = backends.create("serial", model)
+    dt, _ = time_stepping(model)
+    run_explicit(first, None, 30, dt, 10**9)
+    fields, bits = first.snapshot_state()
+    second = backends.create("serial", model)
+    second.load_state(fields["displacement"], fields["velocity"], bits)
+    second.load_constraint_work(first.constraint_work())
+    for name in arrays.RESTART:
+        assert np.asarray(getattr(first.arrays, name)).tobytes() == \
+            np.asarray(getattr(second.arrays, name)).tobytes(), name
+    assert set(arrays.RESTART) == {"displacement", "velocity", "intact", "constraint_work"}

@@ -2,12 +2,13 @@
 the solvers call. Solvers never branch on the backend; backends never know the case file."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from types import SimpleNamespace
 
 import numpy as np
 
-from .. import bondstate, materials, stencil
+from .. import arrays, bondstate, materials, stencil
 from ..kernels.arguments import Bonds, StencilTables
 from ..model import Model
 from ..physics.pmb import break_length_squared
@@ -32,10 +33,6 @@ class Backend:
         dtype = model.dtype
         n = model.particle_count
         dim = model.dimension
-        # Static arrays may share memory with the model; state arrays are always fresh copies, so
-        # that two backends of one model (compare, tests) never write into each other's state.
-        real = lambda a: self._upload(np.asarray(a, dtype=dtype))
-        state = lambda a: self._upload(np.array(a, dtype=dtype, copy=True))
         #: The run's floating-point type: scalars reach the kernels in it (kernels.pmb.REAL).
         self.real = dtype.type
         #: The evaluation of the bond force (kernels.pmb.bond_force; uses_reciprocal_form).
@@ -63,45 +60,62 @@ class Backend:
         row_first, row_count, self.bond_stride, per_bond = self._bond_layout(row_offsets,
                                                                              tuple(per_bond))
         neighbors, bond_slot, bond_weights = per_bond
-        self.arrays = SimpleNamespace(
-            volume=real(model.volume), no_fail=self._upload(model.no_fail),
-            bond_row=self._upload(rows.bond_row), row_first=self._upload(row_first),
-            row_count=self._upload(row_count), neighbors=self._upload(neighbors),
-            bond_slot=self._upload(bond_slot), bond_weights=real(bond_weights),
-            stencil_offset=self._upload(model.stencil.offsets),
-            **{f"stencil_{name}": self._upload(table)
-               for name, table in slot_tables(model, rows).items()},
-            initial_bond_volume=real(model.initial_bond_volume),
-            constrained=self._upload(model.constrained),
-            constraint_particle=self._upload(model.constraint_particle),
-            constraint_component=self._upload(model.constraint_component),
-            constraint_kind=self._upload(model.constraint_kind),
-            constraint_value=real(model.constraint_value), constraint_ramp=real(model.constraint_ramp),
-            load_ramps=self._upload(np.asarray(self.load_ramps, dtype=np.float64)),
-            load_forces=real(load_forces), fictitious_density=real(fictitious_density),
-            displacement=self._zeros((dim, n), dtype), velocity=state(model.initial_velocity),
-            intact=self._upload(bondstate.pack(model.offsets, model.initial_intact, model.max_bonds)),
-            force=self._zeros((dim, n), dtype), damage=self._zeros((n,), dtype),
-            body_force=self._zeros((dim, n), dtype), old_residual=self._zeros((dim, n), dtype),
-            residual=self._zeros((dim, n), dtype), sums=self._zeros((4, n), dtype),
-            # per constraint entry, the work of the prescribed motion so far (kernels.pmb.constrain)
-            constraint_work=self._zeros((max(1, model.constraint_particle.shape[0]),), np.float64),
-        )
+        #: The sizes of the array table (arrays.py) for this run: the arrays below are the
+        #: table's, with its shapes and types (tests/test_memory.py checks it).
+        self.sizes = arrays.sizes(
+            n, dim, np.dtype(dtype).name, self.layout, max_bonds=model.max_bonds,
+            explicit_particles=row_count.shape[0], explicit_bonds=neighbors.shape[0],
+            stencil_size=model.stencil.size, load_groups=len(model.load_groups), histories=False,
+            constraint_entries=int(model.constraint_particle.shape[0]),
+            material=model.material.model)
+        sources = {
+            "volume": model.volume, "no_fail": model.no_fail, "bond_row": rows.bond_row,
+            "initial_bond_volume": model.initial_bond_volume, "constrained": model.constrained,
+            "fictitious_density": fictitious_density, "load_forces": load_forces,
+            "velocity": model.initial_velocity,
+            "intact": bondstate.pack(model.offsets, model.initial_intact, model.max_bonds),
+            "row_first": row_first, "row_count": row_count, "neighbors": neighbors,
+            "bond_slot": bond_slot, "bond_weights": bond_weights,
+            "stencil_offset": model.stencil.offsets,
+            **{f"stencil_{name}": table for name, table in slot_tables(model, rows).items()},
+            "stencil_influence": (model.stencil_influence if model.stencil_influence is not None
+                                  else np.ones(model.stencil.size)),
+            "constraint_particle": model.constraint_particle,
+            "constraint_component": model.constraint_component,
+            "constraint_kind": model.constraint_kind, "constraint_value": model.constraint_value,
+            "constraint_ramp": model.constraint_ramp, "load_ramps": self.load_ramps,
+            "dilatation_factor": model.dilatation_factor}
+        self.arrays = SimpleNamespace()
+        for spec in arrays.ARRAYS:
+            if spec.when in ("", "lps") and self.sizes.present(spec):
+                setattr(self.arrays, spec.name, self._allocate(spec, sources.get(spec.name)))
         a = self.arrays
         # The kernels' argument bundles (kernels/arguments.py), over the arrays above.
         self.bonds = Bonds(a.bond_row, a.row_first, a.row_count, self.bond_stride, a.neighbors,
                            a.bond_slot, a.bond_weights, a.intact)
-        influence = (model.stencil_influence if model.stencil_influence is not None
-                     else np.ones(model.stencil.size))
         self.stencil = StencilTables(a.stencil_offset, a.stencil_xi, a.stencil_length,
-                               a.stencil_inverse_length, a.stencil_break_squared, a.stencil_weight,
-                               real(influence))
+                                     a.stencil_inverse_length, a.stencil_break_squared,
+                                     a.stencil_weight, a.stencil_influence)
         #: The material's module (materials/): which bodies the passes run; and its bundle.
         self.material_module = materials.module(model.material.model)
-        self.material = self.material_module.kernel_material(
-            model, real, lambda shape: self._zeros(shape, dtype), self.reciprocal_form)
+        self.material = self.material_module.kernel_material(model, a, self.reciprocal_form)
 
     # Layout and transfers -----------------------------------------------------------------------
+    #: How explicit bond rows are stored (arrays.sizes): "cpu" CSR rows, "cuda" padded columns.
+    layout = "cpu"
+
+    def _allocate(self, spec: arrays.Array, source=None):
+        """The array ``spec`` of the table (arrays.py): ``source`` (host data of the model, or the
+        state's initial values) in the declared type, else zeros of the declared shape. A model
+        array may share memory with the model; a state array is always a fresh copy, so that two
+        backends of one model (compare, tests) never write into each other's state."""
+        dtype = arrays.dtype_of(spec, self.model.dtype)
+        if source is None:
+            return self._zeros(arrays.shape(spec, self.sizes), dtype)
+        copy = spec.role in ("state", "restart")
+        return self._upload(np.array(source, dtype=dtype, copy=True) if copy
+                            else np.asarray(source, dtype=dtype))
+
     def _bond_layout(self, row_offsets: np.ndarray, per_bond: tuple):
         """(row_first (E,), row_count (E,) int32, bond_stride, per-bond arrays) of the explicit
         rows, given as CSR (``row_offsets``, Model.explicit_bonds): bond n of explicit row r is at
@@ -223,19 +237,19 @@ class Backend:
         self._allocate_energy()
         a = self.arrays
         self.entry_count = int(entries["particle"].shape[0])
-        for name, dtype in (("particle", np.int32), ("component", np.int32), ("row", np.int32),
-                            ("column", np.int32), ("rate", np.float64)):
-            setattr(a, f"entry_{name}",
-                    self._upload(_not_empty(np.asarray(entries[name], dtype=dtype))))
+        for name in ("particle", "component", "row", "column", "rate"):
+            setattr(a, f"entry_{name}", self._allocate(arrays.by_name(f"entry_{name}"),
+                                                       _not_empty(np.asarray(entries[name]))))
+        # (the table counts two terms per entry, padded: arrays.py)
         a.history_terms = self._zeros((max(1, rows), max(1, width)), np.float64)
         self.history_rows = rows
 
     def _allocate_energy(self) -> None:
         a = self.arrays
         if not hasattr(a, "energy_density"):
-            n = self.model.particle_count
-            a.energy_density = self._zeros((n,), self.model.dtype)
-            a.history_sums = self._zeros((4 + len(self.model.load_groups), n), np.float64)
+            self.sizes = dataclasses.replace(self.sizes, histories=True)
+            for name in ("energy_density", "history_sums"):
+                setattr(a, name, self._allocate(arrays.by_name(name)))
 
     def compute_energy(self) -> None:
         """The energy pass (kernels.pmb.particle_energy) at the current state."""

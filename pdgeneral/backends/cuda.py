@@ -604,6 +604,7 @@ class CudaBackend(Backend):
     host round trip; the relaxation reads four reduced numbers per iteration."""
 
     name = "cuda"
+    layout = "cuda"
     #: Whether the stencil particles' force loop is unrolled for the model (kernels/unrolled.py);
     #: False keeps the general loop (the same results; tests and benchmarks compare the two).
     unroll_stencil = True

@@ -19,9 +19,9 @@ What the backends ask of it (they do not branch on the material):
 - ``UNROLLED_FORCE``: whether the GPU's unrolled stencil loop (kernels/unrolled.py) serves its
   (single) force pass, which then also records a history row's bond sums (kernels.pmb.
   RECORD_ENERGY);
-- ``kernel_material(model, real, zeros, reciprocal_form)``: its ``material`` bundle for the
-  kernels, with ``real`` converting a model array to a device array of the run's precision and
-  ``zeros(shape)`` allocating a working one."""
+- ``kernel_material(model, arrays, reciprocal_form)``: its ``material`` bundle for the kernels,
+  over the backend's ``arrays`` (its per-particle arrays are declared in the array table,
+  arrays.py, with ``when`` naming the material)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -239,12 +239,12 @@ def particle_terms(constants_: MaterialConstants, bonds, volume, correction, cor
                          deviatoric_factor=deviatoric_factor, stencil_influence=omega)
 
 
-def kernel_material(model, real, zeros, reciprocal_form: bool) -> Lps:
+def kernel_material(model, arrays, reciprocal_form: bool) -> Lps:
     """The kernels' ``material`` bundle (kernels.arguments.Lps): s0, 1 / m0, q and kappa in the run's
-    precision, P_i, and the dilatation pass's two outputs. (The form of the extension is fixed
-    at compilation: kernels.lps.bond_extension.)"""
+    precision, and the backend's arrays (``arrays``: Backend.arrays, from the array table) of P_i
+    and the dilatation pass's two outputs. (The form of the extension is fixed at compilation:
+    kernels.lps.bond_extension.)"""
     dtype = model.dtype.type
-    n = model.particle_count
     return Lps(dtype(model.critical_stretch), dtype(model.inverse_weighted_volume),
                dtype(model.deviatoric_factor), dtype(model.material.bulk_modulus),
-               real(model.dilatation_factor), zeros((n,)), zeros((n,)))
+               arrays.dilatation_factor, arrays.dilatation, arrays.dilatation_term)

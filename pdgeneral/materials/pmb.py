@@ -48,7 +48,7 @@ def particle_terms(constants_: MaterialConstants, *model_arrays) -> ParticleTerm
     return None
 
 
-def kernel_material(model, real, zeros, reciprocal_form: bool) -> Pmb:
+def kernel_material(model, arrays, reciprocal_form: bool) -> Pmb:
     """The kernels' ``material`` bundle: c and s0 in the run's precision, and the bond force's
     evaluation (kernels.pmb.bond_force)."""
     dtype = model.dtype.type
