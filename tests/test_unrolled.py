@@ -47,11 +47,11 @@ def unrolled_loop(model, engine, as_index):
                                    engine.reciprocal_form, unsigned=as_index is not unrolled.same_index)
 
     @njit
-    def drive(particles, displacement, no_fail, intact, micromodulus, critical_stretch, table, force):
+    def drive(particles, displacement, no_fail, intact, material, table, force):
         for i in particles:
-            loop(i, displacement, no_fail, intact, micromodulus, critical_stretch, table, force)
-    return lambda particles, displacement, no_fail, intact, micromodulus, critical_stretch, force: drive(
-        particles, displacement, no_fail, intact, micromodulus, critical_stretch, table, force)
+            loop(i, displacement, no_fail, intact, material, table, force)
+    return lambda particles, displacement, no_fail, intact, material, force: drive(
+        particles, displacement, no_fail, intact, material, table, force)
 
 
 def strained_state(raw):
@@ -87,14 +87,77 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
     force = np.full_like(a.force, np.nan)
     intact = intact_before.copy()
     unrolled_loop(model, engine, as_index)(particles, a.displacement, a.no_fail, intact,
-                                           engine.material.micromodulus,
-                                           engine.material.critical_stretch, force)
+                                           engine.material, force)
 
     # Bonds of stencil particles broke in this evaluation, so the breaking path ran.
     assert np.count_nonzero(general_intact[:, particles] != intact_before[:, particles]) > 0
     assert np.array_equal(intact, general_intact)
     assert np.array_equal(force[:, particles], general_force[:, particles])
     assert force[:, particles].tobytes() == general_force[:, particles].tobytes()
+
+
+LPS = {"material": {"model": "lps", "poissons_ratio": 0.3}}
+
+
+def pass_loop_source(particles, displacement, no_fail, bonds, stencil, material, force):
+    for i in particles:
+        FORCE_PASS(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
+
+
+@pytest.mark.parametrize("raw", [merge(PLATE, LPS), merge(PLATE, {**LPS, "precision": "float32"})],
+                         ids=["2d", "2d-float32"])
+@pytest.mark.parametrize("as_index", [unrolled.same_index, numba.uint64], ids=["signed", "unsigned"])
+def test_unrolled_lps_passes_are_the_general_passes_bit_for_bit(raw, as_index):
+    # Both LPS passes (the dilatation, which breaks bonds, and the force) written out over the
+    # stencil give the general loop's bits at the stencil particles.
+    model, engine = strained_state(raw)
+    a = engine.arrays
+    table = bodies(model, engine)
+    particles = np.flatnonzero(engine.rows.bond_row < 0)
+    numbers = unrolled.stencil_table(model.stencil, slot_tables(model, engine.rows),
+                                     engine.reciprocal_form,
+                                     unsigned=as_index is not unrolled.same_index, material="lps")
+
+    def general(body, which, material, intact, force):
+        loop = njit(retarget(pass_loop_source, dict(table, FORCE_PASS=table[body])))
+        loop(which, a.displacement, a.no_fail, engine.bonds._replace(intact=intact), engine.stencil,
+             material, force)
+
+    def written_out(body, material, intact, force):
+        loop = njit(unrolled.stencil_pass(body, model.stencil.vectors, engine.reciprocal_form,
+                                          table, as_index, model.dtype.type))
+
+        @njit
+        def drive(particles, displacement, no_fail, intact, material, numbers, force):
+            for i in particles:
+                loop(i, displacement, no_fail, intact, material, numbers, force)
+        drive(particles, a.displacement, a.no_fail, intact, material, numbers, force)
+
+    def fresh():
+        n = model.particle_count
+        return engine.material._replace(dilatation=np.full(n, np.nan, model.dtype),
+                                        dilatation_term=np.full(n, np.nan, model.dtype))
+
+    intact_before = a.intact.copy()
+    # the dilatation pass
+    reference, reference_intact = fresh(), intact_before.copy()
+    general("lps_dilatation", particles, reference, reference_intact, a.force)
+    candidate, candidate_intact = fresh(), intact_before.copy()
+    written_out("lps_dilatation", candidate, candidate_intact, a.force)
+    assert np.count_nonzero(reference_intact[:, particles] != intact_before[:, particles]) > 0
+    assert np.array_equal(candidate_intact, reference_intact)
+    for name in ("dilatation", "dilatation_term"):
+        assert getattr(candidate, name)[particles].tobytes() == \
+            getattr(reference, name)[particles].tobytes(), name
+    # the force pass, after a dilatation pass over every particle
+    complete, complete_intact = fresh(), intact_before.copy()
+    general("lps_dilatation", np.arange(model.particle_count), complete, complete_intact, a.force)
+    reference_force = np.full_like(a.force, np.nan)
+    general("lps_force", particles, complete, complete_intact, reference_force)
+    force = np.full_like(a.force, np.nan)
+    written_out("lps_force", complete, complete_intact, force)
+    assert force[:, particles].tobytes() == reference_force[:, particles].tobytes()
+    assert np.all(np.isfinite(force[:, particles]))
 
 
 def test_unrolled_source_reads_the_stencil_from_its_table_argument():
@@ -139,8 +202,9 @@ def run_cuda(model, unroll, steps):
 
 
 @needs_cuda
-def test_cuda_unrolled_kernel_matches_the_general_kernel():
-    model = model_from(SMALL_PLATE)
+@pytest.mark.parametrize("raw", [SMALL_PLATE, merge(SMALL_PLATE, LPS)], ids=["pmb", "lps"])
+def test_cuda_unrolled_kernel_matches_the_general_kernel(raw):
+    model = model_from(raw)
     general = run_cuda(model, False, steps=20)
     fast = run_cuda(model, True, steps=20)
     assert np.count_nonzero(~general["intact"]) > model.precracked_bond_count

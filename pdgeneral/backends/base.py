@@ -78,8 +78,6 @@ class Backend:
             "bond_slot": bond_slot, "bond_weights": bond_weights,
             "stencil_offset": model.stencil.offsets,
             **{f"stencil_{name}": table for name, table in slot_tables(model, rows).items()},
-            "stencil_influence": (model.stencil_influence if model.stencil_influence is not None
-                                  else np.ones(model.stencil.size)),
             "constraint_particle": model.constraint_particle,
             "constraint_component": model.constraint_component,
             "constraint_kind": model.constraint_kind, "constraint_value": model.constraint_value,
@@ -343,14 +341,18 @@ def uses_reciprocal_form(model: Model) -> bool:
 def slot_tables(model: Model, rows: stencil.Rows) -> dict[str, np.ndarray]:
     """The per-slot tables of the force loops in the run's precision: bond vector ``xi`` (dim, S),
     ``length`` |xi|, ``inverse_length`` 1 / |xi|, ``break_squared`` ((1 + s0) |xi|)^2 (computed in
-    float64, then rounded) and the stencil particles' ``weight``."""
+    float64, then rounded), the stencil particles' ``weight`` and the LPS's ``influence`` omega
+    (ones for PMB, which does not read it)."""
     dtype = model.dtype
     length = model.stencil.length
+    influence = (model.stencil_influence if model.stencil_influence is not None
+                 else np.ones(model.stencil.size))
     return {"xi": np.asarray(model.stencil.xi, dtype=dtype), "length": np.asarray(length, dtype=dtype),
             "inverse_length": np.asarray(1.0 / length, dtype=dtype),
             "break_squared": np.asarray(break_length_squared(length, model.critical_stretch),
                                         dtype=dtype),
-            "weight": np.asarray(rows.stencil_weight, dtype=dtype)}
+            "weight": np.asarray(rows.stencil_weight, dtype=dtype),
+            "influence": np.asarray(influence, dtype=dtype)}
 
 
 def _not_empty(values: np.ndarray) -> np.ndarray:

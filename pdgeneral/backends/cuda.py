@@ -41,7 +41,6 @@ from ..kernels.pmb import (
     kick_kick_drift,
     kick_kick_drift_to,
     particle_damage,
-    particle_force,
     relaxation_residual,
     relaxation_update,
     unphysical,
@@ -91,18 +90,17 @@ def general_pass(i, displacement, no_fail, bonds, stencil, material, stencil_tab
     BODY(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
 
 
-def unrolled_particle_force(i, displacement, no_fail, bonds, stencil, material, stencil_table,
-                            force):
-    """particle_force with the stencil particles' loop unrolled (kernels/unrolled.py), reading the
-    stencil's numbers from ``stencil_table``: the same arguments and the same results."""
+def unrolled_pass(i, displacement, no_fail, bonds, stencil, material, stencil_table, force):
+    """A force pass (BODY) with the stencil particles' loop unrolled (STENCIL_PASS:
+    kernels/unrolled.py), which reads the stencil's numbers from ``stencil_table``: the same
+    arguments and the same results."""
     if bonds.row[i] < 0:
         # Bound when the kernel is built (_force_kernels): the loop for the stencil's shape, and
         # the table to read (the argument, or the model's own as compile-time constants).
-        stencil_particle_force(i, displacement, no_fail, bonds.intact,  # noqa: F821
-                               material.micromodulus, material.critical_stretch,
-                               stencil_numbers(stencil_table), force)  # noqa: F821
+        STENCIL_PASS(i, displacement, no_fail, bonds.intact, material,  # noqa: F821
+                     stencil_numbers(stencil_table), force)  # noqa: F821
     else:
-        particle_force(i, displacement, no_fail, bonds, stencil, material, force)
+        BODY(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
 
 
 def damage_kernel(volume, horizon, spacing, bonds, stencil, initial_bond_volume, damage):
@@ -359,7 +357,8 @@ def unrolls(model) -> bool:
     table within the kernel parameters (2D stencils up to horizon factors of about 4.5)."""
     size = model.stencil.size
     return size <= UNROLL_MAX_SLOTS and unrolled.table_bytes(
-        size, model.dimension, uses_reciprocal_form(model), model.dtype.itemsize) <= UNROLL_MAX_TABLE_BYTES
+        size, model.dimension, uses_reciprocal_form(model), model.dtype.itemsize,
+        model.material.model) <= UNROLL_MAX_TABLE_BYTES
 
 
 def argument_table(table):
@@ -370,15 +369,15 @@ def argument_table(table):
 def stencil_table_of(model, rows, reciprocal_form: bool) -> tuple:
     """The model's stencil table as the GPU's unrolled loop reads it (kernels/unrolled.py)."""
     return unrolled.stencil_table(model.stencil, slot_tables(model, rows), reciprocal_form,
-                                  unsigned=not _SIMULATOR)
+                                  unsigned=not _SIMULATOR, material=model.material.model)
 
 
 def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: bool = False,
                    record_energy: bool = False) -> dict:
     """The model's force kernels: ``passes``, one forces_kernel per pass of its material
     (materials/: FORCE_PASSES), launched in order, and ``forces_kick_kernel``, the last pass fused
-    with the kick. With ``unroll`` (a material whose UNROLLED_FORCE is set) the stencil particles'
-    loop of its single pass is unrolled. The unrolled loop comes in two builds
+    with the kick. With ``unroll`` (kernels/unrolled.py writes out the material's passes) each
+    pass's stencil particles take the unrolled loop. The unrolled loop comes in two builds
     (kernels/unrolled.py): *shared* (``constants`` False), reading the stencil's numbers and the
     lattice's row lengths from a kernel argument, so that its kernels depend on the stencil's shape
     (the horizon factor), the precision and the form only and every such model shares them (a sweep
@@ -410,13 +409,13 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
         bodies = []
         for name in materials.module(material).FORCE_PASSES:
             if unroll:
-                loop = unrolled.stencil_particle_force(
-                    vectors, reciprocal_form, table["bond_force"],
+                loop = unrolled.stencil_pass(
+                    name, vectors, reciprocal_form, table,
                     unrolled.same_index if _SIMULATOR else numba.uint64, model.dtype.type,
-                    table["bond_energy"] if record_energy else None)
-                with_loop = dict(table, stencil_particle_force=cuda.jit(device=True)(loop),
-                                 stencil_numbers=cuda.jit(device=True)(numbers))
-                body = cuda.jit(device=True)(retarget(unrolled_particle_force, with_loop))
+                    record_energy)
+                body = cuda.jit(device=True)(retarget(unrolled_pass, {
+                    "STENCIL_PASS": cuda.jit(device=True)(loop), "BODY": table[name],
+                    "stencil_numbers": cuda.jit(device=True)(numbers)}))
             else:
                 body = cuda.jit(device=True)(retarget(general_pass, {"BODY": table[name]}))
             bodies.append((name, body))
@@ -656,8 +655,8 @@ class CudaBackend(Backend):
         self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, self.reciprocal_form,
                                                               self.unrolled, self.specialized))
         #: Whether the force pass also sums a history row's bond terms (kernels.pmb.RECORD_ENERGY;
-        #: the material's UNROLLED_FORCE); else a history row takes the energy pass.
-        self._force_records_energy = self.material_module.UNROLLED_FORCE
+        #: the material's FORCE_RECORDS_ENERGY); else a history row takes the energy pass.
+        self._force_records_energy = self.material_module.FORCE_RECORDS_ENERGY
         self._energy_force_kernel = (_force_kernels(
             model, rows, self.reciprocal_form, self.unrolled, self.specialized,
             record_energy=True)["passes"][-1] if self._force_records_energy else None)

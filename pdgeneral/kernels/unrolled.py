@@ -31,25 +31,31 @@ import numpy as np
 from numba.extending import register_jitable
 
 
-def table_columns(dimension: int, reciprocal_form: bool) -> tuple[str, ...]:
-    """What the loop reads from ``table``, in order: the lattice's row strides (n_x, and n_x n_y
-    in 3D), then per slot xi's components and the weight, with |xi| (stretch form) or 1/|xi| and
-    ((1 + s0) |xi|)^2 (reciprocal form): only what the form uses, for the parameter space is small
-    (4 KiB)."""
+def table_columns(dimension: int, reciprocal_form: bool, material: str = "pmb") -> tuple[str, ...]:
+    """What the loops read from ``table``, in order: the lattice's row strides (n_x, and n_x n_y
+    in 3D), then per slot xi's components and the weight, with what the material's passes use:
+    PMB |xi| (stretch form) or 1/|xi| and ((1 + s0) |xi|)^2 (reciprocal form); the LPS |xi|,
+    ((1 + s0) |xi|)^2 (reciprocal form) and the influence omega. Only what is used, for the
+    parameter space is small (4 KiB). Both LPS passes read the same table."""
+    if material == "lps":
+        per_form = ("length", "break_squared") if reciprocal_form else ("length",)
+        return ("stride", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight", "influence")
     per_form = ("inverse_length", "break_squared") if reciprocal_form else ("length",)
     return ("stride", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight")
 
 
-def table_bytes(size: int, dimension: int, reciprocal_form: bool, real_bytes: int) -> int:
+def table_bytes(size: int, dimension: int, reciprocal_form: bool, real_bytes: int,
+                material: str = "pmb") -> int:
     """Bytes of ``table`` as kernel parameters."""
-    return 8 * (dimension - 1) + size * real_bytes * (len(table_columns(dimension, reciprocal_form)) - 1)
+    columns = table_columns(dimension, reciprocal_form, material)
+    return 8 * (dimension - 1) + size * real_bytes * (len(columns) - 1)
 
 
 def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
                          energy: bool = False) -> str:
-    """Python source of ``stencil_particle_force(i, displacement, no_fail, intact, micromodulus,
-    critical_stretch, table, force)``: the force on stencil particle i and the breaking of its
-    bonds, the loop of kernels.pmb.particle_force written out for ``size`` slots: slot n's
+    """Python source of ``stencil_particle_force(i, displacement, no_fail, intact, material, table,
+    force)`` (``material``: kernels.arguments.Pmb): the force on stencil particle i and the
+    breaking of its bonds, the loop of kernels.pmb.particle_force written out for ``size`` slots: slot n's
     neighbour is i + K_X_n + K_Y_n n_x (+ K_Z_n n_x n_y), its numbers ``table``'s n-th entries
     (``stencil_table``). ``energy``: also the sums of kernels.pmb.RECORD_ENERGY, into the rows
     of ``force`` below the force (kernels.pmb.bond_energy per intact bond)."""
@@ -59,9 +65,10 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
     # bond_force takes every table; the form's own are read, the others are never used
     length, inverse, threshold = (("inverse_length", "inverse_length", "break_squared")
                                   if reciprocal_form else ("length", "length", "length"))
-    lines = ["def stencil_particle_force(i, displacement, no_fail, intact, micromodulus,",
-             "                           critical_stretch, table, force):",
+    lines = ["def stencil_particle_force(i, displacement, no_fail, intact, material, table, force):",
              "    i = as_index(i)",
+             "    micromodulus = material.micromodulus",
+             "    critical_stretch = material.critical_stretch",
              "    " + ", ".join(table_columns(dimension, reciprocal_form)) + " = table"]
     lines += [f"    u{a}_i = displacement[{d}, i]" for d, a in enumerate(axes)]
     lines += [f"    f{a} = REAL(0.0)" for a in axes]
@@ -104,6 +111,79 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
     return "\n".join(lines) + "\n"
 
 
+def _lps_prologue(name: str, size: int, dimension: int, reciprocal_form: bool) -> list[str]:
+    axes = "xyz"[:dimension]
+    lines = [f"def {name}(i, displacement, no_fail, intact, material, table, force):",
+             "    i = as_index(i)",
+             "    " + ", ".join(table_columns(dimension, reciprocal_form, "lps")) + " = table"]
+    lines += [f"    u{a}_i = displacement[{d}, i]" for d, a in enumerate(axes)]
+    lines += [f"    word_{w} = intact[{w}, i]" for w in range((size + 31) // 32)]
+    return lines
+
+
+def _lps_bond(n: int, dimension: int, test: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The test of slot n's bond-state bit (``test``), then inside it the neighbour, eta and the
+    ``extra`` loads; the lines after these go inside the test too. (Loading before the test, as
+    PMB's loop does, was measured no faster here: docs/performance.md.)"""
+    row = f"K_Y_{n} * stride[0]" + (f" + K_Z_{n} * stride[1]" if dimension == 3 else "")
+    loads = [f"j = i + ({row}) + K_X_{n}"]
+    loads += [f"eta_{a} = displacement[{d}, j] - u{a}_i" for d, a in enumerate("xyz"[:dimension])]
+    loads += list(extra)
+    return [test] + [f"        {line}" for line in loads]
+
+
+def lps_dilatation_source(size: int, dimension: int, reciprocal_form: bool) -> str:
+    """Python source of ``stencil_lps_dilatation(i, displacement, no_fail, intact, material, table,
+    force)``: kernels.lps.lps_dilatation for stencil particle i, written out for ``size`` slots
+    (the same operations in the same order: the same bits)."""
+    lines = _lps_prologue("stencil_lps_dilatation", size, dimension, reciprocal_form)
+    lines += ["    critical_stretch = material.critical_stretch", "    total = REAL(0.0)"]
+    lines += [f"    new_{w} = word_{w}" for w in range((size + 31) // 32)]
+    threshold = "break_squared" if reciprocal_form else "length"   # the stretch form ignores it
+    for n in range(size):
+        w, bit = divmod(n, 32)
+        xi_z, eta_z = (f"xi_z[{n}]", "eta_z") if dimension == 3 else ("REAL(0.0)", "REAL(0.0)")
+        lines += [*_lps_bond(n, dimension, f"    if (word_{w} >> {bit}) & 1:"),
+                  f"        extension, _, breaks = bond_extension(xi_x[{n}], xi_y[{n}], {xi_z}, eta_x,",
+                  (f"            eta_y, {eta_z}, length[{n}], {threshold}[{n}], critical_stretch,"
+                  f" {dimension})"),
+                  "        if breaks and no_fail[i] == 0 and no_fail[j] == 0:",
+                  f"            new_{w} ^= MASK_{n}",
+                  "        else:",
+                  f"            total += influence[{n}] * length[{n}] * extension * weight[{n}]"]
+    for w in range((size + 31) // 32):
+        lines += [f"    if new_{w} != word_{w}:", f"        intact[{w}, i] = new_{w}"]
+    lines += [f"    theta = REAL({dimension}) * material.inverse_weighted_volume * total",
+              "    material.dilatation[i] = theta",
+              "    material.dilatation_term[i] = material.dilatation_factor[i] * theta"]
+    return "\n".join(lines) + "\n"
+
+
+def lps_force_source(size: int, dimension: int, reciprocal_form: bool) -> str:
+    """Python source of ``stencil_lps_force(i, displacement, no_fail, intact, material, table,
+    force)``: kernels.lps.lps_force for stencil particle i, written out for ``size`` slots (the
+    same operations in the same order: the same bits)."""
+    axes = "xyz"[:dimension]
+    lines = _lps_prologue("stencil_lps_force", size, dimension, reciprocal_form)
+    lines += ["    dilatation_term = material.dilatation_term", "    p_i = dilatation_term[i]",
+              "    q = material.deviatoric_factor + material.deviatoric_factor"]
+    lines += [f"    f{a} = REAL(0.0)" for a in axes]
+    for n in range(size):
+        w, bit = divmod(n, 32)
+        xi_z, eta_z = (f"xi_z[{n}]", "eta_z") if dimension == 3 else ("REAL(0.0)", "REAL(0.0)")
+        lines += [*_lps_bond(n, dimension, f"    if (word_{w} >> {bit}) & 1:",
+                             ("p_j = dilatation_term[j]",)),
+                  f"        extension, inverse_length, _ = bond_extension(xi_x[{n}], xi_y[{n}],",
+                  (f"            {xi_z}, eta_x, eta_y, {eta_z}, length[{n}], REAL(0.0), REAL(0.0),"
+                  f" {dimension})"),
+                  "        p = p_i + p_j",
+                  (f"        scale = influence[{n}] * weight[{n}] * (length[{n}] * p + extension * q)"
+                   " * inverse_length")]
+        lines += [f"        f{a} += scale * (xi_{a}[{n}] + eta_{a})" for a in axes]
+    lines += [f"    force[{d}, i] = f{a}" for d, a in enumerate(axes)]
+    return "\n".join(lines) + "\n"
+
+
 def _integer(value: int, unsigned: bool):
     """An index constant: int64, or uint64 two's complement (wrapping sums give the same index)."""
     return np.uint64(int(value) % 2**64) if unsigned else np.int64(value)
@@ -122,19 +202,21 @@ def lattice_strides(vectors: np.ndarray, offsets: np.ndarray) -> tuple[int, ...]
     return tuple(strides)
 
 
-def stencil_table(stencil, tables: dict, reciprocal_form: bool, unsigned: bool) -> tuple:
+def stencil_table(stencil, tables: dict, reciprocal_form: bool, unsigned: bool,
+                  material: str = "pmb") -> tuple:
     """The ``table`` argument of the generated loop (``table_columns``): the lattice's row strides
     as index constants (``unsigned``: uint64 two's complements, for a loop whose index ``as_index``
     makes unsigned, the GPU's, where numba then drops the negative-index correction of every array
     access), then per name a tuple of the stencil's S values, as backends.base.slot_tables gives
-    them (the values the general loop reads from its arrays). ``stencil``: pdgeneral.stencil.Stencil."""
+    them (the values the general loop reads from its arrays; ``influence`` too for the LPS's
+    table, ``material`` "lps"). ``stencil``: pdgeneral.stencil.Stencil."""
     xi = tables["xi"]
     stride = tuple(_integer(value, unsigned)
                    for value in lattice_strides(stencil.vectors, stencil.offsets))
     columns = {"xi_x": xi[0], "xi_y": xi[1], "xi_z": xi[2] if xi.shape[0] == 3 else None,
                **{name: tables[name] for name in ("length", "inverse_length", "break_squared",
-                                                   "weight")}}
-    names = table_columns(xi.shape[0], reciprocal_form)
+                                                   "weight", "influence") if name in tables}}
+    names = table_columns(xi.shape[0], reciprocal_form, material)
     return (stride, *(tuple(columns[name]) for name in names[1:]))
 
 
@@ -142,6 +224,41 @@ def stencil_table(stencil, tables: dict, reciprocal_form: bool, unsigned: bool) 
 def same_index(i):
     """The particle index as it is (CPU loops and the CUDA simulator)."""
     return i
+
+
+#: The bodies whose stencil loop can be unrolled (a material's FORCE_PASSES), and the source of each.
+SOURCES = {"lps_dilatation": lps_dilatation_source, "lps_force": lps_force_source}
+
+
+def stencil_pass(body: str, vectors: np.ndarray, reciprocal_form: bool, table: dict,
+                 as_index: Callable = same_index, real: type = np.float64,
+                 record_energy: bool = False) -> Callable:
+    """The unrolled stencil loop of the force pass ``body`` (kernels.pmb.particle_force,
+    kernels.lps.lps_dilatation or lps_force), taking ``(i, displacement, no_fail, intact,
+    material, table, force)``: compiled against ``table``, the caller's build of the shared
+    bodies (kernels.specialize: its bond_force, bond_energy, bond_extension); the rest as
+    ``stencil_particle_force``."""
+    if body == "particle_force":
+        return stencil_particle_force(vectors, reciprocal_form, table["bond_force"], as_index, real,
+                                      table["bond_energy"] if record_energy else None)
+    size, dimension = vectors.shape
+    namespace = _constants(vectors, as_index)
+    namespace.update(bond_extension=table["bond_extension"], as_index=as_index, REAL=real)
+    source = SOURCES[body](size, dimension, reciprocal_form)
+    # Generated from two integers only (see the module docstring): no case text reaches exec.
+    exec(compile(source, f"<unrolled {body}, {size} slots>", "exec"), namespace)  # noqa: S102
+    return namespace[f"stencil_{body}"]
+
+
+def _constants(vectors: np.ndarray, as_index: Callable) -> dict:
+    """The loop's compile-time constants: each slot's bit mask and lattice vector components."""
+    size, dimension = vectors.shape
+    unsigned = as_index is not same_index
+    namespace = {f"MASK_{n}": np.uint32(1 << (n % 32)) for n in range(size)}
+    for n in range(size):
+        for axis, name in enumerate("XYZ"[:dimension]):
+            namespace[f"K_{name}_{n}"] = _integer(vectors[n, axis], unsigned)
+    return namespace
 
 
 def stencil_particle_force(vectors: np.ndarray, reciprocal_form: bool, bond_force: Callable,
@@ -156,11 +273,7 @@ def stencil_particle_force(vectors: np.ndarray, reciprocal_form: bool, bond_forc
     (kernels.pmb.REAL), the same as ``bond_force``'s. With ``bond_energy`` (kernels.pmb's, in the
     caller's form) the loop also records the history's bond sums (``stencil_force_source``)."""
     size, dimension = vectors.shape
-    unsigned = as_index is not same_index
-    namespace = {f"MASK_{n}": np.uint32(1 << (n % 32)) for n in range(size)}
-    for n in range(size):
-        for axis, name in enumerate("XYZ"[:dimension]):
-            namespace[f"K_{name}_{n}"] = _integer(vectors[n, axis], unsigned)
+    namespace = _constants(vectors, as_index)
     namespace.update(bond_force=bond_force, as_index=as_index, REAL=real,
                      RECIPROCAL_FORM=bool(reciprocal_form), bond_energy=bond_energy)
     source = stencil_force_source(size, dimension, reciprocal_form, energy=bond_energy is not None)

@@ -16,9 +16,10 @@ What the backends ask of it (they do not branch on the material):
   ``(i, displacement, no_fail, bonds, stencil, material, force)`` (kernels/arguments.py);
 - ``ENERGY_PASS``: the body of a history row's energy pass, ``(i, displacement, velocity, volume,
   density, constrained, bonds, stencil, material, load_forces, energy_density, sums)``;
-- ``UNROLLED_FORCE``: whether the GPU's unrolled stencil loop (kernels/unrolled.py) serves its
-  (single) force pass, which then also records a history row's bond sums (kernels.pmb.
-  RECORD_ENERGY);
+- ``UNROLLED_FORCE``: whether kernels/unrolled.py writes out its passes' stencil loops (the GPU
+  unrolls them where the stencil is small enough); ``FORCE_RECORDS_ENERGY``: whether its (single)
+  force pass also sums a history row's bond terms on the GPU (kernels.pmb.RECORD_ENERGY), else a
+  history row takes the energy pass;
 - ``kernel_material(model, arrays, reciprocal_form)``: its ``material`` bundle for the kernels,
   over the backend's ``arrays`` (its per-particle arrays are declared in the array table,
   arrays.py, with ``when`` naming the material)."""

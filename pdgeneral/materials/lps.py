@@ -27,11 +27,13 @@ from ..kernels.pmb import weight_of_bond
 from ..physics.pmb import partial_volume_factor
 from . import MaterialConstants, ParticleTerms
 
-#: Two force passes (kernels/lps.py: the dilatation, which breaks bonds, then the force), its own
-#: energy pass, and the general loop on the GPU (no unrolled build).
+#: Two force passes (kernels/lps.py: the dilatation, which breaks bonds, then the force), each with
+#: an unrolled stencil loop on the GPU (kernels/unrolled.py); its own energy pass (a history row's
+#: energy is not summed in the force pass).
 FORCE_PASSES = ("lps_dilatation", "lps_force")
 ENERGY_PASS = "lps_energy"
-UNROLLED_FORCE = False
+UNROLLED_FORCE = True
+FORCE_RECORDS_ENERGY = False
 
 #: Influence function names (case key material.influence) -> kernels.lps codes.
 INFLUENCE = {"constant": CONSTANT, "inverse_length": INVERSE_LENGTH, "gaussian": GAUSSIAN}

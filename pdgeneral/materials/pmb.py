@@ -9,10 +9,12 @@ from ..kernels.arguments import Pmb
 from ..physics import pmb as physics
 from . import MaterialConstants, ParticleTerms
 
-#: One force pass (kernels.pmb.particle_force); its energy pass; the GPU unrolls its stencil loop.
+#: One force pass (kernels.pmb.particle_force), whose stencil loop the GPU unrolls and which also
+#: sums a history row's bond terms there (kernels.pmb.RECORD_ENERGY); its energy pass.
 FORCE_PASSES = ("particle_force",)
 ENERGY_PASS = "particle_energy"
 UNROLLED_FORCE = True
+FORCE_RECORDS_ENERGY = True
 
 
 def constants(material, horizon: float, dimension: int, plane: str, thickness: float
