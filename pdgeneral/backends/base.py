@@ -85,7 +85,7 @@ class Backend:
             "dilatation_factor": model.dilatation_factor}
         self.arrays = SimpleNamespace()
         for spec in arrays.ARRAYS:
-            if spec.when in ("", "lps") and self.sizes.present(spec):
+            if spec.when not in ("histories", "cuda") and self.sizes.present(spec):
                 setattr(self.arrays, spec.name, self._allocate(spec, sources.get(spec.name)))
         a = self.arrays
         # The kernels' argument bundles (kernels/arguments.py), over the arrays above.

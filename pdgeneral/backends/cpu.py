@@ -282,7 +282,7 @@ def follow_cpu_share() -> None:
 
 
 def _kernels(parallel: bool, reciprocal_form: bool, dtype: np.dtype,
-             material: str = "pmb") -> SimpleNamespace:
+             material: str) -> SimpleNamespace:
     """Compiled loops and drivers for one CPU backend (built once per process)."""
     key = (parallel, reciprocal_form, np.dtype(dtype).str, material)
     if key not in _LOOPS:

@@ -280,6 +280,42 @@ def reciprocal_float32(x):
 FAST_FLOAT32_MATH = True
 
 
+def _approximate_reciprocal():
+    """A device function for the hardware's float64 reciprocal estimate (PTX rcp.approx.ftz.f64,
+    through its NVVM intrinsic; numba-cuda's public ``intrinsic`` and llvmlite only)."""
+    from llvmlite import ir
+    from numba import types
+    from numba.cuda.extending import intrinsic
+
+    @intrinsic
+    def approximate_reciprocal(typingctx, x):
+        if x != types.float64:
+            return None
+
+        def codegen(context, builder, signature, args):
+            name = "llvm.nvvm.rcp.approx.ftz.d"
+            function = builder.module.globals.get(name) or ir.Function(
+                builder.module, ir.FunctionType(ir.DoubleType(), [ir.DoubleType()]), name)
+            return builder.call(function, args)
+        return types.float64(types.float64), codegen
+    return approximate_reciprocal
+
+
+def reciprocal_float64(x):
+    """physics.pmb.reciprocal of a float64 build: the hardware's estimate (about 20 bits) and two
+    Newton steps r += r (1 - x r) with fused multiply-adds (each doubles the bits: within an ulp of
+    the correctly rounded 1 / x), instead of rcp.rn.f64's sequence and its special-case path. x is
+    a deformed length plus a reference length here: positive, normal, never huge."""
+    r = APPROXIMATE_RECIPROCAL(x)  # noqa: F821 - bound at the build (_device_functions)
+    r = cuda.fma(r, cuda.fma(-x, r, 1.0), r)
+    return cuda.fma(r, cuda.fma(-x, r, 1.0), r)
+
+
+#: Whether float64 builds take ``reciprocal_float64`` (the LPS's extension, the stretch form) instead
+#: of the correctly rounded division (benchmarks/gpu_lps_variants.py compares them).
+FAST_FLOAT64_RECIPROCAL = True
+
+
 _COMPILED: dict = {}
 
 
@@ -299,7 +335,8 @@ def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype,
     as compile-time constants: the 3D force loop with both evaluations compiled in took 8.14 ms at
     8M particles, with one 6.53; REAL makes a float32 build compute in float32)."""
     dtype = np.dtype(dtype)
-    key = ("device", dimension, reciprocal_form, dtype.str, FAST_FLOAT32_MATH, record_energy)
+    key = ("device", dimension, reciprocal_form, dtype.str, FAST_FLOAT32_MATH,
+           FAST_FLOAT64_RECIPROCAL, record_energy)
     if key not in _COMPILED:
         constants = {"SPECIALIZED_DIMENSION": dimension, "SPECIALIZED_FORM": 1 if reciprocal_form else 2,
                      "RECORD_ENERGY": record_energy,
@@ -313,6 +350,9 @@ def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype,
                                 physics.reciprocal: reciprocal_float32})
         elif not _SIMULATOR:
             replace[physics.reciprocal_sqrt] = reciprocal_sqrt
+            if FAST_FLOAT64_RECIPROCAL:
+                replace[physics.reciprocal] = retarget(
+                    reciprocal_float64, {"APPROXIMATE_RECIPROCAL": _approximate_reciprocal()})
         _COMPILED[key] = specialize(kernels.BODIES + lps_kernels.BODIES, constants,
                                     cuda.jit(device=True), replace)
     return _COMPILED[key]
@@ -324,13 +364,14 @@ def _force_options(unrolled: bool = False) -> dict:
     return UNROLLED_KERNEL_OPTIONS if unrolled else FORCE_KERNEL_OPTIONS
 
 
-def compiled(dimension: int, reciprocal_form: bool = True, dtype: np.dtype = np.float64,
-             record_energy: bool = False, material: str = "pmb") -> dict:
+def compiled(dimension: int, reciprocal_form: bool, dtype: np.dtype, material: str,
+             record_energy: bool = False) -> dict:
     """name -> CUDA kernel for one dimension, bond-force evaluation (kernels.pmb.bond_force),
     precision and material (its energy pass), built on first use (compilation itself happens at
     the first launch). The force kernels are _force_kernels'."""
     # REDUCE_THREADS sizes the reduction kernels' shared arrays when they are built
-    key = (dimension, reciprocal_form, np.dtype(dtype).str, FAST_FLOAT32_MATH, record_energy,
+    key = (dimension, reciprocal_form, np.dtype(dtype).str, FAST_FLOAT32_MATH,
+           FAST_FLOAT64_RECIPROCAL, record_energy,
            tuple(sorted(FORCE_KERNEL_OPTIONS.items())), REDUCE_THREADS, material)
     if key not in _COMPILED:
         table = dict(_device_functions(dimension, reciprocal_form, dtype, record_energy))
@@ -389,6 +430,7 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
     dimension = model.dimension
     material = model.material.model
     key = ("forces", material, dimension, model.dtype.str, reciprocal_form, FAST_FLOAT32_MATH,
+           FAST_FLOAT64_RECIPROCAL,
            record_energy)
     if unroll:
         vectors = model.stencil.vectors   # the stencil's shape: set by the horizon factor alone
@@ -632,7 +674,7 @@ class CudaBackend(Backend):
         self.arrays.force = self._force_rows[:dim]
         self._energy_fresh = False   # whether the rows hold the current state's sums
         self.k = SimpleNamespace(**compiled(model.dimension, self.reciprocal_form, model.dtype,
-                                            material=model.material.model))
+                                            model.material.model))
         self._blocks = _blocks(n)
         self._constraint_blocks = _blocks(max(1, model.constraint_particle.shape[0]))
         self._partial = cuda.device_array((4, _blocks(n, REDUCE_THREADS)), dtype=np.float64)

@@ -63,13 +63,8 @@ class Material(Closed):
     @model_validator(mode="after")
     def _one_failure_law(self):
         _exactly_one(self, ("fracture_energy", "critical_stretch"), "material")
-        if self.model == "pmb":
-            for key in ("poissons_ratio", "influence"):
-                if getattr(self, key) is not None:
-                    raise ValueError(f"material.{key} applies to model lps only (PMB fixes Poisson's "
-                                     "ratio at 1/4 in 3D and plane strain, 1/3 in plane stress)")
-        elif self.poissons_ratio is None:
-            raise ValueError("material model lps needs poissons_ratio")
+        from .. import materials  # the model's own keys are its module's to check
+        materials.module(self.model).check_keys(self)
         return self
 
     @property

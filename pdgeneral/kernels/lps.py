@@ -126,7 +126,9 @@ def lps_dilatation(i, displacement, no_fail, bonds, stencil, material, force):
                 word = word ^ (1 << bit)   # clear the (set) bit
                 changed = True
             else:
-                total += stencil.influence[slot] * length * extension * weight
+                # omega |xi| w first: a stencil particle's is one constant per slot, which the
+                # unrolled loop's compiler folds (one multiply-add a bond)
+                total += stencil.influence[slot] * length * weight * extension
         if changed and (bit == 31 or n == count - 1):
             intact[n >> 5, i] = word
     theta = REAL(dim) * material.inverse_weighted_volume * total

@@ -150,7 +150,7 @@ def lps_dilatation_source(size: int, dimension: int, reciprocal_form: bool) -> s
                   "        if breaks and no_fail[i] == 0 and no_fail[j] == 0:",
                   f"            new_{w} ^= MASK_{n}",
                   "        else:",
-                  f"            total += influence[{n}] * length[{n}] * extension * weight[{n}]"]
+                  f"            total += influence[{n}] * length[{n}] * weight[{n}] * extension"]
     for w in range((size + 31) // 32):
         lines += [f"    if new_{w} != word_{w}:", f"        intact[{w}, i] = new_{w}"]
     lines += [f"    theta = REAL({dimension}) * material.inverse_weighted_volume * total",

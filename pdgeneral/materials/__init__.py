@@ -1,13 +1,18 @@
 """Materials: each is one module (pmb.py, lps.py) that turns a case's ``material`` section into
 the constants its kernels take, the per-particle quantities a model needs of it (its stiffness for
 the stable time step and the relaxation's mass, the LPS weighted volume) and the attributes an
-output records. What model.build_model asks of a material module:
+output records. What the case's validation asks of a material module: ``check_keys(material)``, which raises
+ValueError (one line) for a key the model does not take or one it lacks (case/schema.py).
+
+What model.build_model asks of a material module:
 
 - ``constants(material, horizon, dimension, plane, thickness) -> MaterialConstants``;
 - ``moment_weight(constants, stencil, horizon, spacing)``: per stencil slot, the weight of a bond
   in the energy surface correction's moments, and ``reference_moments(...)``: their target;
 - ``particle_terms(constants, stencil, volume, correction, corrected, offsets, neighbors,
-  bond_slot, horizon, spacing) -> ParticleTerms | None``.
+  bond_slot, horizon, spacing) -> ParticleTerms | None``;
+- ``attributes(constants)`` (what an output records of it) and ``summary(constants)`` (the line
+  ``pdgeneral check`` prints).
 
 What the backends ask of it (they do not branch on the material):
 
@@ -50,23 +55,13 @@ class MaterialConstants:
     derived: dict = field(default_factory=dict)
 
     def attributes(self) -> dict:
-        """Output attributes (io/hdf5.py): the model and its constants."""
-        values = {"material_model": self.model, "micromodulus": self.micromodulus,
-                  "critical_stretch": self.critical_stretch,
-                  "poissons_ratio": self.poissons_ratio}
-        if self.model == "lps":
-            values.update(bulk_modulus=self.bulk_modulus, shear_modulus=self.shear_modulus,
-                          influence=self.influence)
-        return values
+        """Output attributes (io/hdf5.py): the model and its constants (the material module's
+        ``attributes``)."""
+        return module(self.model).attributes(self)
 
     def summary(self) -> str:
-        """One line for ``pdgeneral check``."""
-        if self.model == "pmb":
-            return (f"model pmb (nu = {self.poissons_ratio:.4g}, fixed), micromodulus "
-                    f"{self.micromodulus:.6g}, critical stretch {self.critical_stretch:.6g}")
-        return (f"model lps (nu = {self.poissons_ratio:.4g}), bulk modulus {self.bulk_modulus:.6g} Pa, "
-                f"shear modulus {self.shear_modulus:.6g} Pa, influence {self.influence}, "
-                f"critical stretch {self.critical_stretch:.6g}")
+        """One line for ``pdgeneral check`` (the material module's ``summary``)."""
+        return module(self.model).summary(self)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,12 @@ def critical_stretch(fracture_energy: float, bulk_modulus: float, shear_modulus:
     return math.sqrt(fracture_energy / (scale * horizon))
 
 
+def check_keys(material) -> None:
+    """The case's ``material`` section as the LPS reads it (case/schema.py): Poisson's ratio given."""
+    if material.poissons_ratio is None:
+        raise ValueError("material model lps needs poissons_ratio")
+
+
 def constants(material, horizon: float, dimension: int, plane: str, thickness: float
               ) -> MaterialConstants:
     kappa, shear = moduli(material.youngs_modulus, material.poissons_ratio, dimension, plane)
@@ -250,3 +256,19 @@ def kernel_material(model, arrays, reciprocal_form: bool) -> Lps:
     return Lps(dtype(model.critical_stretch), dtype(model.inverse_weighted_volume),
                dtype(model.deviatoric_factor), dtype(model.material.bulk_modulus),
                arrays.dilatation_factor, arrays.dilatation, arrays.dilatation_term)
+
+
+def attributes(constants_: MaterialConstants) -> dict:
+    """Output attributes (io/hdf5.py); micromodulus NaN (the LPS has none), as before."""
+    return {"material_model": "lps", "micromodulus": constants_.micromodulus,
+            "critical_stretch": constants_.critical_stretch,
+            "poissons_ratio": constants_.poissons_ratio,
+            "bulk_modulus": constants_.bulk_modulus, "shear_modulus": constants_.shear_modulus,
+            "influence": constants_.influence}
+
+
+def summary(constants_: MaterialConstants) -> str:
+    """One line for ``pdgeneral check``."""
+    return (f"model lps (nu = {constants_.poissons_ratio:.4g}), bulk modulus "
+            f"{constants_.bulk_modulus:.6g} Pa, shear modulus {constants_.shear_modulus:.6g} Pa, "
+            f"influence {constants_.influence}, critical stretch {constants_.critical_stretch:.6g}")

@@ -17,6 +17,14 @@ UNROLLED_FORCE = True
 FORCE_RECORDS_ENERGY = True
 
 
+def check_keys(material) -> None:
+    """The case's ``material`` section as PMB reads it (case/schema.py): no key of another model."""
+    for key in ("poissons_ratio", "influence"):
+        if getattr(material, key) is not None:
+            raise ValueError(f"material.{key} applies to model lps only (PMB fixes Poisson's "
+                             "ratio at 1/4 in 3D and plane strain, 1/3 in plane stress)")
+
+
 def constants(material, horizon: float, dimension: int, plane: str, thickness: float
               ) -> MaterialConstants:
     """PMB's micromodulus and critical stretch (docs/theory.md sections 1-2)."""
@@ -55,3 +63,16 @@ def kernel_material(model, arrays, reciprocal_form: bool) -> Pmb:
     evaluation (kernels.pmb.bond_force)."""
     dtype = model.dtype.type
     return Pmb(dtype(model.micromodulus), dtype(model.critical_stretch), reciprocal_form)
+
+
+def attributes(constants_: MaterialConstants) -> dict:
+    """Output attributes (io/hdf5.py)."""
+    return {"material_model": "pmb", "micromodulus": constants_.micromodulus,
+            "critical_stretch": constants_.critical_stretch,
+            "poissons_ratio": constants_.poissons_ratio}
+
+
+def summary(constants_: MaterialConstants) -> str:
+    """One line for ``pdgeneral check``."""
+    return (f"model pmb (nu = {constants_.poissons_ratio:.4g}, fixed), micromodulus "
+            f"{constants_.micromodulus:.6g}, critical stretch {constants_.critical_stretch:.6g}")
