@@ -104,9 +104,10 @@ def pass_loop_source(particles, displacement, no_fail, bonds, stencil, material,
         FORCE_PASS(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
 
 
-@pytest.mark.parametrize("raw", [merge(PLATE, LPS), merge(PLATE, {**LPS, "precision": "float32"})],
-                         ids=["2d", "2d-float32"])
-@pytest.mark.parametrize("as_index", [unrolled.same_index, numba.uint64], ids=["signed", "unsigned"])
+@pytest.mark.parametrize("raw, as_index", [
+    (merge(PLATE, LPS), unrolled.same_index),
+    (merge(PLATE, {**LPS, "precision": "float32"}), numba.uint64)],   # each form, each index
+    ids=["2d-signed", "2d-float32-unsigned"])
 def test_unrolled_lps_passes_are_the_general_passes_bit_for_bit(raw, as_index):
     # Both LPS passes (the dilatation, which breaks bonds, and the force) written out over the
     # stencil give the general loop's bits at the stencil particles.
