@@ -44,6 +44,9 @@ class Array:
     #: At least one column even where there is nothing to store (device arrays of size zero are
     #: not allowed everywhere; the loops over them run over the model's own counts).
     at_least_one: bool = False
+    #: A restart array's dataset in the output (io/hdf5.py for a snapshot's, io/history.py's
+    #: ``restart/`` group for the constraints' work).
+    stored_as: str = ""
 
 
 ARRAYS = (
@@ -56,9 +59,9 @@ ARRAYS = (
     Array("fictitious_density", PARTICLES, 1, "real", "model", doc="the relaxation's mass"),
     Array("load_forces", PARTICLES, "dim*groups", "real", "model",
           doc="each load group's body-force density"),
-    Array("displacement", PARTICLES, "dim", "real", "restart", doc="u"),
-    Array("velocity", PARTICLES, "dim", "real", "restart", doc="v"),
-    Array("intact", PARTICLES, "words", "uint32", "restart", doc="one bit per bond"),
+    Array("displacement", PARTICLES, "dim", "real", "restart", doc="u", stored_as="displacement"),
+    Array("velocity", PARTICLES, "dim", "real", "restart", doc="v", stored_as="velocity"),
+    Array("intact", PARTICLES, "words", "uint32", "restart", doc="one bit per bond", stored_as="bond_state"),
     Array("force", PARTICLES, "dim", "real", "work", doc="internal force density"),
     Array("body_force", PARTICLES, "dim", "real", "work", doc="the ramped loads' sum"),
     Array("damage", PARTICLES, 1, "real", "work", doc="for snapshots"),
@@ -97,7 +100,7 @@ ARRAYS = (
     Array("constraint_value", CONSTRAINTS, 1, "real", "model"),
     Array("constraint_ramp", CONSTRAINTS, 1, "real", "model"),
     Array("constraint_work", CONSTRAINTS, 1, "float64", "restart",
-          doc="the prescribed motion's work so far (kept with the history)", at_least_one=True),
+          doc="the prescribed motion's work so far (kept with the history)", at_least_one=True, stored_as="restart/constraint_work"),
     Array("load_ramps", GROUPS, 1, "float64", "model"),
     Array("entry_particle", ENTRIES, 1, "int32", "model", when="histories", at_least_one=True),
     Array("entry_component", ENTRIES, 1, "int32", "model", when="histories", at_least_one=True),
@@ -110,6 +113,10 @@ ARRAYS = (
 
 #: The arrays a restart point holds.
 RESTART = tuple(a.name for a in ARRAYS if a.role == "restart")
+#: The datasets of a snapshot or checkpoint file that are restart arrays (io/hdf5.py), in the
+#: table's order; the constraints' work is kept with the history.
+RESTART_DATASETS = tuple(a.stored_as for a in ARRAYS
+                         if a.role == "restart" and "/" not in a.stored_as)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from ..arrays import RESTART_DATASETS
 from ..errors import CaseError, PdgeneralError
 from .xdmf import xdmf_document, xdmf_path
 
@@ -119,8 +120,9 @@ TMP = ".tmp"
 _STEP_FILE = re.compile(r"^step-(\d+)\.h5$")
 #: The snapshot fields a case may name (output.fields), in the order files and indexes list them.
 FIELDS = ("displacement", "velocity", "damage", "strain_energy_density")
-#: What a run needs to continue, in the run's precision.
-RESTART = ("displacement", "velocity", "bond_state")
+#: What a run needs to continue, in the run's precision: the restart arrays of the array table
+#: (arrays.py) that a snapshot holds, by their dataset names.
+RESTART = RESTART_DATASETS
 #: Bytes of one block of an uncompressed array's write: large enough that a write call costs
 #: nothing beside its copy, small enough that the converted block is still in cache when written.
 BLOCK_BYTES = 4 << 20
