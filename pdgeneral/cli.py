@@ -136,8 +136,11 @@ def run(case, backend, output, steps, overrides, overwrite, resume, quiet, summa
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a case key.")
 @click.option("--schema", is_flag=True,
               help="Print the JSON Schema of the case format (for editors) and exit.")
+@click.option("--ranks", type=int, default=None, metavar="N",
+              help="Also print how N MPI ranks would divide the body (slabs, halo, memory per "
+                   "rank).")
 @_reports_errors
-def check(case, overrides, schema) -> None:
+def check(case, overrides, schema, ranks) -> None:
     """Validate CASE and print what a run would do; runs nothing."""
     if schema:
         import json
@@ -154,6 +157,12 @@ def check(case, overrides, schema) -> None:
     _warn(prepared)
     model = prepared.model
     c = prepared.case
+    rows = model.bond_rows()
+    parts = None
+    if ranks is not None:   # before anything is printed: too many ranks is an error
+        from .decomposition import decompose
+        parts = decompose(model, ranks, c.precision,
+                          "cuda" if prepared.backend == "cuda" else "cpu", rows)
     click.echo(f"case        {c.name} ({prepared.source})")
     click.echo(f"dimension   {c.dimension}D" + (f", plane {c.plane_kind}, thickness {c.thickness_value:g} m"
                                                 if c.dimension == 2 else ""))
@@ -174,7 +183,6 @@ def check(case, overrides, schema) -> None:
     for name, count in model.region_counts.items():
         click.echo(f"region      {name}: {count:,} particles")
     click.echo(f"backend     {prepared.backend}, precision {c.precision}")
-    rows = model.bond_rows()
     click.echo(f"stencil     {rows.stencil_particles:,} particles read their bonds from the lattice "
                f"stencil ({len(model.stencil.offsets)} vectors); "
                f"{rows.explicit.shape[0]:,} have explicit rows")
@@ -187,7 +195,21 @@ def check(case, overrides, schema) -> None:
             err.file = prepared.source
             raise
     click.echo(f"memory      {_human_bytes(memory)} (working arrays on the {prepared.backend} backend)")
+    if parts is not None:
+        _print_decomposition(parts)
     click.echo(f"output      {c.output_path}")
+
+
+def _print_decomposition(parts) -> None:
+    """``check --ranks``: the slabs of pdgeneral.decomposition, a line per rank."""
+    axis = "xyz"[parts.axis]
+    click.echo(f"ranks       {len(parts.slabs)}: slabs of lattice layers along {axis} ({parts.layers} layers), "
+               f"halo {parts.halo_layers} layers each side; largest rank "
+               f"{_human_bytes(parts.largest_bytes)}")
+    for slab in parts.slabs:
+        click.echo(f"  rank {slab.rank:<4} {axis} layers {slab.first_layer}-{slab.last_layer - 1}: "
+                   f"{slab.owned:,} owned + {slab.halo:,} halo particles, "
+                   f"{slab.explicit_rows:,} explicit rows, {_human_bytes(slab.bytes)}")
 
 
 @main.command()
