@@ -109,6 +109,8 @@ class Backend:
         backends of one model (compare, tests) never write into each other's state."""
         dtype = arrays.dtype_of(spec, self.model.dtype)
         if source is None:
+            if spec.role == "model":   # a table entry without its data: never a silent zero
+                raise RuntimeError(f"the array table's {spec.name!r} has no source in the model")
             return self._zeros(arrays.shape(spec, self.sizes), dtype)
         copy = spec.role in ("state", "restart")
         return self._upload(np.array(source, dtype=dtype, copy=True) if copy
