@@ -302,7 +302,7 @@ class CpuBackend(Backend):
         self.kernels = _kernels(parallel, uses_reciprocal_form(model), model.dtype,
                                 model.material.model)
         super().__init__(model)
-        self._step_state: StepState | None = None
+        self._step_states: dict[bool, StepState] = {}
 
     # Backend API --------------------------------------------------------------------------------
     def _upload(self, array):
@@ -347,16 +347,20 @@ class CpuBackend(Backend):
         a = self.arrays
         self.kernels.body_force(time, a.load_ramps, a.load_forces, a.body_force)
 
-    def _state(self) -> StepState:
-        """The step driver's state (the arrays stay the same objects for the whole run)."""
-        if self._step_state is not None:
-            return self._step_state
-        a = self.arrays
-        self._step_state = StepState(self.density, a.constrained, a.displacement, a.velocity, a.force,
-                         a.body_force, a.load_ramps, a.load_forces, self._force_args(),
-                         self._held_force_args(), self._constraint_args(), a.volume,
-                         a.fictitious_density, a.old_residual, a.residual, a.sums)
-        return self._step_state
+    def _state(self, relaxation: bool = False) -> StepState:
+        """The step driver's state (the arrays stay the same objects for the whole run). Only the
+        relaxation's has the held force arguments (their all-no_fail array is made for it alone);
+        the explicit driver never reads them and gets the force arguments there (the same types,
+        so the same compiled driver)."""
+        if self._step_states.get(relaxation) is None:
+            a = self.arrays
+            force_args = self._force_args()
+            self._step_states[relaxation] = StepState(
+                self.density, a.constrained, a.displacement, a.velocity, a.force, a.body_force,
+                a.load_ramps, a.load_forces, force_args,
+                self._held_force_args() if relaxation else force_args, self._constraint_args(),
+                a.volume, a.fictitious_density, a.old_residual, a.residual, a.sums)
+        return self._step_states[relaxation]
 
     def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False) -> None:
         follow_cpu_share()   # between chunks of steps (about half a second each)
@@ -377,5 +381,5 @@ class CpuBackend(Backend):
             a.velocity[...] = 0.0
             a.old_residual[...] = 0.0
         iterations, ratio = self.kernels.relaxation_iterations(
-            max_iterations, tolerance, load_factor, 1.0, resume, self._state())
+            max_iterations, tolerance, load_factor, 1.0, resume, self._state(relaxation=True))
         return int(iterations), float(ratio)

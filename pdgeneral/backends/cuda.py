@@ -17,6 +17,7 @@ numba.cuda is imported by this module only; the registry imports it when cuda is
 """
 from __future__ import annotations
 
+import functools
 import math
 from types import SimpleNamespace
 
@@ -280,6 +281,7 @@ def reciprocal_float32(x):
 FAST_FLOAT32_MATH = True
 
 
+@functools.cache
 def _approximate_reciprocal():
     """A device function for the hardware's float64 reciprocal estimate (PTX rcp.approx.ftz.f64,
     through its NVVM intrinsic; numba-cuda's public ``intrinsic`` and llvmlite only)."""
