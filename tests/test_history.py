@@ -16,6 +16,15 @@ THICKNESS = 1.0e-3
 HEIGHT = 0.02
 GRIPS = {"left": {"box": {"min": [0.0, 0.0], "max": [0.0025, HEIGHT]}},
          "right": {"box": {"min": [0.0575, 0.0], "max": [0.06, HEIGHT]}}}
+#: A strip pulled apart by its grips at 0.5 m/s each (ramped over 2 us), the grips never breaking:
+#: the set-up of the energy balances through fracture (here and tests/test_lps.py).
+GRIP_PULL = {
+    "geometry": {"box": {"min": [0.0, 0.0], "max": [0.06, 0.01]}},
+    "regions": GRIPS,
+    "boundary_conditions": [
+        {"region": "left", "type": "velocity", "value": [-0.5, None], "ramp_time": 2e-6},
+        {"region": "right", "type": "velocity", "value": [0.5, None], "ramp_time": 2e-6}],
+    "no_fail": ["left", "right"]}
 
 
 def recorded(raw: dict, backend: str = "serial", every: int = 10, velocity=None,
@@ -108,13 +117,7 @@ def test_quasi_static_reaction_is_e_strain_area_and_grips_balance():
 def test_grip_pull_balances_energy_with_breaking():
     """Explicit, grips pulled at constant speed through fracture: kinetic + strain + dissipated
     energy equals the work the grips did (within 2 % of it), with thousands of bonds broken."""
-    raw = merge(BASE_2D, {
-        "geometry": {"box": {"min": [0.0, 0.0], "max": [0.06, 0.01]}},
-        "regions": GRIPS,
-        "boundary_conditions": [
-            {"region": "left", "type": "velocity", "value": [-0.5, None], "ramp_time": 2e-6},
-            {"region": "right", "type": "velocity", "value": [0.5, None], "ramp_time": 2e-6}],
-        "no_fail": ["left", "right"], "solver": {"steps": 600}})
+    raw = merge(BASE_2D, {**GRIP_PULL, "solver": {"steps": 600}})
     h = recorded(raw)
     balance = h["kinetic_energy"] + h["strain_energy"] + h["dissipated_energy"]
     assert h["broken_bonds"][-1] > 500

@@ -231,15 +231,9 @@ def test_grip_pull_balances_the_lps_energy_with_breaking():
     """Grips pulled through fracture (LPS, nu = 0.3): kinetic + strain + dissipated energy against
     the grips' work. The dissipated energy counts a broken bond's pairwise part only
     (docs/theory.md sec. 12), so the balance is looser than PMB's 2 %."""
-    from test_history import GRIPS, recorded
-    raw = merge(LPS_2D, {
-        "geometry": {"box": {"min": [0.0, 0.0], "max": [0.06, 0.01]}},
-        "regions": GRIPS,
-        "material": {"critical_stretch": 1.0e-3},
-        "boundary_conditions": [
-            {"region": "left", "type": "velocity", "value": [-0.5, None], "ramp_time": 2e-6},
-            {"region": "right", "type": "velocity", "value": [0.5, None], "ramp_time": 2e-6}],
-        "no_fail": ["left", "right"], "solver": {"steps": 1200}})
+    from test_history import GRIP_PULL, recorded
+    raw = merge(LPS_2D, {**GRIP_PULL, "material": {"critical_stretch": 1.0e-3},
+                         "solver": {"steps": 1200}})
     h = recorded(raw)
     balance = h["kinetic_energy"] + h["strain_energy"] + h["dissipated_energy"]
     assert h["broken_bonds"][-1] > 200

@@ -24,18 +24,20 @@ BLOCK = merge(STENCIL_BLOCK, {"name": "unrolled-3d", "no_fail": ["right"],
                               "solver": {"steps": 20}})
 
 
-def general_loop_source(particles, displacement, no_fail, bonds, stencil, material, force):
-    for i in particles:
-        particle_force(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
-
-
 def bodies(model, engine):
     """The shared bodies as the CPU backend compiles them for this model (form and precision)."""
     return cpu._bodies(engine.reciprocal_form, model.dtype.type)
 
 
-def general_loop(model, engine):
-    return njit(retarget(general_loop_source, bodies(model, engine)))
+def pass_loop_source(particles, displacement, no_fail, bonds, stencil, material, force):
+    for i in particles:
+        FORCE_PASS(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
+
+
+def general_loop(model, engine, body="particle_force"):
+    """The general loop of one force pass over the given particles, as the CPU compiles it."""
+    table = bodies(model, engine)
+    return njit(retarget(pass_loop_source, dict(table, FORCE_PASS=table[body])))
 
 
 def unrolled_loop(model, engine, as_index):
@@ -99,11 +101,6 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
 LPS = {"material": {"model": "lps", "poissons_ratio": 0.3}}
 
 
-def pass_loop_source(particles, displacement, no_fail, bonds, stencil, material, force):
-    for i in particles:
-        FORCE_PASS(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
-
-
 @pytest.mark.parametrize("raw, as_index", [
     (merge(PLATE, LPS), unrolled.same_index),
     (merge(PLATE, {**LPS, "precision": "float32"}), numba.uint64)],   # each form, each index
@@ -120,9 +117,9 @@ def test_unrolled_lps_passes_are_the_general_passes_bit_for_bit(raw, as_index):
                                      unsigned=as_index is not unrolled.same_index, material="lps")
 
     def general(body, which, material, intact, force):
-        loop = njit(retarget(pass_loop_source, dict(table, FORCE_PASS=table[body])))
-        loop(which, a.displacement, a.no_fail, engine.bonds._replace(intact=intact), engine.stencil,
-             material, force)
+        general_loop(model, engine, body)(which, a.displacement, a.no_fail,
+                                          engine.bonds._replace(intact=intact), engine.stencil,
+                                          material, force)
 
     def written_out(body, material, intact, force):
         loop = njit(unrolled.stencil_pass(body, model.stencil.vectors, engine.reciprocal_form,
