@@ -16,7 +16,7 @@ PACKAGE = Path(materials.__file__).resolve().parent.parent
 #: What a material module provides (materials/__init__.py lists who asks for what).
 INTERFACE = ("check_keys", "constants", "moment_weight", "reference_moments", "particle_terms",
              "attributes", "summary", "kernel_material", "FORCE_PASSES", "ENERGY_PASS",
-             "UNROLLED_FORCE", "FORCE_RECORDS_ENERGY")
+             "UNROLLED_FORCE", "RECORDED_ENERGY")
 BODIES = {f.__name__ for f in pmb_kernels.BODIES + lps_kernels.BODIES}
 
 
@@ -30,8 +30,8 @@ def test_every_material_of_the_schema_is_a_module_with_the_whole_interface(name)
     if module.UNROLLED_FORCE:   # kernels/unrolled.py writes out every pass of it
         assert all(body == "particle_force" or body in unrolled.SOURCES
                    for body in module.FORCE_PASSES)
-    if module.FORCE_RECORDS_ENERGY:   # only a single pass can sum a history row's bond terms
-        assert len(module.FORCE_PASSES) == 1
+    if module.RECORDED_ENERGY is not None:   # only a single pass sums a history row's bond terms
+        assert len(module.FORCE_PASSES) == 1 and module.RECORDED_ENERGY in BODIES
 
 
 @pytest.mark.parametrize("folder", ["backends", "solvers"])

@@ -202,10 +202,8 @@ def _operations(loops: SimpleNamespace, key: tuple) -> dict:
     def body_force(time, state):
         body_force_all(time, state.load_ramps, state.load_forces, state.body_force)
 
-    def forces(energy, state):   # the history row's energy pass follows (CpuBackend)
+    def forces_kick(energy, step, state):   # the history row's energy pass follows (CpuBackend)
         forces_all(*state.force_args)
-
-    def kick(step, state):
         kick_all(step, state.density, state.constrained, state.velocity, state.force,
                  state.body_force)
 
@@ -237,7 +235,7 @@ def _operations(loops: SimpleNamespace, key: tuple) -> dict:
         update_all(first, damping, dt, state.constrained, state.fictitious_density,
                    state.residual, state.velocity, state.displacement, state.old_residual)
 
-    functions = (kick_drift, constrain, body_force, forces, kick, forces_kick_drift, held_forces,
+    functions = (kick_drift, constrain, body_force, forces_kick, forces_kick_drift, held_forces,
                  residual, relaxation_update)
     return {f.__name__: kernel_cache.attach(njit(**_OPTIONS)(f), key) for f in functions}
 

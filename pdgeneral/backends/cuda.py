@@ -33,7 +33,6 @@ from ..kernels import pmb as kernels
 from ..kernels import retarget, specialize, unrolled
 from ..kernels.pmb import (
     constrain,
-    critical_energy_density,
     energy_term,
     entry_terms,
     external_force,
@@ -85,6 +84,50 @@ def forces_kick_kernel(displacement, no_fail, bonds, stencil, material, stencil_
                            next_displacement)
 
 
+#: History terms one forces_kick_energy_kernel block sums at a time (its shared array's rows).
+ROW_TERMS = 8
+
+
+def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, stencil_table, force,
+                              dt, density, constrained, velocity, body_force, volume, load_forces,
+                              partial):
+    """The step before a history row: the material's force pass with RECORD_ENERGY (its bond sums
+    into the rows of ``force`` below the force), the kick, then each particle's history terms
+    (kernels.pmb.energy_term, from RECORDED_ENERGY: bound at the build) summed over the block by a
+    fixed shared-memory tree into partial[k, block]: the force pass, the kick and the energy sums in
+    one pass over the particles instead of three (io/history.py; the same bits of the state as the
+    force and kick kernels). The constraints' AFTER_KICK comes after it; the terms read only free
+    components' velocities, which it does not touch. Blocks of THREADS_PER_BLOCK threads."""
+    cache = cuda.shared.array((ROW_TERMS, THREADS_PER_BLOCK), dtype=np.float64)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    inside = i < displacement.shape[1]
+    strain = critical = intact = REAL(0.0)  # noqa: F821
+    if inside:
+        FORCE_PASS(i, displacement, no_fail, bonds, stencil, material,  # noqa: F821
+                   stencil_table, force)
+        kick(i, dt, density, constrained, velocity, force, body_force)
+        strain, critical, intact = RECORDED_ENERGY(i, force, material)  # noqa: F821
+    for first in range(0, partial.shape[0], ROW_TERMS):
+        rows = min(ROW_TERMS, partial.shape[0] - first)
+        for r in range(rows):
+            cache[r, t] = energy_term(first + r, i, strain, critical, intact, displacement,
+                                      velocity, volume, density, constrained,
+                                      load_forces) if inside else 0.0
+        cuda.syncthreads()
+        stride = THREADS_PER_BLOCK // 2
+        while stride > 0:
+            if t < stride:
+                for r in range(rows):
+                    cache[r, t] += cache[r, t + stride]
+            cuda.syncthreads()
+            stride //= 2
+        if t == 0:
+            for r in range(rows):
+                partial[first + r, cuda.blockIdx.x] = cache[r, 0]
+        cuda.syncthreads()
+
+
 def general_pass(i, displacement, no_fail, bonds, stencil, material, stencil_table, force):
     """A force pass's body (BODY, bound at the build) with the force kernels' arguments (the
     stencil table is the unrolled loop's)."""
@@ -117,39 +160,6 @@ def energy_kernel(displacement, velocity, volume, density, constrained, bonds, s
     if i < displacement.shape[1]:
         ENERGY_PASS(i, displacement, velocity, volume, density, constrained, bonds,  # noqa: F821
                     stencil, material, load_forces, energy_density, sums)
-
-
-def energy_sums_kernel(force, displacement, velocity, volume, density, constrained, micromodulus,
-                       critical_stretch, load_forces, energy_density, partial):
-    """kernels.pmb.energy_term of every particle from the bond sums a RECORD_ENERGY force kernel
-    left in the rows of ``force`` below the force, each summed over the block at once: partial[k,
-    b] as reduce_rows_kernel would give it from the per-particle sums (the same tree), without
-    writing them. Also the strain energy density. Launched with REDUCE_THREADS threads a block."""
-    cache = cuda.shared.array(REDUCE_THREADS, dtype=np.float64)
-    t = cuda.threadIdx.x
-    b = cuda.blockIdx.x
-    i = b * REDUCE_THREADS + t
-    dim = displacement.shape[0]
-    inside = i < displacement.shape[1]
-    if inside:
-        # c s/4: the product of two reals is exact in float64, so float32 gets energy_sums' bits
-        energy_density[i] = 0.25 * (np.float64(micromodulus) * np.float64(force[dim, i]))
-    for k in range(partial.shape[0]):
-        cache[t] = energy_term(k, i, REAL(0.25) * micromodulus * force[dim, i],  # noqa: F821
-                               critical_energy_density(micromodulus, critical_stretch,
-                                                       force[dim + 1, i]),
-                               force[dim + 2, i], displacement, velocity, volume, density,
-                               constrained, load_forces) if inside else 0.0
-        cuda.syncthreads()
-        stride = REDUCE_THREADS // 2
-        while stride > 0:
-            if t < stride:
-                cache[t] += cache[t + stride]
-            cuda.syncthreads()
-            stride //= 2
-        if t == 0:
-            partial[k, b] = cache[0]
-        cuda.syncthreads()
 
 
 def entries_kernel(particle, component, row, column, rate, volume, density, force, displacement,
@@ -246,7 +256,7 @@ def reduce_rows_kernel(values, partial):
 # machinery (register_jitable, inlined); numba-cuda cannot inline those overloads (its IR differs from
 # numba's), so here each is compiled as a CUDA device function from the same Python code, with its
 # global names pointing at the device versions of the functions it calls.
-_KERNELS = (damage_kernel, energy_kernel, energy_sums_kernel, entries_kernel, kick_drift_kernel, kick_kernel,
+_KERNELS = (damage_kernel, energy_kernel, entries_kernel, kick_drift_kernel, kick_kernel,
             kick_kick_drift_kernel, unphysical_kernel, constrain_kernel, body_force_kernel,
             residual_kernel, relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
 
@@ -464,14 +474,20 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
                 body = cuda.jit(device=True)(retarget(general_pass, {"BODY": table[name]}))
             bodies.append((name, body))
 
-        def build(kernel, name, body):
+        def build(kernel, name, body, **names):
             return kernel_cache.attach(
                 cuda.jit(**_force_options(unrolled=unroll))(
-                    retarget(kernel, dict(table, FORCE_PASS=body))), (*key, name))
+                    retarget(kernel, dict(table, FORCE_PASS=body, **names))),
+                (*key, kernel.__name__, name))
 
-        _COMPILED[key] = {
-            "passes": tuple(build(forces_kernel, name, body) for name, body in bodies),
-            "forces_kick_kernel": build(forces_kick_kernel, *bodies[-1])}
+        if record_energy:   # the last pass, fused with the kick and the history terms' block sums
+            recorded = materials.module(material).RECORDED_ENERGY
+            _COMPILED[key] = {"forces_kick_energy_kernel": build(
+                forces_kick_energy_kernel, *bodies[-1], RECORDED_ENERGY=table[recorded])}
+        else:
+            _COMPILED[key] = {
+                "passes": tuple(build(forces_kernel, name, body) for name, body in bodies),
+                "forces_kick_kernel": build(forces_kick_kernel, *bodies[-1])}
     return _COMPILED[key]
 
 
@@ -599,13 +615,12 @@ def _body_force(time, b):
     b.set_body_force(time)
 
 
-def _forces(energy, b):
-    # a history row follows: the force kernel also sums its bonds' energy terms
-    (b.forces_energy_launch if energy else b.forces_launch)()
-
-
-def _kick(step, b):
-    b.kick_launch()
+def _forces_kick(energy, step, b):
+    if energy and b.forces_kick_energy_launch is not None:
+        b.forces_kick_energy_launch()   # a history row follows: its sums in the same kernel
+    else:
+        b.forces_launch()
+        b.kick_launch()
 
 
 def _forces_kick_drift(step, b):
@@ -637,7 +652,7 @@ def _relaxation_update(first, damping, dt, b):
 
 
 _OPERATIONS = {"kick_drift": _kick_drift, "constrain": _constrain, "body_force": _body_force,
-               "forces": _forces, "kick": _kick, "forces_kick_drift": _forces_kick_drift,
+               "forces_kick": _forces_kick, "forces_kick_drift": _forces_kick_drift,
                "held_forces": _held_forces, "residual": _residual,
                "relaxation_update": _relaxation_update}
 
@@ -698,12 +713,17 @@ class CudaBackend(Backend):
             else steps is not None and steps * n >= SPECIALIZE_PARTICLE_STEPS)
         self._force_kernel = SimpleNamespace(**_force_kernels(model, rows, self.reciprocal_form,
                                                               self.unrolled, self.specialized))
-        #: Whether the force pass also sums a history row's bond terms (kernels.pmb.RECORD_ENERGY;
-        #: the material's FORCE_RECORDS_ENERGY); else a history row takes the energy pass.
-        self._force_records_energy = self.material_module.FORCE_RECORDS_ENERGY
+        #: Whether the step before a history row sums the row's terms in its force pass
+        #: (forces_kick_energy_kernel; the material's RECORDED_ENERGY); else the row takes the
+        #: energy pass.
+        self._force_records_energy = self.material_module.RECORDED_ENERGY is not None
         self._energy_force_kernel = (_force_kernels(
             model, rows, self.reciprocal_form, self.unrolled, self.specialized,
-            record_energy=True)["passes"][-1] if self._force_records_energy else None)
+            record_energy=True)["forces_kick_energy_kernel"] if self._force_records_energy else None)
+        #: forces_kick_energy_kernel's block sums of a history row's terms (io/history.py): a
+        #: few numbers per 128 particles, outside the array table like the force rows.
+        self._row_partial = cuda.device_array(
+            (4 + len(model.load_groups), self._blocks), dtype=np.float64)
         self._stencil_table = _NO_TABLE
         if self.unrolled and not self.specialized:
             self._stencil_table = stencil_table_of(model, rows, self.reciprocal_form)
@@ -752,14 +772,18 @@ class CudaBackend(Backend):
                      following)
         passes = self._force_kernel.passes
         forces = self._pass_launches(passes, force_args)
-        # a history row's step: the force kernel that also sums the bonds' energy terms, or (a
-        # material without it) the plain one, and the energy pass after it
-        forces_energy = forces if self._energy_force_kernel is None else self._pass_launches(
-            passes, force_args, self._energy_force_kernel, (*force_args[:-1], self._force_rows))
+        # the step before a history row: the force pass, the kick and the row's sums in one
+        # kernel, or (a material without RECORDED_ENERGY) forces and kick, the energy pass later
+        forces_kick_energy = None
+        if self._energy_force_kernel is not None:
+            forces_kick_energy = self._pass_launches(
+                passes, force_args, self._energy_force_kernel,
+                (*force_args[:-1], self._force_rows, self.real(0.0), self.density, a.constrained,
+                 a.velocity, a.body_force, a.volume, a.load_forces, self._row_partial))
         forces_kick = self._pass_launches(passes, force_args, self._force_kernel.forces_kick_kernel,
                                           (*force_args, *kick_args))
         launches = SimpleNamespace(
-            forces=forces, forces_energy=forces_energy, forces_kick=forces_kick,
+            forces=forces, forces_kick_energy=forces_kick_energy, forces_kick=forces_kick,
             kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
                                       (self.real(0.0), *state)),
             kick_kick_drift=PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
@@ -777,7 +801,7 @@ class CudaBackend(Backend):
         launches = self._launches[parity]
         self.arrays.displacement = self._displacements[parity]
         self.forces_launch = launches.forces
-        self.forces_energy_launch = launches.forces_energy
+        self.forces_kick_energy_launch = launches.forces_kick_energy
         self.forces_kick_launch = launches.forces_kick
         self.kick_drift_launch = launches.kick_drift
         self.kick_kick_drift_launch = launches.kick_kick_drift
@@ -931,20 +955,8 @@ class CudaBackend(Backend):
     def _energy_sums(self):
         """The energy sums of the current state, reduced on the device (``_reduced``)."""
         a = self.arrays
-        if self._energy_fresh:   # the last step's force kernel summed the bonds (advance)
-            self._allocate_energy()
-            n = self.model.particle_count
-            if getattr(self, "_energy_partial", None) is None:
-                self._energy_partial = cuda.device_array(
-                    (a.history_sums.shape[0], _blocks(n, REDUCE_THREADS)), dtype=np.float64)
-            self._history_launch("energy_sums", self.k.energy_sums_kernel, n,
-                                 lambda: (self._force_rows, a.displacement, a.velocity, a.volume,
-                                          self.density, a.constrained,
-                                          self.material.micromodulus,
-                                          self.material.critical_stretch, a.load_forces,
-                                          a.energy_density, self._energy_partial),
-                                 threads=REDUCE_THREADS)()
-            return self._reduced(self._energy_partial, "energy_partial")
+        if self._energy_fresh:   # the last step's kernel summed the row (forces_kick_energy)
+            return self._reduced(self._row_partial, "row_partial")
         self.compute_energy()
         return self._reduced(a.history_sums, "energy")
 
@@ -1007,6 +1019,8 @@ class CudaBackend(Backend):
             launches.kick_drift.set(0, step)
             launches.kick_kick_drift.set(0, step)
             launches.forces_kick.set(self._forces_kick_dt, step)
+            if launches.forces_kick_energy is not None:
+                launches.forces_kick_energy.set(self._forces_kick_dt, step)
         self.kick_launch.set(0, step)
         self._verlet_steps(first_step, n_steps, dt, self.last_ramp, energy, self)
         # (after the constraints, which clear it; a material without RECORD_ENERGY sums no energy)

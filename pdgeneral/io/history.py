@@ -178,7 +178,8 @@ class History:
                                + 0.5 * self.time_step * (power - first_power))
         row = {
             "step": int(step), "time": float(time),
-            "kinetic_energy": 0.0 if self.quasi_static else float(totals[0]),
+            # the free components' (the particle sums) and the prescribed ones' (the entries)
+            "kinetic_energy": 0.0 if self.quasi_static else float(totals[0]) + constrained_kinetic,
             "strain_energy": float(totals[1]),
             "external_work": constraint_work + load_work + constrained_kinetic - first,
             "dissipated_energy": self._critical_energy - float(totals[2]),

@@ -315,6 +315,19 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
 
 
 @register_jitable(inline="always")
+def recorded_energy(i, force, material):
+    """(W_i, the energy density its intact bonds would hold at the critical stretch, its intact
+    bonds) from the sums a RECORD_ENERGY force pass left in the rows of ``force`` below the force
+    (``particle_force``): what ``particle_energy`` passes to ``energy_sums``, from the force loop
+    instead of a second pass over the bonds (the GPU's history steps; materials/: RECORDED_ENERGY)."""
+    dim = force.shape[0] - 3 if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    return (REAL(0.25) * material.micromodulus * force[dim, i],
+            critical_energy_density(material.micromodulus, material.critical_stretch,
+                                    force[dim + 1, i]),
+            force[dim + 2, i])
+
+
+@register_jitable(inline="always")
 def critical_energy_density(micromodulus, critical_stretch, held):
     """The energy (J/m^3, float64) particle i's intact bonds would hold at the critical stretch,
     1/4 c s0^2 sum_j |xi| w_ij from ``held`` = sum_j |xi| w_ij (``energy_term`` 2)."""
@@ -341,7 +354,9 @@ def energy_sums(i, strain_energy_density, critical_energy_density, intact_bonds,
 def energy_term(k, i, strain_energy_density, critical_energy_density, intact_bonds, displacement,
                 velocity, volume, density, constrained, load_forces):
     """Particle i's share of a history row's sum k, in float64 (sums over millions of particles):
-    0: 1/2 rho V_i |v_i|^2; 1: V_i W_i (``energy_sums``); 2: V_i times the energy the intact bonds
+    0: 1/2 rho V_i |v_i|^2 over the free components (a prescribed component's kinetic energy is its
+    constraint entry's, ``entry_terms``, taken after the step's last constraint; io/history.py adds
+    the two); 1: V_i W_i (``energy_sums``); 2: V_i times the energy the intact bonds
     would hold at the critical stretch (``critical_energy_density``; the material's); 3: the number
     of intact bonds; 4 + g: V_i sum_d B_gd u_d over the free components, with B_g load group g's
     body-force density (the work of a load is the integral of its ramp over this sum)."""
@@ -350,8 +365,9 @@ def energy_term(k, i, strain_energy_density, critical_energy_density, intact_bon
     if k == 0:
         speed_squared = 0.0
         for d in range(dim):
-            v = np.float64(velocity[d, i])
-            speed_squared += v * v
+            if not (constrained[i] >> d) & 1:
+                v = np.float64(velocity[d, i])
+                speed_squared += v * v
         return 0.5 * np.float64(density) * vol * speed_squared
     if k == 1:
         return vol * np.float64(strain_energy_density)
@@ -628,7 +644,8 @@ BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           physics.deformed_length_squared, physics.reciprocal_sqrt,
           physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_range, bond_at,
           bond_force,
-          bond_energy, particle_force, particle_damage, critical_energy_density, energy_term,
+          bond_energy, particle_force, particle_damage, critical_energy_density, recorded_energy,
+          energy_term,
           energy_sums, particle_energy,
           entry_terms, external_force, kick_drift, kick, kick_kick_drift_to, kick_kick_drift,
           constrain, unphysical, relaxation_residual, relaxation_update)

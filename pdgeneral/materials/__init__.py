@@ -22,9 +22,10 @@ What the backends ask of it (they do not branch on the material):
 - ``ENERGY_PASS``: the body of a history row's energy pass, ``(i, displacement, velocity, volume,
   density, constrained, bonds, stencil, material, load_forces, energy_density, sums)``;
 - ``UNROLLED_FORCE``: whether kernels/unrolled.py writes out its passes' stencil loops (the GPU
-  unrolls them where the stencil is small enough); ``FORCE_RECORDS_ENERGY``: whether its (single)
-  force pass also sums a history row's bond terms on the GPU (kernels.pmb.RECORD_ENERGY), else a
-  history row takes the energy pass;
+  unrolls them where the stencil is small enough); ``RECORDED_ENERGY``: None, or the body
+  (kernels.pmb.recorded_energy) that turns what its (single) force pass sums of a particle's bonds
+  with kernels.pmb.RECORD_ENERGY into a history row's terms, so that the GPU sums a row in the step
+  before it (backends/cuda.py: forces_kick_energy_kernel); None: a row takes the energy pass;
 - ``kernel_material(model, arrays, reciprocal_form)``: its ``material`` bundle for the kernels,
   over the backend's ``arrays`` (its per-particle arrays are declared in the array table,
   arrays.py, with ``when`` naming the material)."""

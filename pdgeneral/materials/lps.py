@@ -33,7 +33,7 @@ from . import MaterialConstants, ParticleTerms
 FORCE_PASSES = ("lps_dilatation", "lps_force")
 ENERGY_PASS = "lps_energy"
 UNROLLED_FORCE = True
-FORCE_RECORDS_ENERGY = False
+RECORDED_ENERGY = None
 
 #: Influence function names (case key material.influence) -> kernels.lps codes.
 INFLUENCE = {"constant": CONSTANT, "inverse_length": INVERSE_LENGTH, "gaussian": GAUSSIAN}

@@ -10,11 +10,12 @@ from ..physics import pmb as physics
 from . import MaterialConstants, ParticleTerms
 
 #: One force pass (kernels.pmb.particle_force), whose stencil loop the GPU unrolls and which also
-#: sums a history row's bond terms there (kernels.pmb.RECORD_ENERGY); its energy pass.
+#: sums a history row's bond terms there (kernels.pmb.RECORD_ENERGY), turned into the row's terms
+#: by kernels.pmb.recorded_energy; its energy pass.
 FORCE_PASSES = ("particle_force",)
 ENERGY_PASS = "particle_energy"
 UNROLLED_FORCE = True
-FORCE_RECORDS_ENERGY = True
+RECORDED_ENERGY = "recorded_energy"
 
 
 def check_keys(material) -> None:

@@ -7,9 +7,9 @@
     kick_drift(dt, state)               v += dt/2 a, u += dt v (the first step of a chunk)
     constrain(time, dt, phase, state)   the prescribed motions (kernels.pmb.constrain)
     body_force(time, state)             the ramped loads, while a ramp is rising
-    forces(energy, state)               the material's force passes (breaking bonds); ``energy``:
-                                        a history row follows, which a backend may gather in them
-    kick(dt, state)                     v += dt/2 a
+    forces_kick(energy, dt, state)      the material's force passes (breaking bonds), then
+                                        v += dt/2 a; ``energy``: a history row follows, whose sums
+                                        a backend may gather in the same pass (the GPU does)
     forces_kick_drift(dt, state)        forces, then this step's kick and the next one's
                                         kick_drift (kernels.pmb.kick_kick_drift_to), which a
                                         backend may fuse into its last force pass
@@ -48,8 +48,7 @@ def verlet_steps(first_step, n_steps, dt, last_ramp, energy, state):
         if time - dt < last_ramp:
             body_force(time, state)  # noqa: F821
         if s == n_steps - 1:
-            forces(energy, state)  # noqa: F821
-            kick(step, state)  # noqa: F821
+            forces_kick(energy, step, state)  # noqa: F821
             constrain(time, dt, AFTER_KICK, state)  # noqa: F821
         else:
             forces_kick_drift(step, state)  # noqa: F821
