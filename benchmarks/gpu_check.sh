@@ -70,7 +70,8 @@ for what in "$@"; do
       done
       python3 benchmarks/ncu_table.py "$OUT"/ncu-*.csv 2>&1 | tee "$OUT/ncu-precision.log" ;;
     history) # what recording a history costs on the GPU (issue 13, item 2)
-      python3 benchmarks/history_overhead.py --steps 4000 2>&1 | tee "$OUT/history-overhead.log" ;;
+      python3 benchmarks/history_overhead.py --steps 4000 2>&1 | tee "$OUT/history-overhead.log"
+      python3 benchmarks/history_breakdown.py 2>&1 | tee "$OUT/history-breakdown.log" ;;
     output)  # snapshot write throughput against the disk (issue 19, item 2)
       python3 benchmarks/output_throughput.py ${OUTPUT_ARGS:-} 2>&1 | tee "$OUT/output-throughput.log" ;;
     compare)

@@ -40,6 +40,14 @@ def main() -> None:
     print(f"{model.particle_count:,} particles, {history.backend.entry_count} history entries")
     timed("one step (advance 1)", lambda: engine.advance(0, 1, dt), engine)
     timed("ten steps (advance 10)", lambda: engine.advance(0, 10, dt), engine)
+    timed("ten steps, the last one a row's (advance 10)",
+          lambda: engine.advance(0, 10, dt, energy=True), engine)
+    if getattr(engine, "forces_kick_launch", None) is not None:
+        timed("force-and-kick kernel (a plain step)", engine.forces_kick_launch, engine)
+        if engine.forces_kick_energy_launch is not None:
+            timed("force, kick and row sums kernel", engine.forces_kick_energy_launch, engine)
+        timed("kick_drift kernel (a chunk's first)", engine.kick_drift_launch, engine)
+        timed("kick kernel", engine.kick_launch, engine)
     timed("energy pass (kernel)", engine.compute_energy, engine)
     timed("energy_totals (pass + reduce + copy)", engine.energy_totals, engine)
     timed("history_terms (entries, reduce, copy)", engine.history_terms, engine)
