@@ -161,14 +161,17 @@ def test_reciprocal_form_is_the_pmb_force_law(stretch):
         y = (1 + stretch) * length * direction
         eta = y - xi
         exact = 2.0 * 0.5 * stretch / float(np.linalg.norm(y))   # c w s / |y|, c = 2, w = 0.5
-        scale, intact = bond_force(0, 1, *xi, length, 1.0 / length,
-                                   pmb.break_length_squared(length, 0.9), 0.5, *eta, 1, no_fail,
-                                   2.0, 0.9, True, 3)
+        scale, intact, s = bond_force(0, 1, *xi, length, 1.0 / length,
+                                      pmb.break_length_squared(length, 0.9), 0.5, *eta, 1, no_fail,
+                                      2.0, 0.9, True, 3)
         assert intact == 1
         assert scale == pytest.approx(exact, rel=1e-14 / abs(stretch) + 1e-15)
-        stretch_form, _ = bond_force(0, 1, *xi, length, 1.0 / length, 0.0, 0.5, *eta, 1, no_fail,
-                                     2.0, 0.9, False, 3)
+        # the stretch it returns for a history row's energy (kernels.pmb.bond_energy)
+        assert s == pytest.approx(stretch, rel=1e-14 / abs(stretch) + 1e-15)
+        stretch_form, _, s = bond_force(0, 1, *xi, length, 1.0 / length, 0.0, 0.5, *eta, 1,
+                                        no_fail, 2.0, 0.9, False, 3)
         assert stretch_form == pytest.approx(exact, rel=1e-14)
+        assert s == pytest.approx(stretch, rel=1e-13)
 
 
 def test_reciprocal_form_breaks_at_the_critical_stretch():
@@ -180,11 +183,11 @@ def test_reciprocal_form_breaks_at_the_critical_stretch():
     for stretch, survives in [(0.999e-3, True), (1.001e-3, False), (-0.5, True)]:
         eta = stretch * xi
         for form in (True, False):
-            _, intact = bond_force(0, 1, *xi, length, 1 / length, threshold, 1.0, *eta, 1,
-                                   np.zeros(2, dtype=np.uint8), 1.0, s0, form, 3)
+            _, intact, _ = bond_force(0, 1, *xi, length, 1 / length, threshold, 1.0, *eta, 1,
+                                      np.zeros(2, dtype=np.uint8), 1.0, s0, form, 3)
             assert intact == survives, (stretch, form)
-            _, intact = bond_force(0, 1, *xi, length, 1 / length, threshold, 1.0, *eta, 1,
-                                   np.array([0, 1], dtype=np.uint8), 1.0, s0, form, 3)
+            _, intact, _ = bond_force(0, 1, *xi, length, 1 / length, threshold, 1.0, *eta, 1,
+                                      np.array([0, 1], dtype=np.uint8), 1.0, s0, form, 3)
             assert intact == 1
 
 

@@ -114,7 +114,7 @@ def bond_at(i, n, row, first, bonds, stencil):
 def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_squared, weight,
                eta_x, eta_y, eta_z, bond_intact, no_fail, micromodulus, critical_stretch,
                reciprocal_form, dimension):
-    """(force factor, intact) of the bond i -> j: its force on i is factor * (xi + eta).
+    """(force factor, intact, stretch) of the bond i -> j: its force on i is factor * (xi + eta).
 
     factor = c * w_ij * s / |xi + eta| (PMB, Silling and Askari 2005, eq. 10 with the bond weight
     w_ij), 0 for a broken bond; an intact bond (``bond_intact`` 1) breaks when s > s0, never when
@@ -129,47 +129,50 @@ def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_s
 
     Either way both ends of a bond compute the same bits, so both copies break in the same step.
     Every force loop (the general one below and the unrolled stencil of kernels/unrolled.py) calls
-    this, so the law is written once."""
+    this, so the law is written once.
+
+    The stretch s, for a history row's energy (``bond_energy``), from the same intermediate
+    values: in the reciprocal form |xi + eta|^2 / |xi + eta| / |xi| - 1 with the force's
+    reciprocal square root (in float64 the cancellation costs about 1e-12 of s at the strains of
+    fracture), otherwise numerator / denominator. A loop that does not use it leaves it to the
+    compiler to drop."""
     # Every name is set on both paths (numba's inliner needs it); each form uses its own.
     if reciprocal_form:
         squared = deformed_length_squared(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, dimension)
         numerator = denominator = deformed_length = squared
         breaks = squared > break_squared
+        root = reciprocal_sqrt(squared)
+        stretch = squared * root * inverse_length - REAL(1.0)
     else:
         numerator, denominator, deformed_length = bond_stretch(
             xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, dimension)
-        squared = numerator
+        squared = root = numerator
         breaks = numerator > critical_stretch * denominator
+        stretch = numerator * reciprocal(denominator)
     if bond_intact and breaks and no_fail[i] == 0 and no_fail[j] == 0:
         bond_intact = 0
     scale = REAL(0.0)
     if bond_intact or SELECT_FACTOR:
         if reciprocal_form:
-            scale = micromodulus * weight * (inverse_length - reciprocal_sqrt(squared))
+            scale = micromodulus * weight * (inverse_length - root)
         else:
             scale = micromodulus * weight * numerator * reciprocal(denominator * deformed_length)
         if not bond_intact:
             scale = REAL(0.0)
-    return scale, bond_intact
+    return scale, bond_intact, stretch
 
 
 @register_jitable(inline="always")
-def bond_energy(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, inverse_length,
-                reciprocal_form, dimension):
-    """(s^2 |xi|, |xi|) of an intact bond, its share of the strain energy density up to the factor
-    c w / 4 (``particle_energy``). ``reciprocal_form``: s = |xi + eta| / |xi| - 1 from 1/|xi| (the
-    unrolled loop's reciprocal table has no |xi|; in float64 the cancellation costs about 1e-12 of
-    s at the strains of fracture), otherwise the stretch form's quotient."""
+def bond_energy(stretch, xi_x, xi_y, xi_z, reference_length, inverse_length, reciprocal_form,
+                dimension):
+    """(s^2 |xi|, |xi|) of an intact bond of stretch s (``bond_force``'s), its share of the strain
+    energy density up to the factor c w / 4 (``particle_energy``). ``reciprocal_form``: |xi| from
+    the unrolled loop's reciprocal table, which has 1/|xi| and not |xi|."""
     if reciprocal_form:
-        squared = deformed_length_squared(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, dimension)
-        stretch = squared * reciprocal_sqrt(squared) * inverse_length - REAL(1.0)
         # |xi| = |xi|^2 / |xi| without a division (a slow sequence in float64 on a GPU)
         length = deformed_length_squared(xi_x, xi_y, xi_z, REAL(0.0), REAL(0.0), REAL(0.0),
                                          dimension) * inverse_length
     else:
-        numerator, denominator, _ = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
-                                                 reference_length, dimension)
-        stretch = numerator * reciprocal(denominator)
         length = reference_length
     return stretch * stretch * length, length
 
@@ -223,7 +226,7 @@ def particle_force(i, displacement, no_fail, bonds, stencil, material, force):
             xi_z = REAL(0.0)
             eta_z = REAL(0.0)
         bond_intact = (word >> bit) & 1
-        scale, still_intact = bond_force(i, j, xi_x, xi_y, xi_z, stencil.length[slot],
+        scale, still_intact, stretch = bond_force(i, j, xi_x, xi_y, xi_z, stencil.length[slot],
                                          stencil.inverse_length[slot], stencil.break_squared[slot],
                                          weight, eta_x, eta_y, eta_z, bond_intact, no_fail,
                                          material.micromodulus, material.critical_stretch, form, dim)
@@ -231,9 +234,8 @@ def particle_force(i, displacement, no_fail, bonds, stencil, material, force):
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
         if RECORD_ENERGY and still_intact:
-            squared_length, length = bond_energy(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
-                                                 stencil.length[slot], stencil.inverse_length[slot],
-                                                 form, dim)
+            squared_length, length = bond_energy(stretch, xi_x, xi_y, xi_z, stencil.length[slot],
+                                                 stencil.inverse_length[slot], form, dim)
             stretched += squared_length * weight
             held += length * weight
             intact_bonds += 1
@@ -301,9 +303,13 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
             else:
                 xi_z = REAL(0.0)
                 eta_z = REAL(0.0)
-            squared_length, length = bond_energy(stencil.xi[0, slot], stencil.xi[1, slot], xi_z,
-                                                 eta_x, eta_y, eta_z, stencil.length[slot],
-                                                 REAL(0.0), False, dim)
+            xi_x = stencil.xi[0, slot]
+            xi_y = stencil.xi[1, slot]
+            # the stretch form: no cancellation, in float32 too
+            numerator, denominator, _ = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
+                                                     stencil.length[slot], dim)
+            squared_length, length = bond_energy(numerator * reciprocal(denominator), xi_x, xi_y,
+                                                 xi_z, stencil.length[slot], REAL(0.0), False, dim)
             stretched += squared_length * weight
             held += length * weight
             intact_bonds += 1

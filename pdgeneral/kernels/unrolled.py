@@ -85,8 +85,8 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
         xi_z, eta_z = (f"xi_z[{n}]", "eta_z") if dimension == 3 else ("REAL(0.0)", "REAL(0.0)")
         lines += [
             f"    bond_intact = (word_{w} >> {bit}) & 1",
-            f"    scale, still_intact = bond_force(i, j, xi_x[{n}], xi_y[{n}], {xi_z}, {length}[{n}],",
-            f"                                     {inverse}[{n}], {threshold}[{n}],",
+            f"    scale, still_intact, stretch = bond_force(i, j, xi_x[{n}], xi_y[{n}], {xi_z},",
+            f"                                     {length}[{n}], {inverse}[{n}], {threshold}[{n}],",
             f"                                     weight[{n}], eta_x, eta_y, {eta_z}, bond_intact,",
             "                                     no_fail, micromodulus, critical_stretch,",
             f"                                     RECIPROCAL_FORM, {dimension})",
@@ -95,8 +95,8 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
         if energy:
             lines += [
                 "    if still_intact:",
-                (f"        squared_length, bond_length = bond_energy(xi_x[{n}], xi_y[{n}], {xi_z}, "
-                 f"eta_x, eta_y, {eta_z}, {length}[{n}], {inverse}[{n}], RECIPROCAL_FORM, "
+                (f"        squared_length, bond_length = bond_energy(stretch, xi_x[{n}], "
+                 f"xi_y[{n}], {xi_z}, {length}[{n}], {inverse}[{n}], RECIPROCAL_FORM, "
                  f"{dimension})"),
                 f"        stretched += squared_length * weight[{n}]",
                 f"        held += bond_length * weight[{n}]",
