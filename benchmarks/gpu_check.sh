@@ -69,6 +69,18 @@ for what in "$@"; do
         done
       done
       python3 benchmarks/ncu_table.py "$OUT"/ncu-*.csv 2>&1 | tee "$OUT/ncu-precision.log" ;;
+    wholerun) # issue 12, item 6: the 4M glass plate (pre-crack, energy surface correction), 4000
+              # steps, 5 snapshots, whole processes with an empty kernel cache and then from it
+      export PDGENERAL_CACHE_DIR=$(mktemp -d)
+      TIMEFORMAT="process wall %R s"
+      plate="cases/crack_branching_glass_2d.yaml --backend cuda --overwrite -q
+             --set discretization.spacing=3.1623e-5 --set discretization.horizon=9.5343e-5
+             --set solver.end_time=null --set solver.time_step=null --set solver.steps=4000
+             --set output.every=1000"
+      for pass in cold warm warm; do
+        echo "== $pass kernel cache"
+        time python3 -m pdgeneral run $plate -o /tmp/plate-$pass.h5
+      done 2>&1 | tee "$OUT/wholerun.log" ;;
     history) # what recording a history costs on the GPU (issue 13, item 2)
       python3 benchmarks/history_overhead.py --steps 4000 2>&1 | tee "$OUT/history-overhead.log"
       python3 benchmarks/history_breakdown.py 2>&1 | tee "$OUT/history-breakdown.log" ;;
