@@ -292,10 +292,16 @@ class Backend:
         """body_force = sum over load groups of ramp(time) * group force."""
         raise NotImplementedError
 
-    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False) -> None:
+    #: Whether ``advance`` can record a history's rows between its steps (``history``); else the
+    #: solver ends each chunk of steps at a row.
+    records_rows_inside_chunks = False
+
+    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False,
+                history=None) -> None:
         """n_steps explicit velocity-Verlet steps starting at step first_step. ``energy``: a
         history row follows (a backend may then gather its energy terms during the last step;
-        the results are the same)."""
+        the results are the same). ``history`` (io/history.py; where records_rows_inside_chunks):
+        record its regular rows before the last step too."""
         raise NotImplementedError
 
     def relax(self, load_factor: float, tolerance: float, max_iterations: int,

@@ -212,6 +212,14 @@ def _operations(loops: SimpleNamespace, key: tuple) -> dict:
         kick_kick_drift_all(step, state.density, state.constrained, state.displacement,
                             state.velocity, state.force, state.body_force)
 
+    def forces_kick_row_drift(step, state):   # never called: the CPU's chunks end at the rows
+        forces_all(*state.force_args)
+        kick_kick_drift_all(step, state.density, state.constrained, state.displacement,
+                            state.velocity, state.force, state.body_force)
+
+    def row(n, time, state):   # (verlet_steps: the CPU passes every = 0)
+        pass
+
     def held_forces(state):
         forces_all(*state.held_force_args)
 
@@ -235,7 +243,8 @@ def _operations(loops: SimpleNamespace, key: tuple) -> dict:
         update_all(first, damping, dt, state.constrained, state.fictitious_density,
                    state.residual, state.velocity, state.displacement, state.old_residual)
 
-    functions = (kick_drift, constrain, body_force, forces_kick, forces_kick_drift, held_forces,
+    functions = (kick_drift, constrain, body_force, forces_kick, forces_kick_drift,
+                 forces_kick_row_drift, row, held_forces,
                  residual, relaxation_update)
     return {f.__name__: kernel_cache.attach(njit(**_OPTIONS)(f), key) for f in functions}
 
@@ -360,9 +369,12 @@ class CpuBackend(Backend):
                 a.volume, a.fictitious_density, a.old_residual, a.residual, a.sums)
         return self._step_states[relaxation]
 
-    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False) -> None:
+    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False,
+                history=None) -> None:
         follow_cpu_share()   # between chunks of steps (about half a second each)
-        self.kernels.verlet_steps(first_step, n_steps, dt, self.last_ramp, energy, self._state())
+        # every = 0: the rows end the chunks (records_rows_inside_chunks is False)
+        self.kernels.verlet_steps(first_step, n_steps, dt, self.last_ramp, energy, 0,
+                                  self._state())
 
     def warm_up(self, solver: str) -> None:
         self.compute_damage()         # what snapshots call; reads the state only

@@ -38,6 +38,7 @@ from ..kernels.pmb import (
     external_force,
     kick,
     kick_drift,
+    kick_drift_to,
     kick_kick_drift,
     kick_kick_drift_to,
     particle_damage,
@@ -90,14 +91,16 @@ ROW_TERMS = 8
 
 def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, stencil_table, force,
                               dt, density, constrained, velocity, body_force, volume, load_forces,
-                              partial):
-    """The step before a history row: the material's force pass with RECORD_ENERGY (its bond sums
+                              partial, drift, next_displacement):
+    """The step of a history row: the material's force pass with RECORD_ENERGY (its bond sums
     into the rows of ``force`` below the force), the kick, then each particle's history terms
     (kernels.pmb.energy_term, from RECORDED_ENERGY: bound at the build) summed over the block by a
     fixed shared-memory tree into partial[k, block]: the force pass, the kick and the energy sums in
     one pass over the particles instead of three (io/history.py; the same bits of the state as the
     force and kick kernels). The constraints' AFTER_KICK comes after it; the terms read only free
-    components' velocities, which it does not touch. Blocks of THREADS_PER_BLOCK threads."""
+    components' velocities, which it does not touch. With ``drift`` the next step's kick and drift
+    follow, the new displacement into ``next_displacement`` (as forces_kick_kernel): a row inside a
+    chunk of steps. Blocks of THREADS_PER_BLOCK threads."""
     cache = cuda.shared.array((ROW_TERMS, THREADS_PER_BLOCK), dtype=np.float64)
     t = cuda.threadIdx.x
     i = cuda.grid(1)
@@ -126,6 +129,9 @@ def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, s
             for r in range(rows):
                 partial[first + r, cuda.blockIdx.x] = cache[r, 0]
         cuda.syncthreads()
+    if inside and drift:   # after the terms, which read the velocity between the two kicks
+        kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
+                      next_displacement)
 
 
 def general_pass(i, displacement, no_fail, bonds, stencil, material, stencil_table, force):
@@ -623,6 +629,19 @@ def _forces_kick(energy, step, b):
         b.kick_launch()
 
 
+def _forces_kick_row_drift(step, b):
+    b.forces_kick_energy_drift_launch()   # the next displacement into the other array
+
+
+def _row(n, time, b):
+    # the row's sums are in the partial sums; the entries read this step's displacement, so the
+    # next one (written by the kernel above) becomes current only after the row is queued
+    b._energy_fresh = True
+    b._record_row(n, time)
+    b._energy_fresh = False
+    b._use(1 - b._parity)
+
+
 def _forces_kick_drift(step, b):
     if b.fuse_kick:
         b.forces_kick_launch()   # writes the next displacement into the other array
@@ -653,6 +672,7 @@ def _relaxation_update(first, damping, dt, b):
 
 _OPERATIONS = {"kick_drift": _kick_drift, "constrain": _constrain, "body_force": _body_force,
                "forces_kick": _forces_kick, "forces_kick_drift": _forces_kick_drift,
+               "forces_kick_row_drift": _forces_kick_row_drift, "row": _row,
                "held_forces": _held_forces, "residual": _residual,
                "relaxation_update": _relaxation_update}
 
@@ -774,16 +794,20 @@ class CudaBackend(Backend):
         forces = self._pass_launches(passes, force_args)
         # the step before a history row: the force pass, the kick and the row's sums in one
         # kernel, or (a material without RECORDED_ENERGY) forces and kick, the energy pass later
-        forces_kick_energy = None
+        forces_kick_energy = forces_kick_energy_drift = None
         if self._energy_force_kernel is not None:
+            row_args = (*force_args[:-1], self._force_rows, self.real(0.0), self.density,
+                        a.constrained, a.velocity, a.body_force, a.volume, a.load_forces,
+                        self._row_partial)
             forces_kick_energy = self._pass_launches(
-                passes, force_args, self._energy_force_kernel,
-                (*force_args[:-1], self._force_rows, self.real(0.0), self.density, a.constrained,
-                 a.velocity, a.body_force, a.volume, a.load_forces, self._row_partial))
+                passes, force_args, self._energy_force_kernel, (*row_args, False, current))
+            forces_kick_energy_drift = self._pass_launches(
+                passes, force_args, self._energy_force_kernel, (*row_args, True, following))
         forces_kick = self._pass_launches(passes, force_args, self._force_kernel.forces_kick_kernel,
                                           (*force_args, *kick_args))
         launches = SimpleNamespace(
-            forces=forces, forces_kick_energy=forces_kick_energy, forces_kick=forces_kick,
+            forces=forces, forces_kick_energy=forces_kick_energy,
+            forces_kick_energy_drift=forces_kick_energy_drift, forces_kick=forces_kick,
             kick_drift=PreparedLaunch(self.k.kick_drift_kernel, blocks, THREADS_PER_BLOCK,
                                       (self.real(0.0), *state)),
             kick_kick_drift=PreparedLaunch(self.k.kick_kick_drift_kernel, blocks,
@@ -802,6 +826,7 @@ class CudaBackend(Backend):
         self.arrays.displacement = self._displacements[parity]
         self.forces_launch = launches.forces
         self.forces_kick_energy_launch = launches.forces_kick_energy
+        self.forces_kick_energy_drift_launch = launches.forces_kick_energy_drift
         self.forces_kick_launch = launches.forces_kick
         self.kick_drift_launch = launches.kick_drift
         self.kick_kick_drift_launch = launches.kick_kick_drift
@@ -1013,7 +1038,14 @@ class CudaBackend(Backend):
         self.body_force_launch.set(0, time)
         self.body_force_launch()
 
-    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False) -> None:
+    @property
+    def records_rows_inside_chunks(self) -> bool:
+        """The step of a history row is one kernel that also does the next step's kick and
+        drift (forces_kick_energy_kernel): the rows need no chunk of steps to end at them."""
+        return self._energy_force_kernel is not None
+
+    def advance(self, first_step: int, n_steps: int, dt: float, energy: bool = False,
+                history=None) -> None:
         step = self.real(dt)   # the kicks' dt; time and the constraints keep float64 (kernels.pmb)
         for launches in self._launches:
             launches.kick_drift.set(0, step)
@@ -1021,8 +1053,13 @@ class CudaBackend(Backend):
             launches.forces_kick.set(self._forces_kick_dt, step)
             if launches.forces_kick_energy is not None:
                 launches.forces_kick_energy.set(self._forces_kick_dt, step)
+                launches.forces_kick_energy_drift.set(self._forces_kick_dt, step)
         self.kick_launch.set(0, step)
-        self._verlet_steps(first_step, n_steps, dt, self.last_ramp, energy, self)
+        every = 0
+        if history is not None and self.records_rows_inside_chunks:
+            every = history.every
+            self._record_row = history.record
+        self._verlet_steps(first_step, n_steps, dt, self.last_ramp, energy, every, self)
         # (after the constraints, which clear it; a material without RECORD_ENERGY sums no energy)
         self._energy_fresh = energy and n_steps > 0 and self._force_records_energy
 

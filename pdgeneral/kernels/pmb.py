@@ -505,6 +505,24 @@ def kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, forc
 
 
 @register_jitable(inline="always")
+def kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
+                  next_displacement):
+    """``kick_drift`` with the new displacement written to ``next_displacement`` (a constrained
+    component copied there unchanged): the second half of ``kick_kick_drift_to``, the same
+    operations, for a kernel that reads the velocity between the two kicks (the GPU's step before
+    a history row, backends/cuda.py)."""
+    dim = displacement.shape[0] if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
+    for d in range(dim):
+        u = displacement[d, i]
+        if (constrained[i] >> d) & 1:
+            next_displacement[d, i] = u
+            continue
+        v = velocity[d, i] + REAL(0.5) * dt * (force[d, i] + body_force[d, i]) / density
+        velocity[d, i] = v
+        next_displacement[d, i] = u + dt * v
+
+
+@register_jitable(inline="always")
 def kick_kick_drift(i, dt, density, constrained, displacement, velocity, force, body_force):
     """``kick_kick_drift_to`` in place."""
     kick_kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
@@ -653,5 +671,5 @@ BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           bond_energy, particle_force, particle_damage, critical_energy_density, recorded_energy,
           energy_term,
           energy_sums, particle_energy,
-          entry_terms, external_force, kick_drift, kick, kick_kick_drift_to, kick_kick_drift,
+          entry_terms, external_force, kick_drift, kick, kick_kick_drift_to, kick_drift_to, kick_kick_drift,
           constrain, unphysical, relaxation_residual, relaxation_update)

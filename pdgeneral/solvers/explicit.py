@@ -83,11 +83,15 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
                 next_stop = min(next_stop, (step // checkpoint_every + 1) * checkpoint_every)
             chunk_end = min(step + chunk, next_stop)
             started = clock.perf_counter()
-            while step < chunk_end:   # pausing at the history rows, which check nothing else
-                stop = chunk_end if history is None else min(
+            # pausing at the history rows, which check nothing else, unless the backend records
+            # them between its steps
+            inside = history is not None and backend.records_rows_inside_chunks
+            while step < chunk_end:
+                stop = chunk_end if history is None or inside else min(
                     chunk_end, (step // history.every + 1) * history.every)
                 row = history is not None and (history.regular(stop) or stop == steps)
-                backend.advance(step, stop - step, dt, energy=row)
+                backend.advance(step, stop - step, dt, energy=row,
+                                history=history if inside else None)
                 step = stop
                 if row:
                     history.record(step, step * dt)

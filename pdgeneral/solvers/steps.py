@@ -13,6 +13,10 @@
     forces_kick_drift(dt, state)        forces, then this step's kick and the next one's
                                         kick_drift (kernels.pmb.kick_kick_drift_to), which a
                                         backend may fuse into its last force pass
+    forces_kick_row_drift(dt, state)    forces_kick_drift that also sums a history row of the
+                                        state between the two kicks, for ``row``
+    row(n, time, state)                 record step n's row (io/history.py), then go on with the
+                                        next step's displacement
     held_forces(state)                  the force passes with every bond held
     residual(load_factor, dt, state)    the residual and the four reduced sums of the damping
                                         estimate (kernels.pmb.relaxation_residual)
@@ -36,12 +40,16 @@ from ..kernels.pmb import AFTER_DRIFT, AFTER_KICK, relaxation_control
 REAL = float
 
 
-def verlet_steps(first_step, n_steps, dt, last_ramp, energy, state):
+def verlet_steps(first_step, n_steps, dt, last_ramp, energy, every, state):
     """``n_steps`` velocity-Verlet steps from step ``first_step`` (time = step * dt); the loads'
-    ramps end at ``last_ramp`` (s); ``energy``: a history row follows the last step."""
+    ramps end at ``last_ramp`` (s); ``energy``: a history row follows the last step; ``every`` > 0:
+    a row at every multiple of it before the last step too (``row``; a backend that can record
+    rows between its operations: the GPU's. The CPU's driver is compiled and cannot call the
+    host's history, so its chunks end at the rows and it passes 0)."""
     step = REAL(dt)
     for s in range(n_steps):
-        time = (first_step + s + 1) * dt
+        n = first_step + s + 1
+        time = n * dt
         if s == 0:
             kick_drift(step, state)  # noqa: F821 - the backend's operations (module text)
         constrain(time, dt, AFTER_DRIFT, state)  # noqa: F821
@@ -50,6 +58,12 @@ def verlet_steps(first_step, n_steps, dt, last_ramp, energy, state):
         if s == n_steps - 1:
             forces_kick(energy, step, state)  # noqa: F821
             constrain(time, dt, AFTER_KICK, state)  # noqa: F821
+        elif every > 0 and n % every == 0:
+            # the row's state: the velocities at the full step (the prescribed ones from
+            # AFTER_KICK, which the next AFTER_DRIFT overwrites, as it does without a row)
+            forces_kick_row_drift(step, state)  # noqa: F821
+            constrain(time, dt, AFTER_KICK, state)  # noqa: F821
+            row(n, time, state)  # noqa: F821
         else:
             forces_kick_drift(step, state)  # noqa: F821
 
