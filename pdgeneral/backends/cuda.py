@@ -85,8 +85,39 @@ def forces_kick_kernel(displacement, no_fail, bonds, stencil, material, stencil_
                            next_displacement)
 
 
-#: History terms one forces_kick_energy_kernel block sums at a time (its shared array's rows).
-ROW_TERMS = 8
+#: Threads whose history terms forces_kick_energy_kernel sums into one column of its partial sums:
+#: a warp.
+WARP = 32
+
+
+def warp_sum_shuffle(value):
+    """The sum of ``value`` over the 32 lanes of a warp, in lane 0 (the other lanes hold partial
+    sums): the tree of reduce_rows_kernel (strides 16, 8, 4, 2, 1: the same additions in the same
+    order) through register shuffles, without shared memory or barriers. Every lane calls it."""
+    value += cuda.shfl_down_sync(0xFFFFFFFF, value, 16)
+    value += cuda.shfl_down_sync(0xFFFFFFFF, value, 8)
+    value += cuda.shfl_down_sync(0xFFFFFFFF, value, 4)
+    value += cuda.shfl_down_sync(0xFFFFFFFF, value, 2)
+    value += cuda.shfl_down_sync(0xFFFFFFFF, value, 1)
+    return value
+
+
+def warp_sum_shared(value):
+    """``warp_sum_shuffle`` for the simulator, which has no shuffles: the same tree in shared
+    memory (its blocks are one warp: THREADS_PER_BLOCK is 32 there)."""
+    cache = cuda.shared.array(WARP, dtype=np.float64)
+    t = cuda.threadIdx.x
+    cache[t] = value
+    cuda.syncthreads()
+    stride = WARP // 2
+    while stride > 0:
+        if t < stride:
+            cache[t] += cache[t + stride]
+        cuda.syncthreads()
+        stride //= 2
+    total = cache[0]
+    cuda.syncthreads()
+    return total
 
 
 def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, stencil_table, force,
@@ -94,15 +125,14 @@ def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, s
                               partial, drift, next_displacement):
     """The step of a history row: the material's force pass with RECORD_ENERGY (its bond sums
     into the rows of ``force`` below the force), the kick, then each particle's history terms
-    (kernels.pmb.energy_term, from RECORDED_ENERGY: bound at the build) summed over the block by a
-    fixed shared-memory tree into partial[k, block]: the force pass, the kick and the energy sums in
-    one pass over the particles instead of three (io/history.py; the same bits of the state as the
-    force and kick kernels). The constraints' AFTER_KICK comes after it; the terms read only free
-    components' velocities, which it does not touch. With ``drift`` the next step's kick and drift
-    follow, the new displacement into ``next_displacement`` (as forces_kick_kernel): a row inside a
-    chunk of steps. Blocks of THREADS_PER_BLOCK threads."""
-    cache = cuda.shared.array((ROW_TERMS, THREADS_PER_BLOCK), dtype=np.float64)
-    t = cuda.threadIdx.x
+    (kernels.pmb.energy_term, from RECORDED_ENERGY: bound at the build) summed over each warp
+    (WARP_SUM) into partial[k, warp]: the force pass, the kick and the energy sums in one pass over
+    the particles instead of three (io/history.py; the same bits of the state as the force and kick
+    kernels). The constraints' AFTER_KICK comes after it; the terms read only free components'
+    velocities, which it does not touch. With ``drift`` the next step's kick and drift follow, the
+    new displacement into ``next_displacement`` (as forces_kick_kernel): a row inside a chunk of
+    steps. Every thread of the grid takes part in the warp sums (those past the particles with
+    zeros)."""
     i = cuda.grid(1)
     inside = i < displacement.shape[1]
     strain = critical = intact = REAL(0.0)  # noqa: F821
@@ -111,24 +141,21 @@ def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, s
                    stencil_table, force)
         kick(i, dt, density, constrained, velocity, force, body_force)
         strain, critical, intact = RECORDED_ENERGY(i, force, material)  # noqa: F821
-    for first in range(0, partial.shape[0], ROW_TERMS):
-        rows = min(ROW_TERMS, partial.shape[0] - first)
-        for r in range(rows):
-            cache[r, t] = energy_term(first + r, i, strain, critical, intact, displacement,
-                                      velocity, volume, density, constrained,
-                                      load_forces) if inside else 0.0
-        cuda.syncthreads()
-        stride = THREADS_PER_BLOCK // 2
-        while stride > 0:
-            if t < stride:
-                for r in range(rows):
-                    cache[r, t] += cache[r, t + stride]
-            cuda.syncthreads()
-            stride //= 2
-        if t == 0:
-            for r in range(rows):
-                partial[first + r, cuda.blockIdx.x] = cache[r, 0]
-        cuda.syncthreads()
+    lane = i % WARP
+    column = i // WARP
+    # energy_term with each fixed k a constant (its branches fold), then the load groups'
+    for k in range(4):
+        total = WARP_SUM(energy_term(k, i, strain, critical, intact, displacement,  # noqa: F821
+                                     velocity, volume, density, constrained,
+                                     load_forces) if inside else 0.0)
+        if lane == 0:
+            partial[k, column] = total
+    for k in range(4, partial.shape[0]):
+        total = WARP_SUM(energy_term(k, i, strain, critical, intact, displacement,  # noqa: F821
+                                     velocity, volume, density, constrained,
+                                     load_forces) if inside else 0.0)
+        if lane == 0:
+            partial[k, column] = total
     if inside and drift:   # after the terms, which read the velocity between the two kicks
         kick_drift_to(i, dt, density, constrained, displacement, velocity, force, body_force,
                       next_displacement)
@@ -488,8 +515,10 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
 
         if record_energy:   # the last pass, fused with the kick and the history terms' block sums
             recorded = materials.module(material).RECORDED_ENERGY
+            warp_sum = cuda.jit(device=True)(warp_sum_shared if _SIMULATOR else warp_sum_shuffle)
             _COMPILED[key] = {"forces_kick_energy_kernel": build(
-                forces_kick_energy_kernel, *bodies[-1], RECORDED_ENERGY=table[recorded])}
+                forces_kick_energy_kernel, *bodies[-1], RECORDED_ENERGY=table[recorded],
+                WARP_SUM=warp_sum)}
         else:
             _COMPILED[key] = {
                 "passes": tuple(build(forces_kernel, name, body) for name, body in bodies),
@@ -740,10 +769,11 @@ class CudaBackend(Backend):
         self._energy_force_kernel = (_force_kernels(
             model, rows, self.reciprocal_form, self.unrolled, self.specialized,
             record_energy=True)["forces_kick_energy_kernel"] if self._force_records_energy else None)
-        #: forces_kick_energy_kernel's block sums of a history row's terms (io/history.py): a
-        #: few numbers per 128 particles, outside the array table like the force rows.
+        #: forces_kick_energy_kernel's warp sums of a history row's terms (io/history.py): a
+        #: few numbers per 32 particles, outside the array table like the force rows.
         self._row_partial = cuda.device_array(
-            (4 + len(model.load_groups), self._blocks), dtype=np.float64)
+            (4 + len(model.load_groups), self._blocks * THREADS_PER_BLOCK // WARP),
+            dtype=np.float64)
         self._stencil_table = _NO_TABLE
         if self.unrolled and not self.specialized:
             self._stencil_table = stencil_table_of(model, rows, self.reciprocal_form)
