@@ -1054,7 +1054,9 @@ class CudaBackend(Backend):
         if terms is not None:
             host_terms = self._pinned(terms.shape)
             terms.copy_to_host(host_terms, stream=stream)
-        return host_energy, host_terms
+        copied = cuda.event()   # history_values waits for this sample only
+        copied.record(stream=stream)
+        return host_energy, host_terms, copied
 
     def _pinned(self, shape: tuple):
         """The next of SAMPLE_SLOTS page-locked buffers of ``shape`` (the energy sums come in two
@@ -1070,7 +1072,8 @@ class CudaBackend(Backend):
         return buffers[next_index]
 
     def history_values(self, handle) -> tuple[np.ndarray, np.ndarray]:
-        host_energy, host_terms = handle
+        host_energy, host_terms, copied = handle
+        copied.synchronize()
         terms = self._exact(host_terms) if host_terms is not None else np.zeros(self.history_rows)
         return self._exact(host_energy), terms
 
