@@ -22,8 +22,8 @@ def test_the_run_steps_on_while_a_snapshot_is_written(tmp_path, monkeypatch):
     stepped_on = threading.Event()
     advance = CpuBackend.advance
 
-    def recording_advance(self, first_step, n_steps, dt, energy=False):
-        advance(self, first_step, n_steps, dt, energy)
+    def recording_advance(self, first_step, n_steps, dt, energy=False, history=None):
+        advance(self, first_step, n_steps, dt, energy, history)
         if first_step >= 10:
             stepped_on.set()
 
