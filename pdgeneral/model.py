@@ -381,7 +381,10 @@ def _classify_rows(bonds: Stencil, volume, correction, corrected: bool, offsets,
 def _region_masks(case: Case, points: np.ndarray) -> dict[str, np.ndarray]:
     masks = {}
     for name, shape in case.regions.items():
-        mask = geometry.inside(shape, points, case.discretization.spacing)
+        try:
+            mask = geometry.inside(shape, points, case.discretization.spacing)
+        except geometry.ShapeError as err:   # a point set's point away from every particle
+            raise CaseError(f"regions.{name}.{shape.kind}", str(err)) from None
         if not mask.any():
             raise CaseError(f"regions.{name}", "the region selects no particle (check its coordinates "
                                                "against the body and the spacing)")

@@ -242,6 +242,16 @@ def check_consistency(case: Case) -> None:
 
     def shape(key: str, s: Shape) -> None:
         kind = s.kind
+        if kind == "point_set":
+            if not key.startswith("regions."):
+                raise CaseError(f"{key}.point_set", "a point set names particles of the body: use "
+                                                    "it in regions, not as a body part or a hole")
+            from ..geometry import shapes  # meshio loads on first use
+            try:
+                shapes.point_set(s.spec, dim)   # can it be read, does it have the set?
+            except shapes.ShapeError as err:
+                raise CaseError(f"{key}.point_set.file", str(err)) from None
+            return
         if kind in ("circle", "polygon", "ring") and dim != 2:
             other = {"circle": "sphere or cylinder", "polygon": "stl", "ring": "cylinder"}[kind]
             raise CaseError(f"{key}.{kind}", f"{kind} is a 2D shape; use {other} in 3D")

@@ -143,22 +143,20 @@ class Polygon(Closed):
         return points
 
 
-class Stl(Closed):
-    """A closed triangulated surface (3D) read from an STL file; the lattice fills its inside.
-
-    ``file`` is kept as written (it is what outputs record); ``path`` is where it is read from:
-    relative to the case file's folder when the case was loaded from a file (the loader passes
-    the folder as the validation context's ``directory``), else relative to the working folder.
-    """
-    file: str = Field(min_length=1, description="STL file (ASCII or binary), relative to the case file.")
+class FileShape(Closed):
+    """A shape read from a file. ``file`` is kept as written (it is what outputs record); ``path``
+    is where it is read from: relative to the case file's folder when the case was loaded from a
+    file (the loader passes the folder as the validation context's ``directory``), else relative
+    to the working folder."""
+    file: str = Field(min_length=1, description="File, relative to the case file.")
     scale: float = Field(1.0, gt=0, allow_inf_nan=False,
                          description="Factor from the file's length unit to m (1.0e-3 for mm).")
     _path: Path | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo):
-        # pydantic runs this again when a validated Stl is passed into another model, without the
-        # context: the path resolved the first time is kept then.
+        # pydantic runs this again when a validated shape is passed into another model, without
+        # the context: the path resolved the first time is kept then.
         directory = (info.context or {}).get("directory")
         if directory is not None:
             self._path = Path(directory) / self.file
@@ -169,12 +167,32 @@ class Stl(Closed):
         return self._path if self._path is not None else Path(self.file)
 
 
+class Stl(FileShape):
+    """A closed triangulated surface (3D) read from an STL file; the lattice fills its inside."""
+    file: str = Field(min_length=1, description="STL file (ASCII or binary), relative to the case file.")
+
+
+class PointSet(FileShape):
+    """Particles named by points (regions only): for each point of the file, the particle at it
+    (the nearest, which must lie within half a spacing). The file: CSV or text (x, y[, z] in its
+    first columns, a header line allowed), or a mesh through meshio (.msh, .inp, .vtu, .vtk, ...):
+    the points of its node set ``set``, or the nodes of its element set ``set``, or (no ``set``)
+    all its points."""
+    file: str = Field(min_length=1, description="CSV/text or mesh file of the points, relative to "
+                                                "the case file.")
+    set: str | None = Field(None, min_length=1,
+                            description="A mesh file's node set or element set (meshio's point_sets "
+                                        "or cell_sets); not for CSV files.")
+
+
 SHAPE_KINDS = ("box", "circle", "sphere", "cylinder", "polygon", "stl", "ring")
+#: A region's shapes: the body's, and a point set.
+REGION_KINDS = (*SHAPE_KINDS, "point_set")
 
 
 class Shape(Closed):
     """Exactly one of the keys: ``box`` (2D/3D), ``circle``, ``polygon`` and ``ring`` (2D), ``sphere``,
-    ``cylinder`` and ``stl`` (3D)."""
+    ``cylinder`` and ``stl`` (3D), ``point_set`` (regions only)."""
     box: Box | None = None
     circle: Circle | None = None
     sphere: Sphere | None = None
@@ -182,15 +200,16 @@ class Shape(Closed):
     polygon: Polygon | None = None
     stl: Stl | None = None
     ring: Ring | None = None
+    point_set: PointSet | None = None
 
     @model_validator(mode="after")
     def _one_shape(self):
-        _exactly_one(self, SHAPE_KINDS, "shape")
+        _exactly_one(self, REGION_KINDS, "shape")
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k in SHAPE_KINDS if getattr(self, k) is not None)
+        return next(k for k in REGION_KINDS if getattr(self, k) is not None)
 
     @property
     def spec(self) -> BaseModel:
@@ -198,7 +217,7 @@ class Shape(Closed):
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
-        return _without_unused(handler(self), ("polygon", "stl", "ring"))
+        return _without_unused(handler(self), ("polygon", "stl", "ring", "point_set"))
 
 
 def _without_unused(dumped: dict, keys: tuple[str, ...]) -> dict:

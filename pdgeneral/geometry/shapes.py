@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..case.schema import Box, Geometry, Polygon, Ring, Shape, Stl
+from ..case.schema import Box, Geometry, PointSet, Polygon, Ring, Shape, Stl
 from ..errors import CaseError
 from .lattice import lattice, lattice_counts
 
@@ -62,6 +62,8 @@ def inside(shape: Shape, points: np.ndarray, spacing: float) -> np.ndarray:
         return _inside_polygon(spec, points, tol)
     if kind == "stl":
         return _inside_solid(spec, points)
+    if kind == "point_set":
+        return _at_points(spec, points, spacing)
     if kind == "ring":
         rel = points - np.asarray(spec.center)
         distance = np.linalg.norm(rel, axis=1)
@@ -119,6 +121,124 @@ def _ring_bounds(spec: Ring) -> tuple[np.ndarray, np.ndarray]:
                if axis @ facing >= np.cos(half)]
     points = np.array(points)
     return points.min(axis=0), points.max(axis=0)
+
+
+# --- point sets (CSV or meshio) -------------------------------------------------------------------
+
+#: Files a point set reads as text (anything else goes to meshio).
+_TEXT_SUFFIXES = (".csv", ".txt", ".dat", ".xyz")
+
+
+def point_set(spec: PointSet, dimension: int) -> np.ndarray:
+    """The points (P, dimension) of a ``point_set``, in m; ShapeError when the file cannot be read,
+    holds no point, has fewer coordinates than the dimension or lacks the set."""
+    path = spec.path
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ShapeError(f"no such file: {path}") from None
+    except OSError as err:
+        raise ShapeError(f"cannot read {path} ({err.strerror or err})") from None
+    if path.is_dir():
+        raise ShapeError(f"{path} is a folder, not a file of points")
+    points = _read_points(str(path), stat.st_mtime_ns, stat.st_size, spec.set)
+    if points.shape[1] < dimension:
+        raise ShapeError(f"{path} gives {points.shape[1]} coordinates a point; a {dimension}D case "
+                         f"needs {dimension}")
+    return points[:, :dimension] * spec.scale
+
+
+@functools.lru_cache(maxsize=8)
+def _read_points(path: str, mtime_ns: int, size: int, name: str | None) -> np.ndarray:
+    """Read a file of points once per file version (its modification time and size are in the key)."""
+    if Path(path).suffix.lower() in _TEXT_SUFFIXES:
+        if name is not None:
+            raise ShapeError(f"{path} is a text file of points, which has no sets; remove set")
+        return _text_points(path)
+    import contextlib
+    import io
+
+    import meshio
+    # meshio prints each reader's failure and then exits the process (sys.exit) when no reader of
+    # the suffix takes the file: caught here, its words dropped, so that the user gets one line
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            mesh = meshio.read(path)
+    except OSError as err:
+        raise ShapeError(f"cannot read {path} ({err.strerror or err})") from None
+    except SystemExit:
+        raise ShapeError(f"cannot read {path} as a mesh (no meshio reader for its suffix takes "
+                         "it)") from None
+    except Exception as err:  # noqa: BLE001 - meshio's readers raise many kinds on bad files
+        raise ShapeError(f"cannot read {path} as a mesh ({type(err).__name__}: {err})") from None
+    points = np.asarray(mesh.points, dtype=np.float64)
+    if name is None:
+        chosen = np.arange(points.shape[0])
+    elif name in mesh.point_sets:
+        chosen = np.asarray(mesh.point_sets[name], dtype=np.int64)
+    elif name in mesh.cell_sets:
+        # an element set: the nodes of its elements, block by block
+        nodes = [np.asarray(block.data)[np.asarray(cells, dtype=np.int64)].ravel()
+                 for block, cells in zip(mesh.cells, mesh.cell_sets[name]) if len(cells)]
+        chosen = np.unique(np.concatenate(nodes)) if nodes else np.zeros(0, dtype=np.int64)
+    else:
+        sets = sorted({*mesh.point_sets, *mesh.cell_sets})
+        raise ShapeError(f"{path} has no node or element set {name!r}"
+                         + (f" (it has: {', '.join(sets)})" if sets else " (it has none)"))
+    if chosen.size == 0:
+        raise ShapeError(f"{path}: the set {name!r} holds no point" if name else
+                         f"{path} holds no point")
+    return points[np.unique(chosen)]
+
+
+def _text_points(path: str) -> np.ndarray:
+    """Rows of numbers, comma or white-space separated; a first line that is not numbers is a
+    header."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = [line.strip() for line in handle]
+    except OSError as err:
+        raise ShapeError(f"cannot read {path} ({err.strerror or err})") from None
+    rows = []
+    first = True   # the first line that is neither empty nor a comment may be a header
+    for number, line in enumerate(lines, start=1):
+        if not line or line.startswith("#"):
+            continue
+        fields = line.replace(",", " ").split()
+        try:
+            rows.append([float(field) for field in fields])
+        except ValueError:
+            if first:
+                first = False
+                continue
+            raise ShapeError(f"{path}, line {number}: not a row of numbers: {line[:60]!r}") from None
+        first = False
+        if len(rows[-1]) != len(rows[0]):
+            raise ShapeError(f"{path}, line {number}: {len(rows[-1])} numbers where the first row "
+                             f"has {len(rows[0])}")
+    if not rows:
+        raise ShapeError(f"{path} holds no point")
+    points = np.array(rows, dtype=np.float64)
+    if not np.all(np.isfinite(points)):
+        raise ShapeError(f"{path} holds a coordinate that is not a finite number")
+    return points
+
+
+def _at_points(spec: PointSet, particles: np.ndarray, spacing: float) -> np.ndarray:
+    """The particles at a point set's points: each point's nearest particle (scipy's KD-tree),
+    which must lie within half a spacing of it."""
+    from scipy.spatial import cKDTree
+    points = point_set(spec, particles.shape[1])
+    distance, nearest = cKDTree(particles).query(points)
+    far = np.flatnonzero(distance > 0.5 * spacing)
+    if far.size:
+        where = ", ".join(f"{value:g}" for value in points[far[0]])
+        raise ShapeError(f"{far.size} of its {points.shape[0]} points are not at a particle, "
+                         f"the first ({where}) {distance[far[0]]:g} m from the nearest (more than "
+                         "half the spacing): the points must be lattice points of the body")
+    mask = np.zeros(particles.shape[0], dtype=bool)
+    mask[nearest] = True
+    return mask
 
 
 # --- polygons (shapely) -------------------------------------------------------------------------
