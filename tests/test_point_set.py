@@ -126,3 +126,27 @@ def test_the_shipped_beam_is_loaded_on_the_particles_its_box_selected():
     expected = np.flatnonzero(inside(box, model.positions, case.discretization.spacing))
     assert expected.size == 20
     assert np.array_equal(model.regions["load"], expected)
+
+
+def test_resume_refuses_a_point_set_file_that_changed(tmp_path):
+    """The case text and the particles are the same, the grip's point file is not: resuming would
+    continue with other grips, so it is refused (naming the region and the file)."""
+    from pdgeneral.api import run_case
+    from pdgeneral.errors import CaseError
+    points = positions()
+
+    def write(rows):
+        (tmp_path / "grip.csv").write_text("".join(f"{x},{y}\n" for x, y in points[rows]))
+    write([0, 1, 2])
+    raw = merge(with_region({"point_set": {"file": "grip.csv"}}),
+                {"boundary_conditions": [{"region": "grip", "type": "velocity",
+                                          "value": [-0.1, 0.0]}],
+                 "solver": {"steps": 6}, "output": {"every": 2, "path": str(tmp_path / "out.h5")}})
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    run_case(path, backend="serial", steps=2)
+    write([0, 1, 40])
+    with pytest.raises(CaseError, match=r"other particles in region grip \(did grip.csv change"):
+        run_case(path, backend="serial", resume=True)
+    write([0, 1, 2])
+    assert run_case(path, backend="serial", resume=True).steps == 4

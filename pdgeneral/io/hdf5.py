@@ -86,6 +86,7 @@ output.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -371,6 +372,13 @@ def _put_chunk(dataset: h5py.Dataset, axis: int, start: int, compressed: Future)
     dataset.id.write_direct_chunk(offset, compressed.result())
 
 
+def region_digests(model) -> dict[str, str]:
+    """name -> SHA-256 of each region's particle indices: what a resume compares, so that an
+    edited file a region reads (a point set, an STL) is not continued with other grips."""
+    return {name: hashlib.sha256(np.ascontiguousarray(members, dtype=np.int64).tobytes()).hexdigest()
+            for name, members in model.regions.items()}
+
+
 def _fill_arrays(f: h5py.File, attrs: dict, arrays: list[tuple[str, np.ndarray, np.dtype]],
                  compression: str) -> list[_Raw]:
     for key, value in attrs.items():
@@ -492,6 +500,7 @@ class SnapshotWriter:
             "horizon": model.horizon,
             "spacing": model.spacing,
             "stable_time_step": model.stable_time_step,
+            "region_digests": json.dumps(region_digests(model)),
             **attributes,
         }
 
@@ -553,6 +562,18 @@ class SnapshotWriter:
                                            f"({stored_count:,} in the file, "
                                            f"{self.model.particle_count:,} now, or moved){hint}: it "
                                            "cannot be resumed; run anew")
+        # the same case text, the same particles, a region file (a point set, an STL) that changed
+        # (outputs written before the digests were recorded are not checked)
+        stored_digests = json.loads(self.attrs.get("region_digests", "null") or "null")
+        if stored_digests is not None:
+            now = region_digests(self.model)
+            changed = [name for name in now if stored_digests.get(name) != now[name]]
+            if changed:
+                name = changed[0]
+                shape = self.model.case.regions[name]
+                read = f" (did {shape.spec.file} change?)" if hasattr(shape.spec, "file") else ""
+                raise CaseError("output.path", f"{self.path} was written with other particles in "
+                                               f"region {name}{read}: it cannot be resumed; run anew")
         # The file now continues as the current case says (a longer end_time, another output.every,
         # another output.precision): it records that case, which reproduces every step already
         # written. Each file keeps its own precision and restart attributes.
