@@ -107,9 +107,19 @@ def run(case, backend, output, steps, overrides, overwrite, resume, quiet, summa
 
     Ctrl-C stops at the next step boundary after writing a snapshot; --resume continues from it."""
     from .api import prepare, run_case
+    from .decomposition import launched_ranks
     from .solvers.interrupt import RunInterrupted, RunUnstable
     if resume and overwrite:
         raise PdgeneralError("--resume and --overwrite exclude each other")
+    ranks = launched_ranks()
+    if ranks is not None:
+        count, variable = ranks
+        raise PdgeneralError(
+            f"{case}: started as {count} MPI processes ({variable}={count}), but pdgeneral does not "
+            "divide a run between MPI ranks yet (`pdgeneral check CASE --ranks N` prints the "
+            f"decomposition it will use): the {count} processes would each run the whole case and "
+            "write the same output. Start one process (on a GPU node, one per GPU through "
+            "`pdgeneral batch --gpus`)")
     prepared = prepare(case, overrides, backend)
     _warn(prepared)
     progress = _Progress(prepared.model.particle_count, not quiet)

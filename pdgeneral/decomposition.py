@@ -22,6 +22,24 @@ import numpy as np
 from . import arrays
 from .errors import CaseError
 
+#: Environment variables an MPI launcher sets in every process it starts, with the number of
+#: processes: Open MPI's mpiexec, MPICH's and Intel MPI's hydra (PMI), PMIx launchers, Slurm's srun.
+LAUNCHER_SIZES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_STEP_NUM_TASKS")
+
+
+def launched_ranks(environment: dict | None = None) -> tuple[int, str] | None:
+    """(processes, the variable that says so) when this process is one of several that an MPI
+    launcher started together (``mpiexec -n 4 pdgeneral run``, ``srun -n 4 ...``), else None. Until
+    the ranks divide a run between them, each such process would run the whole case and write the
+    same output: the CLI refuses (cli.run)."""
+    import os
+    environment = os.environ if environment is None else environment
+    for name in LAUNCHER_SIZES:
+        value = environment.get(name, "")
+        if value.isdigit() and int(value) > 1:
+            return int(value), name
+    return None
+
 
 @dataclass(frozen=True)
 class Slab:

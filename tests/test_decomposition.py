@@ -106,3 +106,20 @@ def test_a_3d_body_is_cut_along_its_longest_axis():
     raw = merge(LOADED_3D, {})
     assert raw["geometry"]["box"]["max"][0] == max(raw["geometry"]["box"]["max"])
     assert decompose(loaded_3d("float32"), 2).axis == 0
+
+
+@pytest.mark.parametrize("variable", ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"])
+def test_run_under_several_mpi_processes_is_refused_in_one_line(tmp_path, monkeypatch, variable):
+    # each process would run the whole case into the same output: refused before anything is
+    # built or written; one process (a size of 1) runs as always
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(merge(BASE_2D, {"output": {"path": str(tmp_path / "o.h5")}})))
+    monkeypatch.setenv(variable, "4")
+    result = CliRunner().invoke(main, ["run", str(path), "-b", "serial", "--steps", "1"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: started as 4 MPI processes")
+    assert not (tmp_path / "o.h5").exists()
+    monkeypatch.setenv(variable, "1")
+    result = CliRunner().invoke(main, ["run", str(path), "-b", "serial", "--steps", "1", "-q"])
+    assert result.exit_code == 0, result.output
