@@ -42,6 +42,7 @@ from pdgeneral import __version__
 from pdgeneral.case.schema import Case
 from pdgeneral.io import hdf5
 from pdgeneral.io.hdf5 import SnapshotWriter, data_folder
+from pdgeneral.materials import MaterialConstants
 
 CASE = {"name": "output-throughput", "dimension": 2, "plane": "stress", "thickness": 1.0e-3,
         "material": {"model": "pmb", "youngs_modulus": 72.0e9, "density": 2440.0, "fracture_energy": 3.8},
@@ -74,7 +75,8 @@ def synthetic_model(n: int, run_precision: str, snapshot_precision: str, compres
     return SimpleNamespace(case=case, positions=np.zeros((n, 2)), volume=np.zeros(n),
                            particle_count=n, dimension=2, dtype=np.dtype(run_precision),
                            micromodulus=1.0, critical_stretch=1.0, horizon=1.0, spacing=1.0,
-                           stable_time_step=1.0)
+                           stable_time_step=1.0, regions={},
+                           material=MaterialConstants("pmb", 1.0, 0.25, 1.0, micromodulus=1.0))
 
 
 def synthetic_state(n: int, run_precision: str) -> tuple[dict[str, np.ndarray], np.ndarray]:

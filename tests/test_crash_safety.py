@@ -319,7 +319,7 @@ WORKER = textwrap.dedent("""
                             volume=np.full(N, 1e-9), particle_count=N, dimension=2,
                             dtype=np.dtype(np.float64), micromodulus=1.0, critical_stretch=1.0,
                             material=MaterialConstants("pmb", 1.0, 0.25, 1.0, micromodulus=1.0),
-                            horizon=1.0, spacing=1.0, stable_time_step=1.0)
+                            horizon=1.0, spacing=1.0, stable_time_step=1.0, regions={})
     with SnapshotWriter(out, model, "", "serial", resume=out.exists()) as writer:
         start = writer.last_snapshot["step"] + 1 if writer.last_snapshot else 0
         print("ready", flush=True)
@@ -507,7 +507,7 @@ def synthetic_model(output: dict, n: int = 300):
                            volume=np.full(n, 1e-9), particle_count=n, dimension=2,
                            dtype=np.dtype(np.float64), micromodulus=1.0, critical_stretch=1.0,
                            material=MaterialConstants("pmb", 1.0, 0.25, 1.0, micromodulus=1.0),
-                           horizon=1.0, spacing=1.0, stable_time_step=1.0)
+                           horizon=1.0, spacing=1.0, stable_time_step=1.0, regions={})
 
 
 def synthetic_state(step, n=300):
