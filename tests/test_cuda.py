@@ -221,7 +221,10 @@ def test_prepared_launches_give_the_dispatcher_results():
 def test_cuda_resume_matches_an_uninterrupted_cuda_run(tmp_path):
     from pdgeneral.api import run_case
     from pdgeneral.io import read_snapshot
-    raw = merge(SMALL, {"solver": {"steps": 8}, "output": {"every": 4}})
+    from pdgeneral.io.history import read_history
+    # a history row every 3 steps: the GPU records step 6's inside its chunks of steps, which the
+    # resumed run cuts differently (chunks 4-5, 5-7, 7-8 against 4-8)
+    raw = merge(SMALL, {"solver": {"steps": 8}, "output": {"every": 4, "history_every": 3}})
     run_case(case_from(raw), backend="cuda", output=tmp_path / "full.h5")
     run_case(case_from(raw), backend="cuda", output=tmp_path / "cut.h5", steps=4)
     run_case(case_from(raw), backend="cuda", output=tmp_path / "cut.h5", resume=True)
@@ -229,6 +232,10 @@ def test_cuda_resume_matches_an_uninterrupted_cuda_run(tmp_path):
     assert full["step"] == cut["step"] == 8
     for name in ("displacement", "velocity", "damage"):
         assert np.array_equal(full[name], cut[name]), name
+    full_history, cut_history = read_history(tmp_path / "full.h5"), read_history(tmp_path / "cut.h5")
+    assert list(full_history["step"]) == [0, 3, 6, 8]
+    for key in full_history:   # row for row, bit for bit
+        assert np.array_equal(full_history[key], cut_history[key]), key
     # The output names the GPU it ran on (its UUID tells the GPUs of one host apart).
     with h5py.File(tmp_path / "full.h5") as f:
         assert "(GPU-" in f.attrs["device"]
