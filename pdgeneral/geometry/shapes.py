@@ -9,6 +9,7 @@ Positions are (N, dim) float64 arrays.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,6 +124,17 @@ def _ring_bounds(spec: Ring) -> tuple[np.ndarray, np.ndarray]:
     return points.min(axis=0), points.max(axis=0)
 
 
+def _file_stat(path: Path) -> os.stat_result:
+    """A shape file's status (its modification time and size key the readers' caches);
+    ShapeError when it is missing or cannot be read."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        raise ShapeError(f"no such file: {path}") from None
+    except OSError as err:
+        raise ShapeError(f"cannot read {path} ({err.strerror or err})") from None
+
+
 # --- point sets (CSV or meshio) -------------------------------------------------------------------
 
 #: Files a point set reads as text (anything else goes to meshio).
@@ -133,12 +145,7 @@ def point_set(spec: PointSet, dimension: int) -> np.ndarray:
     """The points (P, dimension) of a ``point_set``, in m; ShapeError when the file cannot be read,
     holds no point, has fewer coordinates than the dimension or lacks the set."""
     path = spec.path
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise ShapeError(f"no such file: {path}") from None
-    except OSError as err:
-        raise ShapeError(f"cannot read {path} ({err.strerror or err})") from None
+    stat = _file_stat(path)
     if path.is_dir():
         raise ShapeError(f"{path} is a folder, not a file of points")
     points = _read_points(str(path), stat.st_mtime_ns, stat.st_size, spec.set)
@@ -276,12 +283,7 @@ def solid(spec: Stl) -> trimesh.Trimesh:
     """The closed surface of an ``stl`` shape, in the file's units (read once per file version).
     ShapeError when the file cannot be read, holds no triangle or is not closed (watertight)."""
     path = spec.path
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise ShapeError(f"no such file: {path}") from None
-    except OSError as err:
-        raise ShapeError(f"cannot read {path} ({err.strerror or err})") from None
+    stat = _file_stat(path)
     return _read_solid(str(path), stat.st_mtime_ns, stat.st_size)
 
 
