@@ -212,12 +212,7 @@ def _operations(loops: SimpleNamespace, key: tuple) -> dict:
         kick_kick_drift_all(step, state.density, state.constrained, state.displacement,
                             state.velocity, state.force, state.body_force)
 
-    def forces_kick_row_drift(step, state):   # never called: the CPU's chunks end at the rows
-        forces_all(*state.force_args)
-        kick_kick_drift_all(step, state.density, state.constrained, state.displacement,
-                            state.velocity, state.force, state.body_force)
-
-    def row(n, time, state):   # (verlet_steps: the CPU passes every = 0)
+    def row(n, time, state):   # never called: the CPU's chunks end at the rows (every = 0)
         pass
 
     def held_forces(state):
@@ -243,10 +238,12 @@ def _operations(loops: SimpleNamespace, key: tuple) -> dict:
         update_all(first, damping, dt, state.constrained, state.fictitious_density,
                    state.residual, state.velocity, state.displacement, state.old_residual)
 
-    functions = (kick_drift, constrain, body_force, forces_kick, forces_kick_drift,
-                 forces_kick_row_drift, row, held_forces,
-                 residual, relaxation_update)
-    return {f.__name__: kernel_cache.attach(njit(**_OPTIONS)(f), key) for f in functions}
+    functions = (kick_drift, constrain, body_force, forces_kick, forces_kick_drift, row,
+                 held_forces, residual, relaxation_update)
+    compiled = {f.__name__: kernel_cache.attach(njit(**_OPTIONS)(f), key) for f in functions}
+    # a row inside a chunk never comes (every = 0): its step is the plain one
+    compiled["forces_kick_row_drift"] = compiled["forces_kick_drift"]
+    return compiled
 
 
 def _compile_drivers(loops: SimpleNamespace, real, key: tuple) -> SimpleNamespace:

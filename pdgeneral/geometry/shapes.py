@@ -187,7 +187,7 @@ def _read_points(path: str, mtime_ns: int, size: int, name: str | None) -> np.nd
         # an element set: the nodes of its elements, block by block
         nodes = [np.asarray(block.data)[np.asarray(cells, dtype=np.int64)].ravel()
                  for block, cells in zip(mesh.cells, mesh.cell_sets[name]) if len(cells)]
-        chosen = np.unique(np.concatenate(nodes)) if nodes else np.zeros(0, dtype=np.int64)
+        chosen = np.concatenate(nodes) if nodes else np.zeros(0, dtype=np.int64)
     else:
         sets = sorted({*mesh.point_sets, *mesh.cell_sets})
         raise ShapeError(f"{path} has no node or element set {name!r}"
