@@ -98,6 +98,45 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
     assert force[:, particles].tobytes() == general_force[:, particles].tobytes()
 
 
+@pytest.mark.parametrize("raw", [PLATE, merge(PLATE, {"precision": "float32"})],
+                         ids=["2d", "2d-float32"])
+def test_unrolled_history_sums_are_the_general_loops_bit_for_bit(raw):
+    # The loops that also sum a history row's bond terms (kernels.pmb.RECORD_ENERGY: the GPU's
+    # row kernel): the rows below the force, s^2 |xi| w, |xi| w and the intact bonds, from the
+    # bond's stretch as bond_force returns it, the same bits both ways (the unrolled loop reads
+    # |xi| from its table's energy column in the reciprocal form too).
+    from numba.extending import register_jitable
+
+    from pdgeneral.kernels import specialize
+    model, engine = strained_state(raw)
+    a = engine.arrays
+    table = specialize(kernels.BODIES, {"SPECIALIZED_FORM": 1 if engine.reciprocal_form else 2,
+                                        "REAL": model.dtype.type, "RECORD_ENERGY": True},
+                       register_jitable(inline="always"))
+    particles = np.flatnonzero(engine.rows.bond_row < 0)
+    rows = (model.dimension + 3, model.particle_count)
+    general = np.full(rows, np.nan, model.dtype)
+    njit(retarget(pass_loop_source, dict(table, FORCE_PASS=table["particle_force"])))(
+        particles, a.displacement, a.no_fail, engine.bonds._replace(intact=a.intact.copy()),
+        engine.stencil, engine.material, general)
+    loop = njit(unrolled.stencil_pass("particle_force", model.stencil.vectors,
+                                      engine.reciprocal_form, table, unrolled.same_index,
+                                      model.dtype.type, record_energy=True))
+    numbers = unrolled.stencil_table(model.stencil, slot_tables(model, engine.rows),
+                                     engine.reciprocal_form, unsigned=False, energy=True)
+    written_out = np.full(rows, np.nan, model.dtype)
+
+    @njit
+    def drive(particles, displacement, no_fail, intact, material, numbers, force):
+        for i in particles:
+            loop(i, displacement, no_fail, intact, material, numbers, force)
+    drive(particles, a.displacement, a.no_fail, a.intact.copy(), engine.material, numbers,
+          written_out)
+    energy_rows = written_out[model.dimension:, particles]
+    assert np.all(energy_rows[0] > 0) and np.all(energy_rows[2] > 0)   # strained, bonds intact
+    assert written_out[:, particles].tobytes() == general[:, particles].tobytes()
+
+
 LPS = {"material": {"model": "lps", "poissons_ratio": 0.3}}
 
 

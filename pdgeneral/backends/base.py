@@ -272,8 +272,8 @@ class Backend:
         return self.energy_totals(), self.history_terms()
 
     def history_values(self, handle) -> tuple[np.ndarray, np.ndarray]:
-        """(energy totals, history terms) of a ``history_sample``; on the GPU after a
-        synchronize (io/history.py calls it for its pending rows at the solver's sync points)."""
+        """(energy totals, history terms) of a ``history_sample``; the GPU first waits for that
+        sample's copies (not for the steps queued after it)."""
         return handle
 
     # Operations (solvers call these) ------------------------------------------------------------

@@ -452,10 +452,20 @@ def argument_table(table):
     return table
 
 
-def stencil_table_of(model, rows, reciprocal_form: bool) -> tuple:
-    """The model's stencil table as the GPU's unrolled loop reads it (kernels/unrolled.py)."""
+def stencil_table_of(model, rows, reciprocal_form: bool, energy: bool = False) -> tuple:
+    """The model's stencil table as the GPU's unrolled loop reads it (kernels/unrolled.py;
+    ``energy``: the history row's kernel's)."""
     return unrolled.stencil_table(model.stencil, slot_tables(model, rows), reciprocal_form,
-                                  unsigned=not _SIMULATOR, material=model.material.model)
+                                  unsigned=not _SIMULATOR, material=model.material.model,
+                                  energy=energy)
+
+
+def unrolls_energy(model) -> bool:
+    """Whether the history row's kernel (whose table has |xi| too) fits the unrolled loop as well;
+    else it takes the general loop, and only it."""
+    return unrolled.table_bytes(model.stencil.size, model.dimension, uses_reciprocal_form(model),
+                                model.dtype.itemsize, model.material.model,
+                                energy=True) <= UNROLL_MAX_TABLE_BYTES
 
 
 def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: bool = False,
@@ -482,7 +492,7 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
         key += ("unrolled", vectors.tobytes(), tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())))
         numbers = argument_table
         if constants:
-            model_table = stencil_table_of(model, rows, reciprocal_form)
+            model_table = stencil_table_of(model, rows, reciprocal_form, record_energy)
             key += ("constants", repr(model_table))
 
             def numbers(table):   # the model's table, bound as a constant: the argument is unused
@@ -766,17 +776,21 @@ class CudaBackend(Backend):
         #: (forces_kick_energy_kernel; the material's RECORDED_ENERGY); else the row takes the
         #: energy pass.
         self._force_records_energy = self.material_module.RECORDED_ENERGY is not None
+        energy_unrolled = self.unrolled and unrolls_energy(model)
         self._energy_force_kernel = (_force_kernels(
-            model, rows, self.reciprocal_form, self.unrolled, self.specialized,
+            model, rows, self.reciprocal_form, energy_unrolled, self.specialized,
             record_energy=True)["forces_kick_energy_kernel"] if self._force_records_energy else None)
         #: forces_kick_energy_kernel's warp sums of a history row's terms (io/history.py): a
         #: few numbers per 32 particles, outside the array table like the force rows.
         self._row_partial = cuda.device_array(
             (4 + len(model.load_groups), self._blocks * THREADS_PER_BLOCK // WARP),
             dtype=np.float64)
-        self._stencil_table = _NO_TABLE
+        self._stencil_table = self._energy_stencil_table = _NO_TABLE
         if self.unrolled and not self.specialized:
             self._stencil_table = stencil_table_of(model, rows, self.reciprocal_form)
+            if energy_unrolled and self._force_records_energy:
+                self._energy_stencil_table = stencil_table_of(model, rows, self.reciprocal_form,
+                                                              energy=True)
         # Two displacement arrays: the fused force-and-kick kernel reads the current one and writes
         # the next step's into the other; then they swap (_use).
         a = self.arrays
@@ -826,7 +840,8 @@ class CudaBackend(Backend):
         # kernel, or (a material without RECORDED_ENERGY) forces and kick, the energy pass later
         forces_kick_energy = forces_kick_energy_drift = None
         if self._energy_force_kernel is not None:
-            row_args = (*force_args[:-1], self._force_rows, self.real(0.0), self.density,
+            row_args = (*force_args[:-2], self._energy_stencil_table, self._force_rows,
+                        self.real(0.0), self.density,
                         a.constrained, a.velocity, a.body_force, a.volume, a.load_forces,
                         self._row_partial)
             forces_kick_energy = self._pass_launches(
@@ -1039,7 +1054,9 @@ class CudaBackend(Backend):
         if terms is not None:
             host_terms = self._pinned(terms.shape)
             terms.copy_to_host(host_terms, stream=stream)
-        return host_energy, host_terms
+        copied = cuda.event()   # history_values waits for this sample only
+        copied.record(stream=stream)
+        return host_energy, host_terms, copied
 
     def _pinned(self, shape: tuple):
         """The next of SAMPLE_SLOTS page-locked buffers of ``shape`` (the energy sums come in two
@@ -1055,7 +1072,8 @@ class CudaBackend(Backend):
         return buffers[next_index]
 
     def history_values(self, handle) -> tuple[np.ndarray, np.ndarray]:
-        host_energy, host_terms = handle
+        host_energy, host_terms, copied = handle
+        copied.synchronize()
         terms = self._exact(host_terms) if host_terms is not None else np.zeros(self.history_rows)
         return self._exact(host_energy), terms
 

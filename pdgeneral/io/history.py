@@ -129,15 +129,18 @@ class History:
         if self.rows and self.rows["step"][-1] >= step:
             self.truncate(step - 1)    # the step again (a resume that rewinds): replace its row
         self._pending.append((step, time, load_factor, self.backend.history_sample()))
-        if len(self._pending) >= getattr(self.backend, "SAMPLE_SLOTS", 1):
-            self.resolve()
+        slots = getattr(self.backend, "SAMPLE_SLOTS", 1)
+        if len(self._pending) >= slots:
+            # the older half: long copied, while the device works on the steps queued since
+            self.resolve(max(1, slots // 2))
 
-    def resolve(self) -> None:
-        """Turn the samples taken so far into rows, in order (waits for the device)."""
+    def resolve(self, count: int | None = None) -> None:
+        """Turn the samples taken so far (the first ``count``) into rows, in order; each waits
+        for its own copies from the device, not for the steps queued after it."""
         if not self._pending:
             return
-        self.backend.synchronize()
-        pending, self._pending = self._pending, []
+        count = len(self._pending) if count is None else count
+        pending, self._pending = self._pending[:count], self._pending[count:]
         for step, time, load_factor, handle in pending:
             totals, terms = self.backend.history_values(handle)
             self._append(step, time, load_factor, totals, terms)

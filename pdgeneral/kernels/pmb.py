@@ -163,18 +163,11 @@ def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_s
 
 
 @register_jitable(inline="always")
-def bond_energy(stretch, xi_x, xi_y, xi_z, reference_length, inverse_length, reciprocal_form,
-                dimension):
-    """(s^2 |xi|, |xi|) of an intact bond of stretch s (``bond_force``'s), its share of the strain
-    energy density up to the factor c w / 4 (``particle_energy``). ``reciprocal_form``: |xi| from
-    the unrolled loop's reciprocal table, which has 1/|xi| and not |xi|."""
-    if reciprocal_form:
-        # |xi| = |xi|^2 / |xi| without a division (a slow sequence in float64 on a GPU)
-        length = deformed_length_squared(xi_x, xi_y, xi_z, REAL(0.0), REAL(0.0), REAL(0.0),
-                                         dimension) * inverse_length
-    else:
-        length = reference_length
-    return stretch * stretch * length, length
+def bond_energy(stretch, reference_length):
+    """(s^2 |xi|, |xi|) of an intact bond of stretch s (``bond_force``'s) and length |xi| (the
+    stencil table's), its share of the strain energy density up to the factor c w / 4
+    (``particle_energy``)."""
+    return stretch * stretch * reference_length, reference_length
 
 
 @register_jitable(inline="always")
@@ -234,8 +227,7 @@ def particle_force(i, displacement, no_fail, bonds, stencil, material, force):
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
         if RECORD_ENERGY and still_intact:
-            squared_length, length = bond_energy(stretch, xi_x, xi_y, xi_z, stencil.length[slot],
-                                                 stencil.inverse_length[slot], form, dim)
+            squared_length, length = bond_energy(stretch, stencil.length[slot])
             stretched += squared_length * weight
             held += length * weight
             intact_bonds += 1
@@ -308,8 +300,8 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
             # the stretch form: no cancellation, in float32 too
             numerator, denominator, _ = bond_stretch(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z,
                                                      stencil.length[slot], dim)
-            squared_length, length = bond_energy(numerator * reciprocal(denominator), xi_x, xi_y,
-                                                 xi_z, stencil.length[slot], REAL(0.0), False, dim)
+            squared_length, length = bond_energy(numerator * reciprocal(denominator),
+                                                 stencil.length[slot])
             stretched += squared_length * weight
             held += length * weight
             intact_bonds += 1

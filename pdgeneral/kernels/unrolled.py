@@ -31,23 +31,28 @@ import numpy as np
 from numba.extending import register_jitable
 
 
-def table_columns(dimension: int, reciprocal_form: bool, material: str = "pmb") -> tuple[str, ...]:
+def table_columns(dimension: int, reciprocal_form: bool, material: str = "pmb",
+                  energy: bool = False) -> tuple[str, ...]:
     """What the loops read from ``table``, in order: the lattice's row strides (n_x, and n_x n_y
     in 3D), then per slot xi's components and the weight, with what the material's passes use:
     PMB |xi| (stretch form) or 1/|xi| and ((1 + s0) |xi|)^2 (reciprocal form); the LPS |xi|,
     ((1 + s0) |xi|)^2 (reciprocal form) and the influence omega. Only what is used, for the
-    parameter space is small (4 KiB). Both LPS passes read the same table."""
+    parameter space is small (4 KiB). Both LPS passes read the same table. ``energy``: PMB's loop
+    that also sums a history row's bond terms (kernels.pmb.RECORD_ENERGY), which reads |xi| in
+    either form."""
     if material == "lps":
         per_form = ("length", "break_squared") if reciprocal_form else ("length",)
         return ("stride", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight", "influence")
     per_form = ("inverse_length", "break_squared") if reciprocal_form else ("length",)
+    if energy and reciprocal_form:
+        per_form += ("length",)
     return ("stride", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight")
 
 
 def table_bytes(size: int, dimension: int, reciprocal_form: bool, real_bytes: int,
-                material: str = "pmb") -> int:
+                material: str = "pmb", energy: bool = False) -> int:
     """Bytes of ``table`` as kernel parameters."""
-    columns = table_columns(dimension, reciprocal_form, material)
+    columns = table_columns(dimension, reciprocal_form, material, energy)
     return 8 * (dimension - 1) + size * real_bytes * (len(columns) - 1)
 
 
@@ -69,7 +74,8 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
              "    i = as_index(i)",
              "    micromodulus = material.micromodulus",
              "    critical_stretch = material.critical_stretch",
-             "    " + ", ".join(table_columns(dimension, reciprocal_form)) + " = table"]
+             "    " + ", ".join(table_columns(dimension, reciprocal_form, energy=energy))
+             + " = table"]
     lines += [f"    u{a}_i = displacement[{d}, i]" for d, a in enumerate(axes)]
     lines += [f"    f{a} = REAL(0.0)" for a in axes]
     if energy:
@@ -95,9 +101,7 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
         if energy:
             lines += [
                 "    if still_intact:",
-                (f"        squared_length, bond_length = bond_energy(stretch, xi_x[{n}], "
-                 f"xi_y[{n}], {xi_z}, {length}[{n}], {inverse}[{n}], RECIPROCAL_FORM, "
-                 f"{dimension})"),
+                f"        squared_length, bond_length = bond_energy(stretch, length[{n}])",
                 f"        stretched += squared_length * weight[{n}]",
                 f"        held += bond_length * weight[{n}]",
                 "        intact_bonds += 1"]
@@ -203,7 +207,7 @@ def lattice_strides(vectors: np.ndarray, offsets: np.ndarray) -> tuple[int, ...]
 
 
 def stencil_table(stencil, tables: dict, reciprocal_form: bool, unsigned: bool,
-                  material: str = "pmb") -> tuple:
+                  material: str = "pmb", energy: bool = False) -> tuple:
     """The ``table`` argument of the generated loop (``table_columns``): the lattice's row strides
     as index constants (``unsigned``: uint64 two's complements, for a loop whose index ``as_index``
     makes unsigned, the GPU's, where numba then drops the negative-index correction of every array
@@ -216,7 +220,7 @@ def stencil_table(stencil, tables: dict, reciprocal_form: bool, unsigned: bool,
     columns = {"xi_x": xi[0], "xi_y": xi[1], "xi_z": xi[2] if xi.shape[0] == 3 else None,
                **{name: tables[name] for name in ("length", "inverse_length", "break_squared",
                                                    "weight", "influence") if name in tables}}
-    names = table_columns(xi.shape[0], reciprocal_form, material)
+    names = table_columns(xi.shape[0], reciprocal_form, material, energy)
     return (stride, *(tuple(columns[name]) for name in names[1:]))
 
 

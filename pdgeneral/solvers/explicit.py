@@ -96,8 +96,8 @@ def run_explicit(backend: Backend, writer, steps: int, dt: float, every: int,
                 if row:
                     history.record(step, step * dt)
             backend.synchronize()
-            if history is not None:
-                history.resolve()   # the rows of the chunk (the GPU queued their sums)
+            # (the rows the GPU queued stay pending: they become rows while it steps on, when
+            # their ring of buffers fills (io/history.py), or when a reader or the writer asks)
             elapsed = clock.perf_counter() - started
             if elapsed < PROGRESS_INTERVAL / 2:
                 chunk = min(chunk * 2, MAX_CHUNK)
