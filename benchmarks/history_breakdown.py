@@ -53,6 +53,15 @@ def main() -> None:
     timed("history_terms (entries, reduce, copy)", engine.history_terms, engine)
     timed("constraint_work", engine.constraint_work, engine)
     timed("History.record (all of a row)", lambda: history.record(10, 10 * dt), engine, repeat=20)
+    history.resolve()
+    # what a row in a chunk queues on the GPU, each part queued back to back (no host waits)
+    if getattr(engine, "_row_partial", None) is not None:
+        timed("row sums: reduce (queued)", lambda: engine._reduced(engine._row_partial, "row_partial"),
+              engine)
+    if engine.entry_count:
+        timed("entries kernel + reduce (queued)", engine._term_sums, engine)
+    engine._energy_fresh = True   # as after a row's step: the sums come from its kernel
+    timed("history_sample (queued: reduce, entries, copies)", engine.history_sample, engine)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Every use of numba's and numba-cuda's private internals, in one place, for the versions tested.
 
-pdgeneral relies on internals for three things numba offers no public way to do:
+pdgeneral relies on internals for four things numba offers no public way to do:
 
 - the kernel cache (kernel_cache.py): a dispatcher's cache slot (``_cache``) and the function its
   compiler compiles (``_compiler.py_func``), numba's reduce and rebuild of compiled results
@@ -8,12 +8,15 @@ pdgeneral relies on internals for three things numba offers no public way to do:
   per-process counter that numba names symbols with (``FunctionIdentity._unique_ids``);
 - prepared launches (backends/cuda.py, ``PreparedLaunch``): a compiled kernel's argument
   conversion (``_prepare_args``), its cufunc and cuda.core's ``launch`` as numba-cuda calls it;
-- zeroing device memory without a host array (``driver.device_memset``).
+- zeroing device memory without a host array (``driver.device_memset``);
+- a non-blocking stream of high priority (``side_stream``: the driver's
+  ``cuStreamCreateWithPriority`` wrapped in numba-cuda's ``Stream``), for the history rows'
+  reductions beside the step's kernels.
 
 They are used only with the versions in ``TESTED``. With any other numba or numba-cuda,
 ``supported()`` is False, one warning says what to do, and each feature takes numba's public path:
 no kernel cache (every run compiles), launches through the dispatcher (about 12 us of argument
-conversion per array per launch), zeros copied from the host. Results are the same either way.
+conversion per array per launch), zeros copied from the host, numba's ordinary (blocking) stream. Results are the same either way.
 """
 from __future__ import annotations
 
@@ -142,9 +145,10 @@ def cpu_rebuild(target_context, payload):
 
 # GPU launches and memory ---------------------------------------------------------------------------
 
-def prepared_launch(dispatcher, griddim: int, blockdim: int, args: list):
-    """(launch, scalars) for one kernel, launch configuration and argument list, converted for the
-    driver once: ``launch()`` runs the kernel, and ``scalars`` maps the position of each scalar
+def prepared_launch(dispatcher, griddim: int | tuple[int, int], blockdim: int, args: list,
+                    stream=0):
+    """(launch, scalars) for one kernel, launch configuration and argument list (on ``stream``,
+    0 for the default stream), converted for the driver once: ``launch()`` runs the kernel, and ``scalars`` maps the position of each scalar
     argument to the ctypes value the launch reads (set its ``.value`` to change it). None where
     that is not possible (a debug or cooperative kernel, host arrays copied per launch)."""
     from numba.cuda import dispatcher as internals
@@ -164,9 +168,31 @@ def prepared_launch(dispatcher, griddim: int, blockdim: int, args: list):
     cooperative = "is_cooperative" if internals.CUDA_CORE_GE_1_0 else "cooperative_launch"
     config = internals.LaunchConfig(grid=griddim, block=blockdim, shmem_size=0, **{cooperative: False})
     function = kernel._codelibrary.get_cufunc().kernel
-    stream = internals.driver._to_core_stream(0)   # the default stream, as numba-cuda's own
+    core_stream = internals.driver._to_core_stream(stream)   # 0: the default, as numba-cuda's own
     launch = internals.launch
-    return (lambda: launch(stream, config, function, *kernelargs)), scalars
+    return (lambda: launch(core_stream, config, function, *kernelargs)), scalars
+
+
+def side_stream():
+    """A stream for small work beside the step's kernels (the history rows' reductions): it does
+    not wait for the legacy default stream (CU_STREAM_NON_BLOCKING; the caller orders it with
+    events) and has the device's greatest priority, so that its few blocks are scheduled between
+    the force kernel's rather than after them. numba-cuda creates only blocking streams of
+    default priority; (stream, True) here, or (numba's ordinary stream, False) where the driver
+    calls are not there (the simulator, another numba-cuda): correct, only serialized."""
+    from numba import cuda
+    if not supported():
+        return cuda.stream(), False
+    try:
+        from numba.cuda.cudadrv import driver as internals
+        context = cuda.current_context()
+        flags = internals.binding.CUstream_flags.CU_STREAM_NON_BLOCKING.value
+        _least, greatest = internals.driver.cuCtxGetStreamPriorityRange()
+        handle = internals.driver.cuStreamCreateWithPriority(flags, greatest)
+        return internals.Stream(handle, finalizer=internals._stream_finalizer(
+            context.deallocations, handle)), True
+    except Exception:   # noqa: BLE001 - any change of the internals: an ordinary stream
+        return cuda.stream(), False
 
 
 def device_memset(array) -> None:

@@ -343,6 +343,26 @@ def test_gpu_energy_sums_over_several_reduction_levels_equal_the_cpu_ones(monkey
         engine.load_state(np.zeros((model.particle_count, 2)), velocity, engine.bond_bits())
         totals.append(engine.energy_totals())
     serial, gpu = totals
-    assert len(engine._reductions["energy"]) == 3
+    assert len(engine._reductions["energy", False]) == 3          # (the default stream's)
     assert gpu[3] == serial[3] > 0                                # intact bonds, exactly
     assert np.allclose(gpu, serial, rtol=1e-12, atol=0.0)
+
+
+def test_gpu_exact_sums_of_narrow_rows_are_fsum_bit_for_bit():
+    """The GPU's host-side exact sums of its last reduction level (CudaBackend._exact): rows of one
+    or two numbers are added by numpy, wider ones by math.fsum; all are fsum's bits, signed zeros
+    and cancellation included."""
+    import math
+
+    from pdgeneral.backends.cuda import CudaBackend
+    rng = np.random.default_rng(7)
+    for width in (1, 2, 3, 300):
+        host = rng.normal(size=(9, width)) * 10.0 ** rng.integers(-20, 20, size=(9, width))
+        host[0, :] = -0.0
+        host[1, :] = 0.0
+        if width == 2:
+            host[2] = [1.0e16, 1.0]
+            host[3] = [-0.0, 0.0]
+            host[4] = [1.0e300, -1.0e300]
+        expected = np.array([math.fsum(row) for row in host])
+        assert CudaBackend._exact(host).tobytes() == expected.tobytes()

@@ -266,23 +266,24 @@ def zero_kernel(values):
 
 def reduce_rows_kernel(values, partial):
     """partial[r, b] = sum of values[r, b*T:(b+1)*T] by a fixed shared-memory tree: the same
-    additions in the same order on every run (T = REDUCE_THREADS)."""
+    additions in the same order on every run (T = REDUCE_THREADS). Block (b, r) sums row r's
+    b-th piece: a grid of (pieces, rows) blocks, so that the rows of a narrow level (a few
+    pieces) are summed side by side rather than one after another in a few blocks."""
     cache = cuda.shared.array(REDUCE_THREADS, dtype=np.float64)
     t = cuda.threadIdx.x
     b = cuda.blockIdx.x
+    r = cuda.blockIdx.y
     i = b * REDUCE_THREADS + t
-    for r in range(values.shape[0]):
-        cache[t] = values[r, i] if i < values.shape[1] else 0.0
+    cache[t] = values[r, i] if i < values.shape[1] else 0.0
+    cuda.syncthreads()
+    stride = REDUCE_THREADS // 2
+    while stride > 0:
+        if t < stride:
+            cache[t] += cache[t + stride]
         cuda.syncthreads()
-        stride = REDUCE_THREADS // 2
-        while stride > 0:
-            if t < stride:
-                cache[t] += cache[t + stride]
-            cuda.syncthreads()
-            stride //= 2
-        if t == 0:
-            partial[r, b] = cache[0]
-        cuda.syncthreads()
+        stride //= 2
+    if t == 0:
+        partial[r, b] = cache[0]
 
 
 # Shared device functions, callees before callers. The CPU compiles them through numba's overload
@@ -544,6 +545,11 @@ _NO_TABLE = (np.int64(0),)
 SPECIALIZE_PARTICLE_STEPS = 3e11
 
 
+def _order_event():
+    """An event that only orders work (no timing: cheaper to record and wait for)."""
+    return cuda.event() if _SIMULATOR else cuda.event(timing=False)
+
+
 class PreparedLaunch:
     """One kernel, one launch configuration and one argument list, converted for the driver once.
 
@@ -560,26 +566,28 @@ class PreparedLaunch:
     results.
     """
 
-    def __init__(self, dispatcher, griddim: int, blockdim: int, args: tuple):
+    def __init__(self, dispatcher, griddim: int | tuple[int, int], blockdim: int, args: tuple,
+                 stream=0):
         # Configured at each ordinary launch: the simulator's ``kernel[grid, block]`` configures
         # and returns the kernel itself, so a configuration kept here would be overwritten by the
         # next PreparedLaunch of the same kernel (the reduction levels launch one kernel twice).
         self._dispatcher = dispatcher
-        self._config = (griddim, blockdim)
+        self._config = (griddim, blockdim, stream)
         self._args = list(args)
         self._scalars: dict[int, object] = {}   # argument position -> its ctypes value
         self._launch = None
         if not _SIMULATOR:
             try:
-                self._launch = self._prepare(dispatcher, griddim, blockdim)
+                self._launch = self._prepare(dispatcher, griddim, blockdim, stream)
             except Exception:   # noqa: BLE001 - any change of the internals: the ordinary launch
                 self._launch = None
                 self._scalars = {}
 
-    def _prepare(self, dispatcher, griddim, blockdim):
+    def _prepare(self, dispatcher, griddim, blockdim, stream):
         if not numba_internals.supported():
             return None
-        prepared = numba_internals.prepared_launch(dispatcher, griddim, blockdim, self._args)
+        prepared = numba_internals.prepared_launch(dispatcher, griddim, blockdim, self._args,
+                                                   stream)
         if prepared is None:
             return None
         launch, self._scalars = prepared
@@ -662,6 +670,7 @@ def _body_force(time, b):
 
 def _forces_kick(energy, step, b):
     if energy and b.forces_kick_energy_launch is not None:
+        b._wait_for_sample()
         b.forces_kick_energy_launch()   # a history row follows: its sums in the same kernel
     else:
         b.forces_launch()
@@ -669,6 +678,7 @@ def _forces_kick(energy, step, b):
 
 
 def _forces_kick_row_drift(step, b):
+    b._wait_for_sample()
     b.forces_kick_energy_drift_launch()   # the next displacement into the other array
 
 
@@ -749,6 +759,12 @@ class CudaBackend(Backend):
         self._force_rows = self._zeros((dim + 3, n), model.dtype)
         self.arrays.force = self._force_rows[:dim]
         self._energy_fresh = False   # whether the rows hold the current state's sums
+        #: The history samples' side stream (history_sample), created at the first sample, and
+        #: whether it overlaps the default stream's kernels (False: numba's ordinary stream).
+        self._side = None
+        self.side_stream_overlaps = False
+        #: The last sample's event, until the default stream waits for it (_wait_for_sample).
+        self._sample_done = None
         self.k = SimpleNamespace(**compiled(model.dimension, self.reciprocal_form, model.dtype,
                                             model.material.model))
         self._blocks = _blocks(n)
@@ -982,14 +998,17 @@ class CudaBackend(Backend):
 
     def compute_energy(self) -> None:
         self._allocate_energy()
+        self._wait_for_sample()   # (it overwrites the sums a sample's reductions read)
         self._history_launch("energy", self.k.energy_kernel, self.model.particle_count,
                              self._energy_args)()
 
-    def _reduced(self, values, name: str):
+    def _reduced(self, values, name: str, stream=0):
         """Each row of a (rows, width) float64 device array summed down to a few hundred numbers a
         row: block sums of block sums on the device (launches prepared once), which the host then
-        adds exactly (``_exact``): fixed trees, so the same bits on every run."""
-        levels = self._reductions.get(name)
+        adds exactly (``_exact``): fixed trees, so the same bits on every run. On ``stream`` (the
+        side stream of the history samples, or 0), each with its own partial sums."""
+        key = (name, not isinstance(stream, int))
+        levels = self._reductions.get(key)
         if levels is None:
             levels = []
             width = values.shape[1]
@@ -997,10 +1016,10 @@ class CudaBackend(Backend):
             while width > REDUCE_THREADS:
                 width = _blocks(width, REDUCE_THREADS)
                 partial = cuda.device_array((values.shape[0], width), dtype=np.float64)
-                levels.append((PreparedLaunch(self.k.reduce_rows_kernel, width, REDUCE_THREADS,
-                                              (source, partial)), partial))
+                levels.append((PreparedLaunch(self.k.reduce_rows_kernel, (width, values.shape[0]),
+                                              REDUCE_THREADS, (source, partial), stream), partial))
                 source = partial
-            self._reductions[name] = levels
+            self._reductions[key] = levels
         for launch, partial in levels:
             launch()
             values = partial
@@ -1008,6 +1027,14 @@ class CudaBackend(Backend):
 
     @staticmethod
     def _exact(host: np.ndarray) -> np.ndarray:
+        """Each row's exact sum, correctly rounded (math.fsum): for rows of one or two numbers
+        (the usual last level of ``_reduced``) that is the number itself or one IEEE addition,
+        done for all rows at once (the pending rows of a run's end resolve without 25 fsum calls
+        a row)."""
+        if host.shape[1] == 1:   # (+ 0.0: fsum's sum of -0.0 is 0.0)
+            return host[:, 0] + 0.0
+        if host.shape[1] == 2:
+            return (host[:, 0] + host[:, 1]) + 0.0
         return np.array([math.fsum(row) for row in host])
 
     def _history_launch(self, name: str, kernel, count: int, args,
@@ -1022,41 +1049,72 @@ class CudaBackend(Backend):
             self._history_launches[key] = launch
         return launch
 
-    def _energy_sums(self):
+    def _energy_sums(self, stream=0):
         """The energy sums of the current state, reduced on the device (``_reduced``)."""
         a = self.arrays
         if self._energy_fresh:   # the last step's kernel summed the row (forces_kick_energy)
-            return self._reduced(self._row_partial, "row_partial")
+            return self._reduced(self._row_partial, "row_partial", stream)
         self.compute_energy()
-        return self._reduced(a.history_sums, "energy")
+        return self._reduced(a.history_sums, "energy", stream)
 
     def energy_totals(self) -> np.ndarray:
         return self._exact(self._energy_sums().copy_to_host())
 
-    def _term_sums(self):
+    def _entry_terms(self) -> None:
         a = self.arrays
+        self._wait_for_sample()   # (it overwrites the terms a sample's reductions read)
         self._history_launch("entries", self.k.entries_kernel, a.entry_particle.shape[0],
                              self._entry_args)()
-        return self._reduced(a.history_terms, "terms")
+
+    def _term_sums(self):
+        self._entry_terms()
+        return self._reduced(self.arrays.history_terms, "terms")
+
+    def _wait_for_sample(self) -> None:
+        """The default stream waits for the last history sample's reductions and copies (on the
+        side stream) before anything overwrites what they read: the row kernels' partial sums,
+        the energy pass's sums, the entries' terms. Queued, not waited for by the host."""
+        if self._sample_done is not None:
+            self._sample_done.wait(stream=0)
+            self._sample_done = None
 
     #: History samples in flight at most (io/history.py resolves them before more are queued).
     SAMPLE_SLOTS = 64
 
     def history_sample(self):
         """Backend.history_sample, queued: the sums are reduced on the device and copied into
-        page-locked buffers behind the step's kernels, without waiting for them."""
-        energy = self._energy_sums()
-        terms = self._term_sums() if self.entry_count else None
-        stream = cuda.default_stream()
+        page-locked buffers without waiting for them. The row's own kernels (the energy pass
+        where the step's kernel did not sum it, the entries, which read this step's state) go on
+        the default stream; the reductions and copies, which read only the sums, on a side
+        stream of high priority (numba_internals.side_stream), where they overlap the next
+        steps' kernels instead of adding about 30 us of small launches to each row."""
+        if not self._energy_fresh:
+            self.compute_energy()
+        if self.entry_count:
+            self._entry_terms()
+        summed = _order_event()
+        summed.record(stream=0)
+        stream = self._side_stream()
+        summed.wait(stream=stream)
+        a = self.arrays
+        energy = (self._reduced(self._row_partial, "row_partial", stream) if self._energy_fresh
+                  else self._reduced(a.history_sums, "energy", stream))
+        terms = self._reduced(a.history_terms, "terms", stream) if self.entry_count else None
         host_energy = self._pinned(energy.shape)
         energy.copy_to_host(host_energy, stream=stream)
         host_terms = None
         if terms is not None:
             host_terms = self._pinned(terms.shape)
             terms.copy_to_host(host_terms, stream=stream)
-        copied = cuda.event()   # history_values waits for this sample only
+        copied = _order_event()   # history_values waits for this sample only
         copied.record(stream=stream)
+        self._sample_done = copied
         return host_energy, host_terms, copied
+
+    def _side_stream(self):
+        if self._side is None:
+            self._side, self.side_stream_overlaps = numba_internals.side_stream()
+        return self._side
 
     def _pinned(self, shape: tuple):
         """The next of SAMPLE_SLOTS page-locked buffers of ``shape`` (the energy sums come in two
@@ -1113,7 +1171,8 @@ class CudaBackend(Backend):
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays
-        self.k.reduce_rows_kernel[self._partial.shape[1], REDUCE_THREADS](a.sums, self._partial)
+        self.k.reduce_rows_kernel[(self._partial.shape[1], a.sums.shape[0]), REDUCE_THREADS](
+            a.sums, self._partial)
         partial = self._partial.copy_to_host()
         return np.array([math.fsum(row) for row in partial])  # exact, order-independent
 
