@@ -1,4 +1,9 @@
-# issue 12: where a warm whole run's time goes (4M plate of gpu_check.sh wholerun)
+#!/usr/bin/env bash
+# Issue 12, item 6: where a warm whole run's time goes (the 4M plate of gpu_check.sh wholerun): a
+# cold run, a warm one, then a warm one under cProfile and -X importtime, into $OUT. Run on the GPU
+# machine after the install line of ../shared/gpu/README.md. Not a test.
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
 export PDGENERAL_CACHE_DIR=$(mktemp -d)
 plate="cases/crack_branching_glass_2d.yaml --backend cuda --overwrite -q
        --set discretization.spacing=3.1623e-5 --set discretization.horizon=9.5343e-5
