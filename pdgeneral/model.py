@@ -496,7 +496,7 @@ def build_model(case: Case) -> Model:
 def _apply_precracks(case, points, offsets, neighbors, horizon, intact) -> None:
     for index, crack in enumerate(case.precracks):
         lo, hi = geometry.precrack_bounds(crack)
-        near = np.all((points >= lo - horizon) & (points <= hi + horizon), axis=1)
+        near = geometry.within_box(points, np.asarray(lo) - horizon, np.asarray(hi) + horizon)
         rows = np.nonzero(near)[0]
         cut_any = False
         for start in range(0, len(rows), 65536):

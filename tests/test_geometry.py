@@ -296,3 +296,20 @@ def test_resume_refuses_particles_that_an_edited_stl_changed(tmp_path):
         run_case(path, backend="serial", resume=True)
     write_stl(tmp_path / "block.stl", trimesh.creation.box(bounds=[[0, 0, 0], [8, 6, 5]]))
     assert run_case(path, backend="serial", resume=True).steps == 4   # the same solid: it resumes
+
+
+def test_within_box_is_the_componentwise_test_boundary_included():
+    """geometry.within_box (a column at a time, for speed) selects what lo <= x <= hi in every axis
+    selects: the box's faces and corners in, a NaN coordinate out."""
+    from pdgeneral.geometry import within_box
+    rng = np.random.default_rng(3)
+    for dim in (2, 3):
+        points = rng.random((5000, dim))
+        lo = rng.random(dim) * 0.5
+        hi = lo + 0.4
+        points[:4] = lo
+        points[4:8] = hi
+        points[8, -1] = np.nan
+        expected = np.all((points >= lo) & (points <= hi), axis=1)
+        assert expected[:8].all() and not expected[8]
+        assert np.array_equal(within_box(points, lo, hi), expected)

