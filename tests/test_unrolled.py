@@ -242,8 +242,8 @@ def run_cuda(model, unroll, steps):
 @pytest.mark.parametrize("raw", [SMALL_PLATE, merge(SMALL_PLATE, LPS)], ids=["pmb", "lps"])
 def test_cuda_unrolled_kernel_matches_the_general_kernel(raw):
     model = model_from(raw)
-    general = run_cuda(model, False, steps=20)
-    fast = run_cuda(model, True, steps=20)
+    general = run_cuda(model, False, steps=10)   # some 2000 bonds broken by then, both materials
+    fast = run_cuda(model, True, steps=10)
     assert np.count_nonzero(~general["intact"]) > model.precracked_bond_count
     if CUDA_SIMULATOR:
         for name in general:
