@@ -59,8 +59,8 @@ def test_padded_bond_layout_is_bond_major():
 @pytest.mark.parametrize("precision", ["float64", "float32"])
 def test_cuda_matches_serial_through_fracture(precision):
     raw = merge(SMALL, {"precision": precision})
-    model, serial = run(raw, "serial", 30)
-    _, gpu_run = run(raw, "cuda", 30)
+    model, serial = run(raw, "serial", 15)   # 1150 bonds broken, 258 by the pre-crack
+    _, gpu_run = run(raw, "cuda", 15)
     assert np.count_nonzero(~serial["intact"]) > model.precracked_bond_count  # bonds did break
     if CUDA_SIMULATOR and precision == "float64":
         for name in serial:

@@ -303,7 +303,7 @@ def test_the_specialized_build_gives_the_shared_builds_bits():
         engine = cuda_engine(model, specialize_stencil=specialize)
         assert engine.unrolled and engine.specialized == specialize
         dt, _ = time_stepping(model)
-        run_explicit(engine, None, 20, dt, 10**9)
+        run_explicit(engine, None, 10, dt, 10**9)   # some 2000 bonds broken by then
         runs[specialize] = (engine.fields(), engine.intact_bonds())
     for name in runs[False][0]:
         assert np.array_equal(runs[False][0][name], runs[True][0][name]), name
