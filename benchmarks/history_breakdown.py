@@ -23,20 +23,27 @@ def timed(label, function, engine, repeat=50):
     print(f"{label:<40} {(time.perf_counter() - started) / repeat * 1e3:8.3f} ms", flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spacing", type=float, default=3.1623e-5)
-    parser.add_argument("--backend", default="cuda")
-    args = parser.parse_args()
-    overrides = [f"discretization.spacing={args.spacing}", f"discretization.horizon={3.015 * args.spacing}",
+def plate_with_history(spacing: float, backend: str):
+    """(model, engine, history with a row every 10 steps, dt) of the crack-branching plate at
+    ``spacing`` (horizon 3.015 of it), the engine warmed up for explicit steps."""
+    overrides = [f"discretization.spacing={spacing}", f"discretization.horizon={3.015 * spacing}",
                  "solver.end_time=null", "solver.time_step=null", "solver.steps=4000"]
-    prepared = api.prepare("cases/crack_branching_glass_2d.yaml", overrides, args.backend)
+    prepared = api.prepare("cases/crack_branching_glass_2d.yaml", overrides, backend)
     model = prepared.model
     dt, steps = time_stepping(model)
     engine = backends.create(prepared.backend, model, steps)
     engine.warm_up("explicit")
     history = History(model, engine, 10)
     history.time_step = dt
+    return model, engine, history, dt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spacing", type=float, default=3.1623e-5)
+    parser.add_argument("--backend", default="cuda")
+    args = parser.parse_args()
+    model, engine, history, dt = plate_with_history(args.spacing, args.backend)
     print(f"{model.particle_count:,} particles, {history.backend.entry_count} history entries")
     timed("one step (advance 1)", lambda: engine.advance(0, 1, dt), engine)
     timed("ten steps (advance 10)", lambda: engine.advance(0, 10, dt), engine)

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from history_breakdown import plate_with_history  # (benchmarks/, the script's directory)
 from numba import cuda
-
-from pdgeneral import api, backends
-from pdgeneral.io.history import History
-from pdgeneral.model import time_stepping
 
 
 def main() -> None:
@@ -23,15 +20,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=40)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    overrides = [f"discretization.spacing={args.spacing}", f"discretization.horizon={3.015 * args.spacing}",
-                 "solver.end_time=null", "solver.time_step=null", "solver.steps=4000"]
-    prepared = api.prepare("cases/crack_branching_glass_2d.yaml", overrides, "cuda")
-    model = prepared.model
-    dt, steps = time_stepping(model)
-    engine = backends.create(prepared.backend, model, steps)
-    engine.warm_up("explicit")
-    history = History(model, engine, 10)
-    history.time_step = dt
+    model, engine, history, dt = plate_with_history(args.spacing, "cuda")
 
     def groups(with_rows: bool, first: int) -> float:
         engine.advance(first, 10, dt, history=history if with_rows else None)   # warm

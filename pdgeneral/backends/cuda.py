@@ -1072,13 +1072,13 @@ class CudaBackend(Backend):
             self._history_launches[key] = launch
         return launch
 
-    def _energy_sums(self, stream=0):
+    def _energy_sums(self):
         """The energy sums of the current state, reduced on the device (``_reduced``)."""
         a = self.arrays
         if self._energy_fresh:   # the last step's kernel summed the row (forces_kick_energy)
-            return self._reduced(self._row_partial, "row_partial", stream)
+            return self._reduced(self._row_partial, "row_partial")
         self.compute_energy()
-        return self._reduced(a.history_sums, "energy", stream)
+        return self._reduced(a.history_sums, "energy")
 
     def energy_totals(self) -> np.ndarray:
         return self._exact(self._energy_sums().copy_to_host())
