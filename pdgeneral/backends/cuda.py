@@ -1072,13 +1072,17 @@ class CudaBackend(Backend):
             self._history_launches[key] = launch
         return launch
 
+    def _energy_source(self) -> tuple:
+        """(device array, its reductions' name) holding the current state's energy sums: the last
+        step's kernel's (forces_kick_energy), else the energy pass's, run now."""
+        if self._energy_fresh:
+            return self._row_partial, "row_partial"
+        self.compute_energy()
+        return self.arrays.history_sums, "energy"
+
     def _energy_sums(self):
         """The energy sums of the current state, reduced on the device (``_reduced``)."""
-        a = self.arrays
-        if self._energy_fresh:   # the last step's kernel summed the row (forces_kick_energy)
-            return self._reduced(self._row_partial, "row_partial")
-        self.compute_energy()
-        return self._reduced(a.history_sums, "energy")
+        return self._reduced(*self._energy_source())
 
     def energy_totals(self) -> np.ndarray:
         return self._exact(self._energy_sums().copy_to_host())
@@ -1111,18 +1115,16 @@ class CudaBackend(Backend):
         the default stream; the reductions and copies, which read only the sums, on a side
         stream of high priority (numba_internals.side_stream), where they overlap the next
         steps' kernels instead of adding about 30 us of small launches to each row."""
-        if not self._energy_fresh:
-            self.compute_energy()
+        energy_source = self._energy_source()
         if self.entry_count:
             self._entry_terms()
         summed = _order_event()
         summed.record(stream=0)
         stream = self._side_stream()
         summed.wait(stream=stream)
-        a = self.arrays
-        energy = (self._reduced(self._row_partial, "row_partial", stream) if self._energy_fresh
-                  else self._reduced(a.history_sums, "energy", stream))
-        terms = self._reduced(a.history_terms, "terms", stream) if self.entry_count else None
+        energy = self._reduced(*energy_source, stream)
+        terms = (self._reduced(self.arrays.history_terms, "terms", stream) if self.entry_count
+                 else None)
         host_energy = self._pinned(energy.shape)
         energy.copy_to_host(host_energy, stream=stream)
         host_terms = None
@@ -1197,8 +1199,7 @@ class CudaBackend(Backend):
         self.k.reduce_rows_kernel[reduce_grid(self._partial.shape[1], a.sums.shape[0]),
                                   REDUCE_THREADS](
             a.sums, self._partial)
-        partial = self._partial.copy_to_host()
-        return np.array([math.fsum(row) for row in partial])  # exact, order-independent
+        return self._exact(self._partial.copy_to_host())   # exact, order-independent
 
     def relax(self, load_factor: float, tolerance: float, max_iterations: int,
               resume: bool = False) -> tuple[int, float]:

@@ -122,8 +122,8 @@ class History:
     def record(self, step: int, time: float, load_factor: float | None = None) -> None:
         """Take the row of the backend's current state: explicit runs after a whole step (the
         velocities at full steps), quasi-static ones after a load step's relaxation. The GPU
-        queues it (Backend.history_sample); it becomes a row at the next ``resolve``, which the
-        solver calls where it synchronizes anyway, and every reader of the rows calls first."""
+        queues it (Backend.history_sample); it becomes a row at a ``resolve``: of the older half when
+        the backend's ring of samples is full, and of all before anyone reads the rows."""
         if self._pending and self._pending[-1][0] >= step:
             self.resolve()
         if self.rows and self.rows["step"][-1] >= step:
