@@ -166,12 +166,18 @@ def test_reciprocal_form_is_the_pmb_force_law(stretch):
                                       2.0, 0.9, True, 3)
         assert intact == 1
         assert scale == pytest.approx(exact, rel=1e-14 / abs(stretch) + 1e-15)
-        # the stretch it returns for a history row's energy (kernels.pmb.bond_energy)
-        assert s == pytest.approx(stretch, rel=1e-14 / abs(stretch) + 1e-15)
+        # what it returns for a history row's energy: c w s^2 |xi| (kernels.pmb.recorded_energy)
+        energy = 2.0 * 0.5 * stretch**2 * length
+        assert s == pytest.approx(energy, rel=1e-14 / abs(stretch) + 1e-15)
         stretch_form, _, s = bond_force(0, 1, *xi, length, 1.0 / length, 0.0, 0.5, *eta, 1,
                                         no_fail, 2.0, 0.9, False, 3)
         assert stretch_form == pytest.approx(exact, rel=1e-14)
-        assert s == pytest.approx(stretch, rel=1e-13)
+        assert s == pytest.approx(energy, rel=1e-13)
+        # a broken bond holds none
+        _, intact, s = bond_force(0, 1, *xi, length, 1.0 / length,
+                                  pmb.break_length_squared(length, 0.9), 0.5, *eta, 0, no_fail,
+                                  2.0, 0.9, True, 3)
+        assert intact == 0 and s == 0.0
 
 
 def test_reciprocal_form_breaks_at_the_critical_stretch():

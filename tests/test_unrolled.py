@@ -102,9 +102,10 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
                          ids=["2d", "2d-float32"])
 def test_unrolled_history_sums_are_the_general_loops_bit_for_bit(raw):
     # The loops that also sum a history row's bond terms (kernels.pmb.RECORD_ENERGY: the GPU's
-    # row kernel): the rows below the force, s^2 |xi| w, |xi| w and the intact bonds, from the
-    # bond's stretch as bond_force returns it, the same bits both ways (the unrolled loop reads
-    # |xi| from its table's energy column in the reciprocal form too).
+    # row kernel): the rows below the force, c w s^2 |xi| (bond_force's third value), |xi| w and
+    # the intact bonds, the same bits both ways: the unrolled loop takes |xi| w of a particle
+    # whose bonds are all intact from its table (held_total, summed in slot order), a damaged
+    # particle's slot by slot, and counts the intact bonds from the bit words.
     from numba.extending import register_jitable
 
     from pdgeneral.kernels import specialize
@@ -134,6 +135,8 @@ def test_unrolled_history_sums_are_the_general_loops_bit_for_bit(raw):
           written_out)
     energy_rows = written_out[model.dimension:, particles]
     assert np.all(energy_rows[0] > 0) and np.all(energy_rows[2] > 0)   # strained, bonds intact
+    whole = energy_rows[2] == model.stencil.size
+    assert whole.any() and not whole.all()     # both ways of summing |xi| w
     assert written_out[:, particles].tobytes() == general[:, particles].tobytes()
 
 
@@ -312,3 +315,12 @@ def test_the_specialized_build_gives_the_shared_builds_bits():
     assert backends.create("cuda", model, steps=long_run).specialized
     assert not backends.create("cuda", model, steps=long_run - 1).specialized
     assert not backends.create("cuda", model).specialized
+
+
+def test_population_count_counts_the_set_bits():
+    """kernels.pmb.population_count (the CPU's and the simulator's; the GPU takes cuda.popc)."""
+    words = np.random.default_rng(7).integers(0, 2**32, 200, dtype=np.uint64).astype(np.uint32)
+    words[:3] = (0, 0xFFFFFFFF, 0x0FFFFFFF)
+    count = njit(kernels.population_count)
+    for word in words:
+        assert count(word) == int(word).bit_count()

@@ -317,6 +317,11 @@ _KERNELS = (damage_kernel, energy_kernel, entries_kernel, kick_drift_kernel, kic
             residual_kernel, relaxation_update_kernel, zero_kernel, reduce_rows_kernel)
 
 
+def population_count(word):
+    """kernels.pmb.population_count on the GPU: one POPC instruction."""
+    return cuda.popc(word)
+
+
 def reciprocal_sqrt(x):
     """physics.pmb.reciprocal_sqrt on the GPU: libdevice's rsqrt (at most 1 ulp off)."""
     return libdevice.rsqrt(x)
@@ -394,6 +399,9 @@ _COMPILED: dict = {}
 FORCE_KERNEL_OPTIONS: dict = {"max_registers": 64}
 #: The unrolled loop's kernels need no cap: 2D 4M step 0.321 ms uncapped, 0.343 ms at 64.
 UNROLLED_KERNEL_OPTIONS: dict = {}
+#: The history row's unrolled kernel (forces_kick_energy_kernel) at 64 registers, where it keeps
+#: the plain kernel's 32 resident warps (uncapped it takes 70 for the 2D stencil, and 24).
+ENERGY_KERNEL_OPTIONS: dict = {"max_registers": 64}
 
 
 def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype,
@@ -410,7 +418,7 @@ def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype,
                      "RECORD_ENERGY": record_energy,
                      "SELECT_FACTOR": True, "REAL": dtype.type}
         # the GPU's own versions of a few bodies (the simulator has no libdevice)
-        replace = {}
+        replace = {} if _SIMULATOR else {kernels.population_count: population_count}
         if not _SIMULATOR and dtype == np.float32:
             replace[physics.reciprocal_sqrt] = reciprocal_sqrt_float32
             if FAST_FLOAT32_MATH:
@@ -426,10 +434,12 @@ def _device_functions(dimension: int, reciprocal_form: bool, dtype: np.dtype,
     return _COMPILED[key]
 
 
-def _force_options(unrolled: bool = False) -> dict:
+def _force_options(unrolled: bool = False, record_energy: bool = False) -> dict:
     if _SIMULATOR:
         return {}   # the simulator takes none
-    return UNROLLED_KERNEL_OPTIONS if unrolled else FORCE_KERNEL_OPTIONS
+    if unrolled:
+        return ENERGY_KERNEL_OPTIONS if record_energy else UNROLLED_KERNEL_OPTIONS
+    return FORCE_KERNEL_OPTIONS
 
 
 def compiled(dimension: int, reciprocal_form: bool, dtype: np.dtype, material: str,
@@ -512,7 +522,8 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
            record_energy)
     if unroll:
         vectors = model.stencil.vectors   # the stencil's shape: set by the horizon factor alone
-        key += ("unrolled", vectors.tobytes(), tuple(sorted(UNROLLED_KERNEL_OPTIONS.items())))
+        key += ("unrolled", vectors.tobytes(), tuple(sorted(_force_options(True, record_energy)
+                                                            .items())))
         numbers = argument_table
         if constants:
             model_table = stencil_table_of(model, rows, reciprocal_form, record_energy)
@@ -542,7 +553,7 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
 
         def build(kernel, name, body, **names):
             return kernel_cache.attach(
-                cuda.jit(**_force_options(unrolled=unroll))(
+                cuda.jit(**_force_options(unroll, record_energy))(
                     retarget(kernel, dict(table, FORCE_PASS=body, **names))),
                 (*key, kernel.__name__, name))
 

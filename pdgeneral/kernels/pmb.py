@@ -49,7 +49,7 @@ REAL = np.float64
 #: serial force loop took 47 ms on a 250k plate, against 90 ms with the select).
 SELECT_FACTOR = False
 #: Whether the force loop also sums, per particle, what a history row needs of its intact bonds
-#: (``bond_energy``): the GPU compiles a second force kernel with it set, launched on the steps that
+#: (``bond_force``'s third value, |xi| w and their number): the GPU compiles a second force kernel with it set, launched on the steps that
 #: end with a history row (backends/cuda.py); every other build leaves it False and the loop as is.
 RECORD_ENERGY = False
 
@@ -131,24 +131,25 @@ def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_s
     Every force loop (the general one below and the unrolled stencil of kernels/unrolled.py) calls
     this, so the law is written once.
 
-    The stretch s, for a history row's energy (``bond_energy``), from the same intermediate
-    values: in the reciprocal form |xi + eta|^2 / |xi + eta| / |xi| - 1 with the force's
-    reciprocal square root (in float64 the cancellation costs about 1e-12 of s at the strains of
-    fracture), otherwise numerator / denominator. A loop that does not use it leaves it to the
-    compiler to drop."""
+    The third value, for a history row (RECORD_ENERGY): c w s^2 |xi|, four times the bond's share
+    of particle i's strain energy density (``recorded_energy``), 0 for a broken bond, from the
+    force's own intermediate values: the factor times |y|^2 - |y| |xi| (reciprocal form, with
+    |y| = |y|^2 times the force's reciprocal square root and ``reference_length`` = |xi|: three
+    operations a bond, where forming s first took about four times as many on an H200; in
+    float64 the difference costs about 1e-16 / s of it, 1e-13 at the strains of fracture), or times
+    |y| s |xi| (stretch form, s = numerator / denominator without cancellation). A loop that does
+    not use it leaves it to the compiler to drop."""
     # Every name is set on both paths (numba's inliner needs it); each form uses its own.
     if reciprocal_form:
         squared = deformed_length_squared(xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, dimension)
         numerator = denominator = deformed_length = squared
         breaks = squared > break_squared
         root = reciprocal_sqrt(squared)
-        stretch = squared * root * inverse_length - REAL(1.0)
     else:
         numerator, denominator, deformed_length = bond_stretch(
             xi_x, xi_y, xi_z, eta_x, eta_y, eta_z, reference_length, dimension)
         squared = root = numerator
         breaks = numerator > critical_stretch * denominator
-        stretch = numerator * reciprocal(denominator)
     if bond_intact and breaks and no_fail[i] == 0 and no_fail[j] == 0:
         bond_intact = 0
     scale = REAL(0.0)
@@ -159,7 +160,11 @@ def bond_force(i, j, xi_x, xi_y, xi_z, reference_length, inverse_length, break_s
             scale = micromodulus * weight * numerator * reciprocal(denominator * deformed_length)
         if not bond_intact:
             scale = REAL(0.0)
-    return scale, bond_intact, stretch
+    if reciprocal_form:   # scale = c w s / |y|, so c w s^2 |xi| = scale |y| (|y| - |xi|)
+        energy = scale * (squared - squared * root * reference_length)
+    else:
+        energy = scale * deformed_length * (numerator * reciprocal(denominator)) * reference_length
+    return scale, bond_intact, energy
 
 
 @register_jitable(inline="always")
@@ -168,6 +173,18 @@ def bond_energy(stretch, reference_length):
     stencil table's), its share of the strain energy density up to the factor c w / 4
     (``particle_energy``)."""
     return stretch * stretch * reference_length, reference_length
+
+
+@register_jitable(inline="always")
+def population_count(word):
+    """The number of bits set in a bond-state word (uint32): the parallel bit count (Warren,
+    Hacker's Delight, 2nd ed., sec. 5-1), in uint64 so that numba keeps every operation unsigned.
+    The GPU build replaces it with the hardware's (cuda.popc)."""
+    x = np.uint64(word)
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x55555555))
+    x = (x & np.uint64(0x33333333)) + ((x >> np.uint64(2)) & np.uint64(0x33333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F)
+    return np.int64(((x * np.uint64(0x01010101)) & np.uint64(0xFFFFFFFF)) >> np.uint64(24))
 
 
 @register_jitable(inline="always")
@@ -196,7 +213,7 @@ def particle_force(i, displacement, no_fail, bonds, stencil, material, force):
     row, first, count = bond_range(i, bonds, stencil)
     word = 0
     changed = False
-    stretched = REAL(0.0)   # RECORD_ENERGY only: sum s^2 |xi| w, sum |xi| w, intact bonds
+    stretched = REAL(0.0)   # RECORD_ENERGY only: sum c w s^2 |xi|, sum |xi| w, intact bonds
     held = REAL(0.0)
     intact_bonds = 0
     for n in range(count):
@@ -219,7 +236,7 @@ def particle_force(i, displacement, no_fail, bonds, stencil, material, force):
             xi_z = REAL(0.0)
             eta_z = REAL(0.0)
         bond_intact = (word >> bit) & 1
-        scale, still_intact, stretch = bond_force(i, j, xi_x, xi_y, xi_z, stencil.length[slot],
+        scale, still_intact, energy = bond_force(i, j, xi_x, xi_y, xi_z, stencil.length[slot],
                                          stencil.inverse_length[slot], stencil.break_squared[slot],
                                          weight, eta_x, eta_y, eta_z, bond_intact, no_fail,
                                          material.micromodulus, material.critical_stretch, form, dim)
@@ -227,9 +244,8 @@ def particle_force(i, displacement, no_fail, bonds, stencil, material, force):
             word = word ^ (1 << bit)  # clear the (set) bit; no negative mask for uint32
             changed = True
         if RECORD_ENERGY and still_intact:
-            squared_length, length = bond_energy(stretch, stencil.length[slot])
-            stretched += squared_length * weight
-            held += length * weight
+            stretched += energy
+            held += stencil.length[slot] * weight
             intact_bonds += 1
         fx += scale * (xi_x + eta_x)
         fy += scale * (xi_y + eta_y)
@@ -319,7 +335,7 @@ def recorded_energy(i, force, material):
     (``particle_force``): what ``particle_energy`` passes to ``energy_sums``, from the force loop
     instead of a second pass over the bonds (the GPU's history steps; materials/: RECORDED_ENERGY)."""
     dim = force.shape[0] - 3 if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
-    return (REAL(0.25) * material.micromodulus * force[dim, i],
+    return (REAL(0.25) * force[dim, i],   # the loop's sum of c w s^2 |xi| (bond_force)
             critical_energy_density(material.micromodulus, material.critical_stretch,
                                     force[dim + 1, i]),
             force[dim + 2, i])
@@ -659,7 +675,7 @@ def weight_of_bond(i, k, stencil_xi, stencil_length, volume, correction, correct
 BODIES = (physics.square_root, physics.reciprocal, physics.bond_stretch,
           physics.deformed_length_squared, physics.reciprocal_sqrt,
           physics.partial_volume_factor, physics.surface_factor, ramp, ramp_rate, bond_range, bond_at,
-          bond_force,
+          bond_force, population_count,
           bond_energy, particle_force, particle_damage, critical_energy_density, recorded_energy,
           energy_term,
           energy_sums, particle_energy,

@@ -39,21 +39,34 @@ def table_columns(dimension: int, reciprocal_form: bool, material: str = "pmb",
     ((1 + s0) |xi|)^2 (reciprocal form) and the influence omega. Only what is used, for the
     parameter space is small (4 KiB). Both LPS passes read the same table. ``energy``: PMB's loop
     that also sums a history row's bond terms (kernels.pmb.RECORD_ENERGY), which reads |xi| in
-    either form."""
+    either form and, last, ``held_total``: one value, the sum of |xi| w over the slots
+    (``held_total``)."""
     if material == "lps":
         per_form = ("length", "break_squared") if reciprocal_form else ("length",)
         return ("stride", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight", "influence")
     per_form = ("inverse_length", "break_squared") if reciprocal_form else ("length",)
     if energy and reciprocal_form:
         per_form += ("length",)
-    return ("stride", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight")
+    return ("stride", *("xi_x", "xi_y", "xi_z")[:dimension], *per_form, "weight",
+            *(("held_total",) if energy else ()))
 
 
 def table_bytes(size: int, dimension: int, reciprocal_form: bool, real_bytes: int,
                 material: str = "pmb", energy: bool = False) -> int:
     """Bytes of ``table`` as kernel parameters."""
-    columns = table_columns(dimension, reciprocal_form, material, energy)
-    return 8 * (dimension - 1) + size * real_bytes * (len(columns) - 1)
+    columns = [name for name in table_columns(dimension, reciprocal_form, material, energy)
+               if name not in ("stride", "held_total")]
+    return 8 * (dimension - 1) + size * real_bytes * len(columns) + real_bytes * energy
+
+
+def held_total(length: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(sum over the slots of |xi| w,): what a stencil particle's intact bonds add up to in a
+    history row's loop while none of them is broken, summed in slot order in the table's
+    precision as the loop sums a damaged particle's."""
+    total = length.dtype.type(0.0)
+    for value_length, value_weight in zip(length, weight, strict=True):
+        total = total + value_length * value_weight
+    return np.array([total], dtype=length.dtype)
 
 
 def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
@@ -63,12 +76,18 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
     breaking of its bonds, the loop of kernels.pmb.particle_force written out for ``size`` slots: slot n's
     neighbour is i + K_X_n + K_Y_n n_x (+ K_Z_n n_x n_y), its numbers ``table``'s n-th entries
     (``stencil_table``). ``energy``: also the sums of kernels.pmb.RECORD_ENERGY, into the rows
-    of ``force`` below the force (kernels.pmb.bond_energy per intact bond)."""
+    of ``force`` below the force: kernels.pmb.bond_force's energy of each bond (0 for a broken
+    one), the sum of |xi| w over the intact bonds and their number. The last two come from the
+    new bit words at the end: the number by ``population_count``, the sum from the table
+    (``held_total``, all slots) for a particle whose bonds are all intact, as nearly all are, and
+    slot by slot only for the others: an addition a bond only where a bond is broken."""
     if size < 1 or dimension not in (2, 3):
         raise ValueError(f"no unrolled loop for {size} slots in {dimension}D")
     axes = "xyz"[:dimension]
-    # bond_force takes every table; the form's own are read, the others are never used
-    length, inverse, threshold = (("inverse_length", "inverse_length", "break_squared")
+    # bond_force takes every table; the form's own are read, the others are never used (|xi|
+    # is read in the reciprocal form too where it forms the bond's energy)
+    length, inverse, threshold = (("length" if energy else "inverse_length", "inverse_length",
+                                   "break_squared")
                                   if reciprocal_form else ("length", "length", "length"))
     lines = ["def stencil_particle_force(i, displacement, no_fail, intact, material, table, force):",
              "    i = as_index(i)",
@@ -79,7 +98,7 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
     lines += [f"    u{a}_i = displacement[{d}, i]" for d, a in enumerate(axes)]
     lines += [f"    f{a} = REAL(0.0)" for a in axes]
     if energy:
-        lines += ["    stretched = REAL(0.0)", "    held = REAL(0.0)", "    intact_bonds = 0"]
+        lines += ["    stretched = REAL(0.0)", "    held = REAL(0.0)"]
     words = (size + 31) // 32
     for w in range(words):
         lines += [f"    word_{w} = intact[{w}, i]", f"    new_{w} = word_{w}"]
@@ -91,27 +110,28 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
         xi_z, eta_z = (f"xi_z[{n}]", "eta_z") if dimension == 3 else ("REAL(0.0)", "REAL(0.0)")
         lines += [
             f"    bond_intact = (word_{w} >> {bit}) & 1",
-            f"    scale, still_intact, stretch = bond_force(i, j, xi_x[{n}], xi_y[{n}], {xi_z},",
+            f"    scale, still_intact, energy = bond_force(i, j, xi_x[{n}], xi_y[{n}], {xi_z},",
             f"                                     {length}[{n}], {inverse}[{n}], {threshold}[{n}],",
             f"                                     weight[{n}], eta_x, eta_y, {eta_z}, bond_intact,",
             "                                     no_fail, micromodulus, critical_stretch,",
             f"                                     RECIPROCAL_FORM, {dimension})",
             "    if still_intact != bond_intact:",
             f"        new_{w} ^= MASK_{n}"]
-        if energy:
-            lines += [
-                "    if still_intact:",
-                f"        squared_length, bond_length = bond_energy(stretch, length[{n}])",
-                f"        stretched += squared_length * weight[{n}]",
-                f"        held += bond_length * weight[{n}]",
-                "        intact_bonds += 1"]
+        if energy:   # (a broken bond's energy is 0: its factor is)
+            lines.append("    stretched += energy")
         lines += [f"    f{a} += scale * (xi_{a}[{n}] + eta_{a})" for a in axes]
     for w in range(words):
         lines += [f"    if new_{w} != word_{w}:", f"        intact[{w}, i] = new_{w}"]
     lines += [f"    force[{d}, i] = f{a}" for d, a in enumerate(axes)]
-    if energy:
+    if energy:   # the intact bonds: the bits set in the new words (BITS_w: the stencil's)
+        whole = " and ".join(f"new_{w} & BITS_{w} == BITS_{w}" for w in range(words))
+        lines += [f"    if {whole}:", "        held = held_total[0]", "    else:"]
+        for n in range(size):
+            lines += [f"        if (new_{n // 32} >> {n % 32}) & 1:",
+                      f"            held += length[{n}] * weight[{n}]"]
+        count = " + ".join(f"population_count(new_{w} & BITS_{w})" for w in range(words))
         lines += [f"    force[{dimension}, i] = stretched", f"    force[{dimension + 1}, i] = held",
-                  f"    force[{dimension + 2}, i] = REAL(intact_bonds)"]
+                  f"    force[{dimension + 2}, i] = REAL({count})"]
     return "\n".join(lines) + "\n"
 
 
@@ -220,6 +240,8 @@ def stencil_table(stencil, tables: dict, reciprocal_form: bool, unsigned: bool,
     columns = {"xi_x": xi[0], "xi_y": xi[1], "xi_z": xi[2] if xi.shape[0] == 3 else None,
                **{name: tables[name] for name in ("length", "inverse_length", "break_squared",
                                                    "weight", "influence") if name in tables}}
+    if energy:
+        columns["held_total"] = held_total(tables["length"], tables["weight"])
     names = table_columns(xi.shape[0], reciprocal_form, material, energy)
     return (stride, *(tuple(columns[name]) for name in names[1:]))
 
@@ -240,11 +262,11 @@ def stencil_pass(body: str, vectors: np.ndarray, reciprocal_form: bool, table: d
     """The unrolled stencil loop of the force pass ``body`` (kernels.pmb.particle_force,
     kernels.lps.lps_dilatation or lps_force), taking ``(i, displacement, no_fail, intact,
     material, table, force)``: compiled against ``table``, the caller's build of the shared
-    bodies (kernels.specialize: its bond_force, bond_energy, bond_extension); the rest as
+    bodies (kernels.specialize: its bond_force, population_count, bond_extension); the rest as
     ``stencil_particle_force``."""
     if body == "particle_force":
         return stencil_particle_force(vectors, reciprocal_form, table["bond_force"], as_index, real,
-                                      table["bond_energy"] if record_energy else None)
+                                      table["population_count"] if record_energy else None)
     size, dimension = vectors.shape
     namespace = _constants(vectors, as_index)
     namespace.update(bond_extension=table["bond_extension"], as_index=as_index, REAL=real)
@@ -267,20 +289,24 @@ def _constants(vectors: np.ndarray, as_index: Callable) -> dict:
 
 def stencil_particle_force(vectors: np.ndarray, reciprocal_form: bool, bond_force: Callable,
                            as_index: Callable = same_index, real: type = np.float64,
-                           bond_energy: Callable | None = None) -> Callable:
+                           population_count: Callable | None = None) -> Callable:
     """The unrolled loop for a stencil of lattice vectors ``vectors`` ((S, dim) integers, in slot
     order), as a plain Python function to compile (njit, cuda.jit(device=True)) or run (the CUDA
     simulator); it takes the stencil's numbers as its ``table`` argument (``stencil_table``).
     ``bond_force`` is the per-bond law in the form the caller compiles (kernels.pmb.bond_force or
     its device version); ``as_index`` converts the particle index: numba.uint64 (then give
     ``stencil_table`` ``unsigned=True``) or ``same_index``; ``real`` is the type of the arithmetic
-    (kernels.pmb.REAL), the same as ``bond_force``'s. With ``bond_energy`` (kernels.pmb's, in the
-    caller's form) the loop also records the history's bond sums (``stencil_force_source``)."""
+    (kernels.pmb.REAL), the same as ``bond_force``'s. With ``population_count`` (kernels.pmb's,
+    or the caller's version of it) the loop also records the history's bond sums
+    (``stencil_force_source``)."""
     size, dimension = vectors.shape
     namespace = _constants(vectors, as_index)
     namespace.update(bond_force=bond_force, as_index=as_index, REAL=real,
-                     RECIPROCAL_FORM=bool(reciprocal_form), bond_energy=bond_energy)
-    source = stencil_force_source(size, dimension, reciprocal_form, energy=bond_energy is not None)
+                     RECIPROCAL_FORM=bool(reciprocal_form), population_count=population_count)
+    for w in range((size + 31) // 32):   # the stencil's bits of word w
+        namespace[f"BITS_{w}"] = np.uint32((1 << min(32, size - 32 * w)) - 1)
+    source = stencil_force_source(size, dimension, reciprocal_form,
+                                  energy=population_count is not None)
     # Generated from two integers only (see the module docstring): no case text reaches exec.
     exec(compile(source, f"<unrolled stencil loop, {size} slots>", "exec"), namespace)  # noqa: S102
     return namespace["stencil_particle_force"]
