@@ -77,8 +77,6 @@ ARRAYS = (
     Array("dilatation_term", PARTICLES, 1, "real", "work", when="lps", doc="P_i theta_i"),
     Array("next_displacement", PARTICLES, "dim", "real", "work", when="cuda",
           doc="the fused force-and-kick kernel's output; swaps with displacement"),
-    Array("force_bond_sums", PARTICLES, 3, "real", "work", when="cuda",
-          doc="a history step's bond sums, the rows below the force (one allocation with it)"),
     # per explicit row and bond (the GPU pads every row to the longest: BONDS = rows x max_bonds)
     Array("row_first", ROWS, 1, "int64", "model", doc="where the row starts", at_least_one=True),
     Array("row_count", ROWS, 1, "int32", "model", at_least_one=True),

@@ -102,10 +102,10 @@ def test_unrolled_loop_is_the_general_loop_bit_for_bit(raw, as_index):
                          ids=["2d", "2d-float32"])
 def test_unrolled_history_sums_are_the_general_loops_bit_for_bit(raw):
     # The loops that also sum a history row's bond terms (kernels.pmb.RECORD_ENERGY: the GPU's
-    # row kernel): the rows below the force, c w s^2 |xi| (bond_force's third value), |xi| w and
-    # the intact bonds, the same bits both ways: the unrolled loop takes |xi| w of a particle
-    # whose bonds are all intact from its table (held_total, summed in slot order), a damaged
-    # particle's slot by slot, and counts the intact bonds from the bit words.
+    # row kernel) return c w s^2 |xi| (bond_force's third value), |xi| w and the intact bonds,
+    # the same bits both ways: the unrolled loop takes |xi| w of a particle whose bonds are all
+    # intact from its table (held_total, summed in slot order), a damaged particle's slot by
+    # slot, and counts the intact bonds from the bit words.
     from numba.extending import register_jitable
 
     from pdgeneral.kernels import specialize
@@ -115,29 +115,35 @@ def test_unrolled_history_sums_are_the_general_loops_bit_for_bit(raw):
                                         "REAL": model.dtype.type, "RECORD_ENERGY": True},
                        register_jitable(inline="always"))
     particles = np.flatnonzero(engine.rows.bond_row < 0)
-    rows = (model.dimension + 3, model.particle_count)
-    general = np.full(rows, np.nan, model.dtype)
-    njit(retarget(pass_loop_source, dict(table, FORCE_PASS=table["particle_force"])))(
-        particles, a.displacement, a.no_fail, engine.bonds._replace(intact=a.intact.copy()),
-        engine.stencil, engine.material, general)
+    general_body = table["particle_force"]
     loop = njit(unrolled.stencil_pass("particle_force", model.stencil.vectors,
                                       engine.reciprocal_form, table, unrolled.same_index,
                                       model.dtype.type, record_energy=True))
     numbers = unrolled.stencil_table(model.stencil, slot_tables(model, engine.rows),
                                      engine.reciprocal_form, unsigned=False, energy=True)
-    written_out = np.full(rows, np.nan, model.dtype)
 
     @njit
-    def drive(particles, displacement, no_fail, intact, material, numbers, force):
+    def drive(particles, displacement, no_fail, bonds, stencil, material, numbers, force, sums,
+              written_out):
         for i in particles:
-            loop(i, displacement, no_fail, intact, material, numbers, force)
-    drive(particles, a.displacement, a.no_fail, a.intact.copy(), engine.material, numbers,
-          written_out)
-    energy_rows = written_out[model.dimension:, particles]
-    assert np.all(energy_rows[0] > 0) and np.all(energy_rows[2] > 0)   # strained, bonds intact
-    whole = energy_rows[2] == model.stencil.size
+            if written_out:
+                sums[:, i] = loop(i, displacement, no_fail, bonds.intact, material, numbers, force)
+            else:
+                sums[:, i] = general_body(i, displacement, no_fail, bonds, stencil, material,
+                                          force)
+
+    results = []
+    for written_out in (False, True):
+        force = np.full(a.force.shape, np.nan, model.dtype)
+        sums = np.full((3, model.particle_count), np.nan, model.dtype)
+        drive(particles, a.displacement, a.no_fail, engine.bonds._replace(intact=a.intact.copy()),
+              engine.stencil, engine.material, numbers, force, sums, written_out)
+        results.append(np.concatenate([force, sums])[:, particles])
+    general, written_out = results
+    assert np.all(written_out[-3] > 0) and np.all(written_out[-1] > 0)   # strained, intact bonds
+    whole = written_out[-1] == model.stencil.size
     assert whole.any() and not whole.all()     # both ways of summing |xi| w
-    assert written_out[:, particles].tobytes() == general[:, particles].tobytes()
+    assert written_out.tobytes() == general.tobytes()
 
 
 LPS = {"material": {"model": "lps", "poissons_ratio": 0.3}}

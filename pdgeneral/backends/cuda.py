@@ -123,8 +123,8 @@ def warp_sum_shared(value):
 def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, stencil_table, force,
                               dt, density, constrained, velocity, body_force, volume, load_forces,
                               partial, drift, next_displacement):
-    """The step of a history row: the material's force pass with RECORD_ENERGY (its bond sums
-    into the rows of ``force`` below the force), the kick, then each particle's history terms
+    """The step of a history row: the material's force pass with RECORD_ENERGY (which returns
+    its bond sums), the kick, then each particle's history terms
     (kernels.pmb.energy_term, from RECORDED_ENERGY: bound at the build) summed over each warp
     (WARP_SUM) into partial[k, warp]: the force pass, the kick and the energy sums in one pass over
     the particles instead of three (io/history.py; the same bits of the state as the force and kick
@@ -137,10 +137,10 @@ def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, s
     inside = i < displacement.shape[1]
     strain = critical = intact = REAL(0.0)  # noqa: F821
     if inside:
-        FORCE_PASS(i, displacement, no_fail, bonds, stencil, material,  # noqa: F821
-                   stencil_table, force)
+        sums = FORCE_PASS(i, displacement, no_fail, bonds, stencil, material,  # noqa: F821
+                          stencil_table, force)
         kick(i, dt, density, constrained, velocity, force, body_force)
-        strain, critical, intact = RECORDED_ENERGY(i, force, material)  # noqa: F821
+        strain, critical, intact = RECORDED_ENERGY(sums, material)  # noqa: F821
     lane = i % WARP
     column = i // WARP
     # energy_term with each fixed k a constant (its branches fold), then the load groups'
@@ -163,21 +163,20 @@ def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, s
 
 def general_pass(i, displacement, no_fail, bonds, stencil, material, stencil_table, force):
     """A force pass's body (BODY, bound at the build) with the force kernels' arguments (the
-    stencil table is the unrolled loop's)."""
-    BODY(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
+    stencil table is the unrolled loop's); what the body returns (PMB's history sums)."""
+    return BODY(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
 
 
 def unrolled_pass(i, displacement, no_fail, bonds, stencil, material, stencil_table, force):
     """A force pass (BODY) with the stencil particles' loop unrolled (STENCIL_PASS:
     kernels/unrolled.py), which reads the stencil's numbers from ``stencil_table``: the same
-    arguments and the same results."""
+    arguments and the same results (returned: PMB's history sums)."""
     if bonds.row[i] < 0:
         # Bound when the kernel is built (_force_kernels): the loop for the stencil's shape, and
         # the table to read (the argument, or the model's own as compile-time constants).
-        STENCIL_PASS(i, displacement, no_fail, bonds.intact, material,  # noqa: F821
-                     stencil_numbers(stencil_table), force)  # noqa: F821
-    else:
-        BODY(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
+        return STENCIL_PASS(i, displacement, no_fail, bonds.intact, material,  # noqa: F821
+                            stencil_numbers(stencil_table), force)  # noqa: F821
+    return BODY(i, displacement, no_fail, bonds, stencil, material, force)  # noqa: F821
 
 
 def damage_kernel(volume, horizon, spacing, bonds, stencil, initial_bond_volume, damage):
@@ -785,13 +784,8 @@ class CudaBackend(Backend):
         super().__init__(model, bonds)
         del bonds
         n = model.particle_count
-        dim = model.dimension
-        # The force array with three more rows: what a history step's force kernel sums of each
-        # particle's intact bonds (kernels.pmb.RECORD_ENERGY). The other kernels see its first
-        # dim rows (a contiguous view).
-        self._force_rows = self._zeros((dim + 3, n), model.dtype)
-        self.arrays.force = self._force_rows[:dim]
-        self._energy_fresh = False   # whether the rows hold the current state's sums
+        # whether _row_partial holds the current state's energy sums (the last step's kernel's)
+        self._energy_fresh = False
         #: The history samples' side stream (history_sample), created at the first sample, and
         #: whether it overlaps the default stream's kernels (False: numba's ordinary stream).
         self._side = None
@@ -889,7 +883,7 @@ class CudaBackend(Backend):
         # kernel, or (a material without RECORDED_ENERGY) forces and kick, the energy pass later
         forces_kick_energy = forces_kick_energy_drift = None
         if self._energy_force_kernel is not None:
-            row_args = (*force_args[:-2], self._energy_stencil_table, self._force_rows,
+            row_args = (*force_args[:-2], self._energy_stencil_table, a.force,
                         self.real(0.0), self.density,
                         a.constrained, a.velocity, a.body_force, a.volume, a.load_forces,
                         self._row_partial)

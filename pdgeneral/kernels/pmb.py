@@ -256,10 +256,10 @@ def particle_force(i, displacement, no_fail, bonds, stencil, material, force):
     force[1, i] = fy
     if dim == 3:
         force[2, i] = fz
-    if RECORD_ENERGY:   # the rows below the force (CudaBackend: its force array has dim + 3)
-        force[dim, i] = stretched
-        force[dim + 1, i] = held
-        force[dim + 2, i] = REAL(intact_bonds)
+    # RECORD_ENERGY's sums (``recorded_energy``), returned rather than stored: the history row's
+    # kernel takes them from registers (storing them cost 96 MB of writes at 4M particles). A
+    # loop without RECORD_ENERGY ignores these zeros and the compiler drops them.
+    return stretched, held, REAL(intact_bonds)
 
 
 @register_jitable(inline="always")
@@ -329,16 +329,16 @@ def particle_energy(i, displacement, velocity, volume, density, constrained, bon
 
 
 @register_jitable(inline="always")
-def recorded_energy(i, force, material):
+def recorded_energy(sums, material):
     """(W_i, the energy density its intact bonds would hold at the critical stretch, its intact
-    bonds) from the sums a RECORD_ENERGY force pass left in the rows of ``force`` below the force
-    (``particle_force``): what ``particle_energy`` passes to ``energy_sums``, from the force loop
-    instead of a second pass over the bonds (the GPU's history steps; materials/: RECORDED_ENERGY)."""
-    dim = force.shape[0] - 3 if SPECIALIZED_DIMENSION == 0 else SPECIALIZED_DIMENSION
-    return (REAL(0.25) * force[dim, i],   # the loop's sum of c w s^2 |xi| (bond_force)
-            critical_energy_density(material.micromodulus, material.critical_stretch,
-                                    force[dim + 1, i]),
-            force[dim + 2, i])
+    bonds) from what a RECORD_ENERGY force pass returns of particle i's bonds (``particle_force``:
+    the sum of c w s^2 |xi|, of |xi| w and the number of intact bonds): what ``particle_energy``
+    passes to ``energy_sums``, from the force loop instead of a second pass over the bonds (the
+    GPU's history steps; materials/: RECORDED_ENERGY)."""
+    stretched, held, intact_bonds = sums
+    return (REAL(0.25) * stretched,
+            critical_energy_density(material.micromodulus, material.critical_stretch, held),
+            intact_bonds)
 
 
 @register_jitable(inline="always")

@@ -124,14 +124,15 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
         lines += [f"    if new_{w} != word_{w}:", f"        intact[{w}, i] = new_{w}"]
     lines += [f"    force[{d}, i] = f{a}" for d, a in enumerate(axes)]
     if energy:   # the intact bonds: the bits set in the new words (BITS_w: the stencil's)
-        whole = " and ".join(f"new_{w} & BITS_{w} == BITS_{w}" for w in range(words))
+        whole = " and ".join(f"(new_{w} & BITS_{w}) == BITS_{w}" for w in range(words))
         lines += [f"    if {whole}:", "        held = held_total[0]", "    else:"]
         for n in range(size):
             lines += [f"        if (new_{n // 32} >> {n % 32}) & 1:",
                       f"            held += length[{n}] * weight[{n}]"]
         count = " + ".join(f"population_count(new_{w} & BITS_{w})" for w in range(words))
-        lines += [f"    force[{dimension}, i] = stretched", f"    force[{dimension + 1}, i] = held",
-                  f"    force[{dimension + 2}, i] = REAL({count})"]
+        lines.append(f"    return stretched, held, REAL({count})")
+    else:   # (particle_force's type: a loop without the sums ignores these zeros)
+        lines.append("    return REAL(0.0), REAL(0.0), REAL(0.0)")
     return "\n".join(lines) + "\n"
 
 
