@@ -4,7 +4,7 @@ without, timed by CUDA events, so the host's share is hidden as in a run. With -
 group with its row runs between cuda.profile_start/stop, for `ncu --profile-from-start off`,
 which then lists every kernel of a row with its duration. Not a test.
 
-    python benchmarks/history_timeline.py [--groups 40] [--profile]
+    python benchmarks/history_timeline.py [--groups 40] [--profile] [--energy-registers N]
 """
 from __future__ import annotations
 
@@ -19,7 +19,13 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=3.1623e-5)
     parser.add_argument("--groups", type=int, default=40)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--energy-registers", type=int, default=None,
+                        help="the row kernel's register cap instead of the backend's (0: none)")
     args = parser.parse_args()
+    if args.energy_registers is not None:
+        from pdgeneral.backends import cuda as cuda_backend
+        cuda_backend.ENERGY_KERNEL_OPTIONS = ({"max_registers": args.energy_registers}
+                                              if args.energy_registers else {})
     model, engine, history, dt = plate_with_history(args.spacing, "cuda")
 
     def groups(with_rows: bool, first: int) -> float:
