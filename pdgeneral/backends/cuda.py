@@ -120,48 +120,13 @@ def warp_sum_shared(value):
     return total
 
 
-def exchange_shuffle(value, mask):
-    """The ``value`` of lane (this lane XOR ``mask``) of the warp: one register shuffle (two for
-    a float64). Every lane calls it."""
-    return cuda.shfl_xor_sync(0xFFFFFFFF, value, mask)
-
-
-def exchange_shared(value, mask):
-    """``exchange_shuffle`` for the simulator, which has no shuffles: through shared memory (its
-    blocks are one warp)."""
-    cache = cuda.shared.array(WARP, dtype=np.float64)
-    t = cuda.threadIdx.x
-    cache[t] = value
-    cuda.syncthreads()
-    other = cache[t ^ mask]
-    cuda.syncthreads()
-    return other
-
-
-def warp_sum4(a, b, c, d):
-    """The sums over the warp's 32 lanes of four values at once: lane L ends with the sum of the
-    value L // 8 (a in lanes 0-7, b in 8-15, c in 16-23, d in 24-31; the same bits in every call,
-    read from lanes 0, 8, 16 and 24). A butterfly that halves the values a lane carries at each
-    of its first two levels (Hillis and Steele's reduction with a transpose): 6 exchanges (EXCHANGE:
-    a shuffle, or shared memory in the simulator) where four warp sums take 20."""
-    upper = (cuda.laneid & 16) != 0
-    x0 = (c if upper else a) + EXCHANGE(a if upper else c, 16)  # noqa: F821
-    x1 = (d if upper else b) + EXCHANGE(b if upper else d, 16)  # noqa: F821
-    high = (cuda.laneid & 8) != 0
-    y = (x1 if high else x0) + EXCHANGE(x0 if high else x1, 8)  # noqa: F821
-    y += EXCHANGE(y, 4)  # noqa: F821
-    y += EXCHANGE(y, 2)  # noqa: F821
-    y += EXCHANGE(y, 1)  # noqa: F821
-    return y
-
-
 def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, stencil_table, force,
                               dt, density, constrained, velocity, body_force, volume, load_forces,
                               partial, drift, next_displacement):
     """The step of a history row: the material's force pass with RECORD_ENERGY (which returns
     its bond sums), the kick, then each particle's history terms
     (kernels.pmb.energy_term, from RECORDED_ENERGY: bound at the build) summed over each warp
-    (WARP_SUM4 for the first four, WARP_SUM for each load group's) into partial[k, warp]: the force pass, the kick and the energy sums in one pass over
+    (WARP_SUM) into partial[k, warp]: the force pass, the kick and the energy sums in one pass over
     the particles instead of three (io/history.py; the same bits of the state as the force and kick
     kernels). The constraints' AFTER_KICK comes after it; the terms read only free components'
     velocities, which it does not touch. With ``drift`` the next step's kick and drift follow, the
@@ -178,18 +143,14 @@ def forces_kick_energy_kernel(displacement, no_fail, bonds, stencil, material, s
         strain, critical, intact = RECORDED_ENERGY(sums, material)  # noqa: F821
     lane = i % WARP
     column = i // WARP
-    # energy_term with each k a constant (its branches fold), the four summed at once
-    state = (displacement, velocity, volume, density, constrained, load_forces)
-    kinetic = stored = held = bonds_left = 0.0
-    if inside:
-        kinetic = energy_term(0, i, strain, critical, intact, *state)
-        stored = energy_term(1, i, strain, critical, intact, *state)
-        held = energy_term(2, i, strain, critical, intact, *state)
-        bonds_left = energy_term(3, i, strain, critical, intact, *state)
-    total = WARP_SUM4(kinetic, stored, held, bonds_left)  # noqa: F821
-    if lane % 8 == 0:
-        partial[lane // 8, column] = total
-    for k in range(4, partial.shape[0]):   # the load groups'
+    # energy_term with each fixed k a constant (its branches fold), then the load groups'
+    for k in range(4):
+        total = WARP_SUM(energy_term(k, i, strain, critical, intact, displacement,  # noqa: F821
+                                     velocity, volume, density, constrained,
+                                     load_forces) if inside else 0.0)
+        if lane == 0:
+            partial[k, column] = total
+    for k in range(4, partial.shape[0]):
         total = WARP_SUM(energy_term(k, i, strain, critical, intact, displacement,  # noqa: F821
                                      velocity, volume, density, constrained,
                                      load_forces) if inside else 0.0)
@@ -598,11 +559,9 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
         if record_energy:   # the last pass, fused with the kick and the history terms' block sums
             recorded = materials.module(material).RECORDED_ENERGY
             warp_sum = cuda.jit(device=True)(warp_sum_shared if _SIMULATOR else warp_sum_shuffle)
-            sum4 = cuda.jit(device=True)(retarget(warp_sum4, {"EXCHANGE": cuda.jit(device=True)(
-                exchange_shared if _SIMULATOR else exchange_shuffle)}))
             _COMPILED[key] = {"forces_kick_energy_kernel": build(
                 forces_kick_energy_kernel, *bodies[-1], RECORDED_ENERGY=table[recorded],
-                WARP_SUM=warp_sum, WARP_SUM4=sum4)}
+                WARP_SUM=warp_sum)}
         else:
             _COMPILED[key] = {
                 "passes": tuple(build(forces_kernel, name, body) for name, body in bodies),
