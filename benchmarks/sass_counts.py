@@ -9,7 +9,11 @@ prepared, then compiles each recorded kernel with numba-cuda's ``compile_ptx`` f
 types, assembles the PTX with ``ptxas -arch=sm_90`` and counts the instructions of
 ``nvdisasm`` by opcode.
 
-Needs NVVM, NVRTC, ptxas and nvdisasm, which pip provides:
+A static count: every instruction once, whether it runs for every particle (the unrolled
+stencil loop), rarely (the slow path of a damaged particle) or never; compare the same stretch of
+two listings (``--dump``) for a per-bond figure. Needs NVVM, NVRTC, ptxas and nvdisasm, which
+pip provides (in one install: a later ``--target`` install replaces the ``nvidia`` folder; the
+wheel's nvdisasm may need ``chmod +x``):
     pip install --target /tmp/cudatools nvidia-cuda-nvrtc nvidia-nvvm nvidia-cuda-nvcc \
         nvidia-cuda-nvdisasm
     export CUDA_HOME=/tmp/cudatools/nvidia/cu13 LD_LIBRARY_PATH=/tmp/cudatools/nvidia/cu13/lib
@@ -24,7 +28,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import types
 from pathlib import Path
 
 import numba
@@ -33,7 +36,7 @@ from numba import cuda
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pdgeneral import api, backends
+from pdgeneral import api, backends, numba_internals
 from pdgeneral.backends import cuda as cuda_backend
 
 RECORDED: list = []
@@ -63,9 +66,7 @@ def _host_arrays() -> None:
     cuda_backend.PreparedLaunch = RecordedLaunch
     cuda_backend.CudaBackend._upload = lambda self, array: np.array(array)
     cuda_backend.CudaBackend._zeros = lambda self, shape, dtype: np.zeros(shape, dtype=dtype)
-    # device functions compile for the current device's compute capability: an H200's
-    from numba.cuda import dispatcher
-    dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+    numba_internals.assume_compute_capability((9, 0))   # an H200's, for the device functions
     cuda_backend.CudaBackend.check_memory = classmethod(lambda cls, model, rows=None: None)
 
 
@@ -77,10 +78,11 @@ def _tool(name: str) -> str:
     return name
 
 
-def sass_of(dispatcher, args: list, max_registers: int | None = None
+def sass_of(dispatcher, args: list, max_registers: int | None = None, dump: str | None = None
             ) -> tuple[str, collections.Counter]:
     """(ptxas's report of registers and spills, opcode -> count) of ``dispatcher`` compiled for
-    ``args``' types (``max_registers``: instead of the kernel's own cap)."""
+    ``args``' types (``max_registers``: instead of the kernel's own cap; ``dump``: a folder to
+    write the SASS listing to)."""
     signature = tuple(numba.typeof(value) for value in args)
     options = {key: value for key, value in dispatcher.targetoptions.items()
                if key in ("max_registers", "fastmath", "lineinfo", "opt")}
@@ -97,8 +99,8 @@ def sass_of(dispatcher, args: list, max_registers: int | None = None
                                  str(cubin)], capture_output=True, text=True, check=True).stderr
         sass = subprocess.run([_tool("nvdisasm"), str(cubin)], capture_output=True,
                               text=True, check=True).stdout
-    if os.environ.get("SASS_DUMP"):
-        Path(os.environ["SASS_DUMP"], dispatcher.py_func.__name__ + ".sass").write_text(sass)
+    if dump:
+        Path(dump, dispatcher.py_func.__name__ + ".sass").write_text(sass)
     registers = re.search(r"Used (\d+) registers", report).group(0)
     spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", report)
     registers += f", {spills.group(0)}" if spills else ""
@@ -118,6 +120,7 @@ def main() -> None:
                         help="the specialized build of the unrolled loop (default: the shared)")
     parser.add_argument("--max-registers", type=int, default=None,
                         help="a register cap for every kernel compiled here")
+    parser.add_argument("--dump", default=None, help="a folder for the SASS listings")
     parser.add_argument("--kernels", default="forces_kick_launch,forces_kick_energy_launch",
                         help="the backend's launches to compile")
     args = parser.parse_args()
@@ -133,7 +136,8 @@ def main() -> None:
     floats = ("DFMA", "DMUL", "DADD", "DSETP", "FFMA", "FMUL", "FADD", "FSETP", "MUFU")
     for name in args.kernels.split(","):
         launch = getattr(engine, name)
-        registers, opcodes = sass_of(launch.dispatcher, launch.args, args.max_registers)
+        registers, opcodes = sass_of(launch.dispatcher, launch.args, args.max_registers,
+                                     args.dump)
         total = sum(opcodes.values()) - opcodes["NOP"]
         print(f"{name}: {launch.dispatcher.py_func.__name__}, {registers},"
               f" {total} instructions (without NOP)")

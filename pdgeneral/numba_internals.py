@@ -11,7 +11,9 @@ pdgeneral relies on internals for four things numba offers no public way to do:
 - zeroing device memory without a host array (``driver.device_memset``);
 - a non-blocking stream of high priority (``side_stream``: the driver's
   ``cuStreamCreateWithPriority`` wrapped in numba-cuda's ``Stream``), for the history rows'
-  reductions beside the step's kernels.
+  reductions beside the step's kernels;
+- (a benchmark only: benchmarks/sass_counts.py) compiling kernels that call device functions
+  where there is no GPU (``assume_compute_capability``: numba-cuda asks the current device for it).
 
 They are used only with the versions in ``TESTED``. With any other numba or numba-cuda,
 ``supported()`` is False, one warning says what to do, and each feature takes numba's public path:
@@ -199,3 +201,16 @@ def device_memset(array) -> None:
     """Set every byte of a device array to zero on the device."""
     from numba.cuda.cudadrv.driver import device_memset as memset
     memset(array, 0, array.nbytes)
+
+
+def assume_compute_capability(capability: tuple[int, int]) -> None:
+    """Let device functions compile for ``capability`` without a GPU: numba-cuda compiles a
+    device function called from a kernel for the current device's compute capability
+    (``dispatcher.get_current_device``), which needs a driver, even under ``compile_ptx`` with an
+    explicit one. For benchmarks/sass_counts.py, which counts the instructions of the step
+    kernels on a machine without a GPU; never called by a run."""
+    import types
+
+    from numba.cuda import dispatcher
+    dispatcher.get_current_device = lambda: types.SimpleNamespace(
+        compute_capability=tuple(capability))
