@@ -103,20 +103,27 @@ def warp_sum_shuffle(value):
 
 
 def warp_sum_shared(value):
-    """``warp_sum_shuffle`` for the simulator, which has no shuffles: the same tree in shared
-    memory (its blocks are one warp: THREADS_PER_BLOCK is 32 there)."""
+    """``warp_sum_shuffle`` for the simulator, which has no shuffles (its blocks are one warp:
+    THREADS_PER_BLOCK is 32 there): the 32 values through shared memory, then lane 0 adds them in
+    the shuffles' tree (strides 16, 8, 4, 2, 1: lane l takes lane l + stride), the same additions
+    in the same order. Two barriers instead of one a level: the simulator's barriers cost more
+    than the sums. Lane 0 returns the sum (the other lanes 0.0)."""
     cache = cuda.shared.array(WARP, dtype=np.float64)
     t = cuda.threadIdx.x
     cache[t] = value
     cuda.syncthreads()
-    stride = WARP // 2
-    while stride > 0:
-        if t < stride:
-            cache[t] += cache[t + stride]
-        cuda.syncthreads()
-        stride //= 2
-    total = cache[0]
-    cuda.syncthreads()
+    total = 0.0
+    if t == 0:
+        values = cuda.local.array(WARP, dtype=np.float64)
+        for lane in range(WARP):
+            values[lane] = cache[lane]
+        stride = WARP // 2
+        while stride > 0:
+            for lane in range(stride):
+                values[lane] += values[lane + stride]
+            stride //= 2
+        total = values[0]
+    cuda.syncthreads()   # before the next call overwrites the cache
     return total
 
 
