@@ -519,7 +519,7 @@ def _force_kernels(model, rows, reciprocal_form: bool, unroll: bool, constants: 
     over the material, the spacing, the loads or the body's size compiles them once); and
     *specialized*, with the model's numbers as compile-time constants, which the compiler folds
     into the instructions: faster, compiled for each model (docs/performance.md).
-    ``record_energy``: the kernels that also leave a history row's bond sums below the force
+    ``record_energy``: the kernels whose force pass also returns a history row's bond sums
     (kernels.pmb.RECORD_ENERGY), launched on the steps that end with a history row."""
     dimension = model.dimension
     material = model.material.model

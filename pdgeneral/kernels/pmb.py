@@ -49,8 +49,9 @@ REAL = np.float64
 #: serial force loop took 47 ms on a 250k plate, against 90 ms with the select).
 SELECT_FACTOR = False
 #: Whether the force loop also sums, per particle, what a history row needs of its intact bonds
-#: (``bond_force``'s third value, |xi| w and their number): the GPU compiles a second force kernel with it set, launched on the steps that
-#: end with a history row (backends/cuda.py); every other build leaves it False and the loop as is.
+#: (``bond_force``'s third value, |xi| w and their number) and returns the sums: the GPU compiles
+#: a second force kernel with it set, launched on the steps that end with a history row
+#: (backends/cuda.py); every other build leaves it False and ignores the zeros returned.
 RECORD_ENERGY = False
 
 # Constraint kinds (the ``kind`` column of the constraint table).

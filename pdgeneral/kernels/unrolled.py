@@ -75,8 +75,8 @@ def stencil_force_source(size: int, dimension: int, reciprocal_form: bool,
     force)`` (``material``: kernels.arguments.Pmb): the force on stencil particle i and the
     breaking of its bonds, the loop of kernels.pmb.particle_force written out for ``size`` slots: slot n's
     neighbour is i + K_X_n + K_Y_n n_x (+ K_Z_n n_x n_y), its numbers ``table``'s n-th entries
-    (``stencil_table``). ``energy``: also the sums of kernels.pmb.RECORD_ENERGY, into the rows
-    of ``force`` below the force: kernels.pmb.bond_force's energy of each bond (0 for a broken
+    (``stencil_table``). ``energy``: also the sums of kernels.pmb.RECORD_ENERGY, returned as
+    kernels.pmb.particle_force returns them: kernels.pmb.bond_force's energy of each bond (0 for a broken
     one), the sum of |xi| w over the intact bonds and their number. The last two come from the
     new bit words at the end: the number by ``population_count``, the sum from the table
     (``held_total``, all slots) for a particle whose bonds are all intact, as nearly all are, and
